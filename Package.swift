@@ -1,0 +1,61 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "garagetytus",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "garagetytus", targets: ["garagetytus"]),
+        .executable(name: "artifacts", targets: ["artifacts"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // C: process spawning with a parent-death signal (prctl is variadic).
+        .target(name: "CGaragetytus", path: "Sources/CGaragetytus"),
+        // C: libcurl and one-line wrappers for its variadic setopt/getinfo.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/CCurlShim"),
+
+        // Layer 1: protocols and shared pieces.
+        .target(name: "S3", dependencies: [
+            "CCurl", "CCurlShim",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "Credentials", dependencies: []),
+
+        // Layer 2: the daemon.
+        .target(name: "Daemon", dependencies: [
+            "S3", "Credentials", "CGaragetytus",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+
+        // Layer 3: the command line (one module, two executables).
+        .target(name: "CLI", dependencies: [
+            "Daemon", "S3", "Credentials", "CGaragetytus",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "garagetytus", dependencies: ["CLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/Executables/garagetytus"),
+        .executableTarget(name: "artifacts", dependencies: ["CLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/Executables/artifacts"),
+
+        .target(name: "TestSupport", dependencies: ["Daemon", "S3", "Credentials"]),
+        .testTarget(name: "UnitTests", dependencies: ["Daemon", "S3", "Credentials", "CLI", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Daemon", "S3", "Credentials", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,17 @@
+#ifndef GARAGETYTUS_CGARAGETYTUS_H
+#define GARAGETYTUS_CGARAGETYTUS_H
+#include <sys/types.h>
+
+/// Fork and exec `path` with `argv`/`envp`.
+/// In the child: signal dispositions and mask reset to defaults, stdin from /dev/null,
+/// stdout and stderr to `out_fd` (if >= 0), every other descriptor closed,
+/// a new session (`new_session` != 0) or a new process group, and, if `parent_death_signal`
+/// is non-zero, that signal delivered when the forking thread's process dies.
+/// Returns the child's pid, or -errno when fork fails. A failed exec exits the child with 127.
+pid_t gt_spawn(const char *path, char *const argv[], char *const envp[],
+               int out_fd, int new_session, int parent_death_signal);
+
+/// Non-blocking exclusive flock; 0 on success, -errno otherwise.
+int gt_flock_exclusive_nb(int fd);
+
+#endif

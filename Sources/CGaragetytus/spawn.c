@@ -1,0 +1,56 @@
+#define _GNU_SOURCE
+#include "CGaragetytus.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+// Only async-signal-safe calls between fork and exec: the parent is multithreaded.
+pid_t gt_spawn(const char *path, char *const argv[], char *const envp[],
+               int out_fd, int new_session, int parent_death_signal) {
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) return -errno;
+    if (pid > 0) return pid;
+
+    // Child. Signal handling set up by the parent (ignored SIGTERM, blocked signals) is inherited
+    // across exec; the engine must see a default SIGTERM.
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        sigaction(s, &dfl, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    if (new_session) {
+        if (setsid() < 0) _exit(126);
+    } else {
+        if (setpgid(0, 0) < 0) _exit(126);
+    }
+    if (parent_death_signal) {
+        if (prctl(PR_SET_PDEATHSIG, parent_death_signal) < 0) _exit(126);
+        if (getppid() != parent) _exit(126);  // parent already gone
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) { dup2(devnull, 0); if (devnull > 2) close(devnull); }
+    if (out_fd >= 0) {
+        dup2(out_fd, 1);
+        dup2(out_fd, 2);
+    }
+    // Close everything else so no listener or lock of the parent leaks into the child.
+    for (int fd = 3; fd < 4096; fd++) close(fd);
+    execve(path, argv, envp);
+    _exit(127);
+}
+
+int gt_flock_exclusive_nb(int fd) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    return -errno;
+}

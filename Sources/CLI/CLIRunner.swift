@@ -1,0 +1,35 @@
+import ArgumentParser
+import Daemon
+import Foundation
+
+/// Runs a command body; a `DaemonError` becomes `error: <what> — <what to do>` on stderr and the
+/// exit code `DaemonError.exitCode` decides. Nothing else here picks exit codes.
+enum CLIRunner {
+    static func run(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let e as DaemonError {
+            printError(e.description)
+            throw ExitCode(e.exitCode)
+        }
+    }
+
+    static func printError(_ line: String) {
+        FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+    }
+
+    static func printJSON<T: Encodable>(_ value: T) {
+        let data = (try? DaemonStatus.encoder.encode(value)) ?? Data("{}".utf8)
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    static func resolvePaths() throws -> Paths {
+        try Paths.resolve()
+    }
+}
+
+/// `--json` for commands that print a result.
+struct JSONOption: ParsableArguments {
+    @Flag(name: .long, help: "Print the result as JSON (for scripts).")
+    var json = false
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Daemon
+
+/// `garagetytus`: the daemon and everything else.
+public struct GaragetytusCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "garagetytus",
+        abstract: "A host-local S3 service with enforced buckets and grants, and mounts of buckets as directories.",
+        discussion: """
+        Files live under ~/.config/garagetytus and ~/.local/share/garagetytus (XDG), or all under
+        $GARAGETYTUS_HOME when set.
+
+        Examples:
+          garagetytus start && garagetytus status
+          curl -s http://127.0.0.1:3904/metrics
+          garagetytus stop
+        """,
+        version: Version.current,
+        subcommands: [BootstrapCommand.self, Serve.self, Start.self, Stop.self, Restart.self, Status.self,
+                      Healthz.self, RepairCommand.self])
+
+    public init() {}
+}
+
+/// `artifacts`: the workspace front. Workspaces arrive in a later release; until then it shows help.
+public struct ArtifactsCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "artifacts",
+        abstract: "Workspaces: buckets mounted as directories, with cached, rotatable credentials.",
+        discussion: """
+        Workspace commands (workspace, mount, unmount, storage) are not in this release yet; the
+        daemon itself is run with `garagetytus`.
+        """,
+        version: Version.current)
+
+    public init() {}
+}

@@ -1,0 +1,125 @@
+import Credentials
+import Foundation
+import Synchronization
+import Logging
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `garagetytus serve`: validates everything, then runs the engine, watchdog, metrics and control
+/// API until SIGTERM/SIGINT (or a stop over the control socket), and stops them gracefully.
+public enum Daemon {
+    public static func serve(paths: Paths, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
+        // 1. Validate before changing anything.
+        umask(0o077)
+        try Bootstrap.run(paths: paths)
+        let config = try Bootstrap.loadConfig(paths: paths)
+        let identity = try EngineIdentity.load(from: paths.identityFile)
+        let weed = try WeedLocator.locate(configured: config.engine.weedPath, environment: environment)
+        guard paths.controlSocket.utf8.count < 104 else {
+            throw DaemonError(.usage, "the control socket path \(paths.controlSocket) is too long for a Unix socket",
+                              fix: "use a shorter GARAGETYTUS_HOME / XDG_DATA_HOME")
+        }
+        let (sentinel, previous) = try Sentinel.acquire(path: paths.sentinel)
+        let counter = UncleanCounter(path: paths.uncleanCounter)
+        let store: StateStore
+        var unclean: Int
+        do {
+            unclean = try counter.read()
+            try PortCheck.ensureFree(config.namedPorts, address: config.listenAddress, configFile: paths.configFile)
+            store = try StateStore(path: paths.stateDB)
+            // 2. Commit: from here on this daemon owns the home.
+            try sentinel.commit()
+        } catch {
+            sentinel.abandon()
+            throw error
+        }
+        if case let .unclean(pid, reused) = previous {
+            unclean = try counter.increment()
+            logger.warning("unclean shutdown detected: sentinel.lock still held pid \(pid)\(reused ? " (now reused by another process)" : ""), the previous daemon did not stop cleanly; unclean_shutdown_total=\(unclean)")
+            store.record("unclean_shutdown", "previous pid \(pid); total \(unclean)")
+        }
+        unlink(paths.controlSocket)
+        try? AtomicFile.write("\(getpid())\n", to: paths.pidFile)
+        store.record("start", "pid \(getpid()) version \(Version.current)")
+
+        let state = DaemonState(uncleanShutdownTotal: unclean)
+        let metrics = DaemonMetrics(uncleanShutdownTotal: unclean)
+        let engine = SeaweedEngine(paths: paths, config: config, identity: identity, weedPath: weed, logger: logger,
+                                   onEvent: EngineSupervision.observer(state: state, metrics: metrics, logger: logger))
+        defer {
+            unlink(paths.pidFile)
+            unlink(paths.controlSocket)
+        }
+        logger.notice("garagetytus \(Version.current) starting (pid \(getpid()), data \(paths.dataDir))")
+        do {
+            try await engine.start()
+        } catch {
+            await engine.stop()
+            store.record("start_failed", "\(error)")
+            sentinel.release()
+            throw error
+        }
+        state.update { $0.engine = .up }
+        metrics.setEngineUp(true)
+        logger.notice("engine ready: \(engine.kind) S3 on \(engine.s3Endpoint) (internal)")
+
+        let repair = Repair(store: store, engine: engine, logger: logger)
+        if case .unclean = previous {
+            // Never blocks startup; failures are logged as warnings and swallowed.
+            Task {
+                let report = await repair.run(trigger: "after unclean shutdown")
+                state.update { $0.lastRepair = report }
+            }
+        }
+        let readiness = Readiness(state: state, logger: logger)
+        let watchdog = Watchdog(paths: paths, config: config.watchdog, state: state, metrics: metrics, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: EngineSupervision(engine: engine, state: state, metrics: metrics, logger: logger)),
+                .init(service: watchdog),
+                .init(service: MetricsServer.make(config: config, state: state, metrics: metrics, logger: logger,
+                                                  onRunning: { readiness.mark(.metrics) })),
+                .init(service: ControlServer.make(paths: paths, config: config, state: state, engine: engine, repair: repair,
+                                                  logger: logger, onRunning: { readiness.mark(.control) })),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("daemon stopped with an error: \(error)")
+            await engine.stop()
+            sentinel.release()
+            throw DaemonError(.failed, "daemon stopped: \(error)")
+        }
+        store.record("stop", "clean")
+        sentinel.release()
+        logger.notice("garagetytus stopped cleanly")
+    }
+}
+
+/// Marks the daemon ready once both listeners run (the engine is up before they start).
+final class Readiness: Sendable {
+    enum Part: Sendable { case metrics, control }
+    let state: DaemonState
+    let logger: Logger
+    private let parts = Mutex<Set<String>>([])
+
+    init(state: DaemonState, logger: Logger) {
+        self.state = state
+        self.logger = logger
+    }
+
+    func mark(_ part: Part) {
+        let all = parts.withLock { p -> Bool in
+            p.insert("\(part)")
+            return p.count == 2
+        }
+        if all {
+            state.update { $0.ready = true }
+            logger.notice("garagetytus ready")
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+
+/// Bytes and objects held by one bucket.
+public struct BucketUsage: Codable, Sendable, Equatable {
+    public var bytes: Int64
+    public var objects: Int64
+}
+
+/// One step of a repair run and how it went.
+public struct RepairStep: Codable, Sendable, Equatable {
+    public var name: String
+    public var ok: Bool
+    public var detail: String
+}
+
+/// The storage engine behind the daemon. The embedded SeaweedFS is one implementation; a remote
+/// engine (an existing SeaweedFS cluster, or any S3 service) can be another, without touching
+/// grants or the gateway.
+public protocol StorageEngine: Sendable {
+    /// A short name for logs and status (`seaweedfs-embedded`).
+    var kind: String { get }
+    /// The engine's own S3 endpoint, reachable only by the daemon.
+    var s3Endpoint: URL { get }
+    /// Brings the engine up; returns when it serves S3, throws when it cannot.
+    func start() async throws
+    /// Stops the engine and waits for it.
+    func stop() async
+    /// Whether the engine answers an authenticated S3 request now.
+    func isHealthy() async -> Bool
+    func createBucket(_ name: String) async throws
+    func deleteBucket(_ name: String) async throws
+    func bucketUsage(_ name: String) async throws -> BucketUsage
+    /// The engine's own consistency check and repair, bounded by `budget`.
+    func repair(budget: Duration) async -> [RepairStep]
+}

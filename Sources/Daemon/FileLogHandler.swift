@@ -1,0 +1,51 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// A swift-log handler that appends one line per message to a file (and optionally stderr):
+/// `2026-11-23T05:32:36.123Z notice garagetytus: message key=value`.
+public struct FileLogHandler: LogHandler {
+    /// One open file shared by every logger of the process.
+    public final class Sink: Sendable {
+        private let handle: Mutex<FileHandle?>
+        private let alsoStderr: Bool
+
+        public init(path: String, alsoStderr: Bool) {
+            if !FileManager.default.fileExists(atPath: path) {
+                FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            }
+            let h = FileHandle(forWritingAtPath: path)
+            _ = try? h?.seekToEnd()
+            handle = Mutex(h)
+            self.alsoStderr = alsoStderr
+        }
+
+        func write(_ line: String) {
+            let data = Data(line.utf8)
+            handle.withLock { h in try? h?.write(contentsOf: data) }
+            if alsoStderr { FileHandle.standardError.write(data) }
+        }
+    }
+
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    let label: String
+    let sink: Sink
+
+    public init(label: String, sink: Sink) {
+        self.label = label
+        self.sink = sink
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let ts = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        sink.write("\(ts) \(event.level) \(label): \(event.message)\(meta)\n")
+    }
+}

@@ -1,0 +1,10 @@
+/// Every metric name the daemon exports, in one place. The first five are the seed's contract.
+public enum MetricNames {
+    public static let diskFreePct = "garagetytus_disk_free_pct"
+    public static let mode = "garagetytus_mode"
+    public static let uptimeSeconds = "garagetytus_uptime_seconds"
+    public static let uncleanShutdownTotal = "garagetytus_unclean_shutdown_total"
+    public static let watchdogLastTick = "garagetytus_watchdog_last_tick_unix_seconds"
+    public static let engineUp = "garagetytus_engine_up"
+    public static let engineRestartsTotal = "garagetytus_engine_restarts_total"
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The control API on a Unix socket (0600): the CLI's only way to talk to the running daemon.
+///
+/// - `GET /v1/status` → `DaemonStatus`
+/// - `POST /v1/repair` → `RepairReport`
+/// - `POST /v1/shutdown` → 202, then a graceful stop
+enum ControlServer {
+    static func make(paths: Paths, config: Config, state: DaemonState, engine: SeaweedEngine, repair: Repair,
+                     logger: Logger, onRunning: @escaping @Sendable () -> Void) -> some Service {
+        let router = Router()
+        router.get("/v1/status") { _, _ -> Response in
+            json(status(paths: paths, config: config, state: state, engine: engine))
+        }
+        router.post("/v1/repair") { _, _ -> Response in
+            let report = await repair.run(trigger: "on demand")
+            state.update { $0.lastRepair = report }
+            return json(report)
+        }
+        router.post("/v1/shutdown") { _, _ -> Response in
+            logger.notice("stop requested over the control socket")
+            // The same path as SIGTERM: the service group shuts everything down gracefully.
+            kill(getpid(), SIGTERM)
+            return Response(status: .accepted)
+        }
+        return Application(router: router,
+                           configuration: .init(address: .unixDomainSocket(path: paths.controlSocket), serverName: nil),
+                           onServerRunning: { _ in
+                               chmod(paths.controlSocket, 0o600)
+                               onRunning()
+                           },
+                           logger: logger)
+    }
+
+    static func status(paths: Paths, config: Config, state: DaemonState, engine: SeaweedEngine) -> DaemonStatus {
+        let s = state.snapshot
+        let base = "http://\(config.listenAddress):\(config.metricsPort)"
+        return DaemonStatus(
+            running: true, ready: s.ready, pid: getpid(),
+            uptimeSeconds: Date().timeIntervalSince(state.startedAt), mode: s.mode, diskFreePct: s.diskFreePct,
+            engine: .init(kind: engine.kind, state: s.engine.rawValue, pid: engine.currentPID, restarts: s.engineRestarts, lastError: s.engineLastError),
+            endpoints: .init(metrics: base + "/metrics", health: base + "/healthz", controlSocket: paths.controlSocket),
+            uncleanShutdownTotal: s.uncleanShutdownTotal, version: Version.current, dataDir: paths.dataDir,
+            lastRepair: s.lastRepair)
+    }
+
+    static func json<T: Encodable>(_ value: T) -> Response {
+        let data = (try? DaemonStatus.encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

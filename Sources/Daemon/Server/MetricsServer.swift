@@ -1,0 +1,37 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// HTTP on `listen_address:metrics_port`: `/metrics` (Prometheus text), `/healthz`, `/readyz`.
+enum MetricsServer {
+    static func make(config: Config, state: DaemonState, metrics: DaemonMetrics, logger: Logger,
+                     onRunning: @escaping @Sendable () -> Void) -> some Service {
+        let router = Router()
+        router.get("/metrics") { _, _ -> Response in
+            let text = metrics.render(startedAt: state.startedAt)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("/healthz") { _, _ -> Response in
+            if let reason = state.unhealthyReason {
+                return text(.serviceUnavailable, "unhealthy: \(reason)\n")
+            }
+            return text(.ok, "ok\n")
+        }
+        router.get("/readyz") { _, _ -> Response in
+            let s = state.snapshot
+            if !s.ready { return text(.serviceUnavailable, "not ready: starting\n") }
+            if let reason = state.unhealthyReason { return text(.serviceUnavailable, "not ready: \(reason)\n") }
+            return text(.ok, "ready\n")
+        }
+        return Application(router: router,
+                           configuration: .init(address: .hostname(config.listenAddress, port: config.metricsPort), serverName: nil),
+                           onServerRunning: { _ in onRunning() },
+                           logger: logger)
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

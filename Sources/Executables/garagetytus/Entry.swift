@@ -1,0 +1,5 @@
+import ArgumentParser
+import CLI
+
+@main
+extension GaragetytusCommand {}
