@@ -9,7 +9,9 @@ extension SeaweedEngine {
     public func repair(budget: Duration) async -> [RepairStep] {
         let seconds = Double(budget.components.seconds) + Double(budget.components.attoseconds) / 1e18
         let script = "lock\nvolume.fsck\nfs.verify\nunlock\nexit\n"
-        let args = ["shell", "-master=127.0.0.1:\(config.masterPort)", "-filer=127.0.0.1:\(config.filerPort)"]
+        // host:port.grpcPort — without the explicit gRPC port weed assumes port+10000.
+        let args = ["shell", "-master=127.0.0.1:\(config.masterPort).\(config.masterGrpcPort)",
+                    "-filer=127.0.0.1:\(config.filerPort).\(config.filerGrpcPort)"]
         let result = await Self.run(weedPath, args, stdin: script, timeout: seconds)
         guard let (status, output) = result else {
             return [RepairStep(name: "engine consistency check", ok: false,

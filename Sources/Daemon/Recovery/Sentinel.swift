@@ -28,10 +28,13 @@ public final class Sentinel: @unchecked Sendable {
     // SAFETY: `fd` and `path` are immutable after init; `release` is called once, by the daemon's shutdown path.
     private let fd: Int32
     public let path: String
+    /// The file did not exist (or was empty) before this start: a refused start removes it again.
+    private let wasEmpty: Bool
 
-    private init(fd: Int32, path: String) {
+    private init(fd: Int32, path: String, wasEmpty: Bool) {
         self.fd = fd
         self.path = path
+        self.wasEmpty = wasEmpty
     }
 
     /// Takes the lock and reads what the previous run left. Throws `.alreadyRunning` if another
@@ -52,7 +55,7 @@ public final class Sentinel: @unchecked Sendable {
             throw DaemonError(.alreadyRunning, "garagetytus is already running on this home (\(who))",
                               fix: "use `garagetytus status`, or `garagetytus stop` first")
         }
-        return (Sentinel(fd: fd, path: path), state)
+        return (Sentinel(fd: fd, path: path, wasEmpty: recorded == nil), state)
     }
 
     /// Records the running daemon's pid (the daemon is starting for real now).
@@ -67,6 +70,7 @@ public final class Sentinel: @unchecked Sendable {
 
     /// A start that was refused: drop the lock, leave the file's content as it was.
     public func abandon() {
+        if wasEmpty { unlink(path) }
         close(fd)
     }
 

@@ -39,23 +39,30 @@ public final class StateStore: Sendable {
                 throw refuse("is not an SQLite database")
             }
         }
+        let migrator = Self.migrator
+        // Inspect read-only first: opening a pool writes to the file, and a refused file must stay as it is.
+        if FileManager.default.fileExists(atPath: path) {
+            var ro = Configuration()
+            ro.readonly = true
+            let superseded: Bool
+            do {
+                let queue = try DatabaseQueue(path: path, configuration: ro)
+                superseded = try queue.read { db in try migrator.hasBeenSuperseded(db) }
+                try queue.close()
+            } catch {
+                throw refuse("cannot be read (\(error))")
+            }
+            if superseded {
+                throw DaemonError(.corrupt, "state database \(path) was written by a newer garagetytus; refusing to start so nothing in it is overwritten",
+                                  fix: "upgrade garagetytus to the version that wrote it")
+            }
+        }
         var config = Configuration()
         config.busyMode = .timeout(5)
         do {
             pool = try DatabasePool(path: path, configuration: config)
         } catch {
             throw refuse("cannot be opened (\(error))")
-        }
-        let migrator = Self.migrator
-        let superseded: Bool
-        do {
-            superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
-        } catch {
-            throw refuse("cannot be read (\(error))")
-        }
-        if superseded {
-            throw DaemonError(.corrupt, "state database \(path) was written by a newer garagetytus; refusing to start so nothing in it is overwritten",
-                              fix: "upgrade garagetytus to the version that wrote it")
         }
         do {
             try migrator.migrate(pool)
