@@ -35,6 +35,11 @@ import TestSupport
         // The engine is loopback-only and refuses anonymous S3 requests.
         let anonymous = try CurlHTTP.perform(HTTPRequest(url: "http://127.0.0.1:\(h.config.engine.s3Port)/", timeout: 5))
         #expect(anonymous.status == 403)
+        // Secrets and the control socket are for this user only.
+        for file in [h.paths.controlSocket, h.paths.identityFile, h.paths.engineConfigFile] {
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int)
+            #expect(mode & 0o077 == 0, "\(file) has mode \(String(mode, radix: 8))")
+        }
         // watchdog.json is there and parses.
         let wd = try JSONDecoder().decode(WatchdogRecord.self, from: Data(contentsOf: URL(fileURLWithPath: h.paths.watchdogFile)))
         #expect(wd.mode == .rw)

@@ -43,7 +43,7 @@ public struct EngineIdentity: Codable, Sendable, Equatable {
 
     public func save(to path: String) throws {
         let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try SecretFile.write(try enc.encode(self), to: path)
     }
 }

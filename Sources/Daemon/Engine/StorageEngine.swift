@@ -4,6 +4,11 @@ import Foundation
 public struct BucketUsage: Codable, Sendable, Equatable {
     public var bytes: Int64
     public var objects: Int64
+
+    public init(bytes: Int64, objects: Int64) {
+        self.bytes = bytes
+        self.objects = objects
+    }
 }
 
 /// One step of a repair run and how it went.

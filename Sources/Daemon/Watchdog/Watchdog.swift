@@ -86,7 +86,7 @@ public struct Watchdog: Service {
                                     dataDir: paths.dataDir, pid: getpid())
         do {
             let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try AtomicFile.write(try enc.encode(record), to: paths.watchdogFile)
         } catch {
             // A full disk is exactly when this can fail; the mode and metrics are still right.

@@ -1,0 +1,53 @@
+import Daemon
+import Foundation
+import Logging
+import S3
+import Testing
+import TestSupport
+
+/// The SeaweedFS adapter used in-process against a real `weed`: the seam later layers build on.
+@Suite(.serialized) struct EngineAdapterTests {
+    @Test func bucketsUsageAndRepairAgainstTheRealEngine() async throws {
+        let h = try DaemonHarness(name: "eng")
+        #expect(try h.run(["bootstrap"]).status == 0)
+        let identity = try EngineIdentity.load(from: h.paths.identityFile)
+        let weed = try WeedLocator.locate(configured: "", environment: ProcessInfo.processInfo.environment)
+        let engine = SeaweedEngine(paths: h.paths, config: h.config, identity: identity, weedPath: weed,
+                                   logger: Logger(label: "test"), onEvent: { _ in })
+        try await engine.start()
+        let enginePID = try #require(engine.currentPID)
+        do {
+            #expect(await engine.isHealthy())
+            try await engine.createBucket("adapter-test")
+            let s3 = S3Requester(endpoint: engine.s3Endpoint,
+                                 credentials: .init(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey))
+            for (key, size) in [("a.bin", 1000), ("dir/b.bin", 2345)] {
+                let put = try await s3.request("PUT", path: "/adapter-test/\(key)", body: Data(repeating: 7, count: size))
+                #expect(put.status == 200)
+            }
+            #expect(try await engine.bucketUsage("adapter-test") == BucketUsage(bytes: 3345, objects: 2))
+            // A wrong key is refused by the engine: it is not anonymous-open.
+            let stranger = S3Requester(endpoint: engine.s3Endpoint, credentials: .init(accessKeyID: "GTNOBODY", secretAccessKey: "nope"))
+            #expect(try await stranger.request("GET", path: "/adapter-test/a.bin").status == 403)
+
+            let steps = await engine.repair(budget: .seconds(15))
+            #expect(steps.map(\.name) == ["engine volume.fsck", "engine fs.verify"])
+            #expect(steps.allSatisfy { $0.ok }, "\(steps)")
+            #expect(steps[1].detail.contains("verified 2 files"))
+
+            for key in ["a.bin", "dir/b.bin"] {
+                #expect(try await s3.request("DELETE", path: "/adapter-test/\(key)").status == 204)
+            }
+            try await engine.deleteBucket("adapter-test")
+            await #expect(throws: DaemonError.self) { () async throws in _ = try await engine.bucketUsage("adapter-test") }
+        } catch {
+            await engine.stop()
+            throw error
+        }
+        let stopStarted = Date()
+        await engine.stop()
+        #expect(Date().timeIntervalSince(stopStarted) < 3)
+        #expect(kill(enginePID, 0) != 0)
+        #expect(engine.currentPID == nil)
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine (as root), builds garagetytus in release mode, starts the
+# daemon and shows what it serves. The daemon keeps running; stop it with:
+#   .build/release/garagetytus stop
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+echo "== building (release; the first build compiles the dependencies: a few minutes)"
+swift build -c release 2>&1 | grep -E "error:|Compiling garagetytus|Build complete" || true
+GT=.build/release/garagetytus
+[ -x "$GT" ] || { echo "build failed: run 'swift build -c release' to see why" >&2; exit 1; }
+
+echo "== garagetytus start"
+"$GT" start
+echo
+echo "== garagetytus status"
+"$GT" status
+echo
+echo "== curl -s http://127.0.0.1:3904/metrics   (the five seed metrics)"
+curl -s http://127.0.0.1:3904/metrics | grep -E '^garagetytus_(disk_free_pct|mode|uptime_seconds|unclean_shutdown_total|watchdog_last_tick_unix_seconds)'
+echo
+echo "== garagetytus healthz"
+"$GT" healthz
+echo
+data_dir=$("$GT" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["data_dir"])')
+echo "== cat $data_dir/watchdog.json"
+cat "$data_dir/watchdog.json"
+echo
+echo
+echo "The daemon keeps running. Stop it with: $GT stop"

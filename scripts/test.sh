@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit tests (in memory) and integration tests (real SeaweedFS engine,
+# real processes, a real tmpfs). Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+log=$(mktemp /tmp/garagetytus-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+echo "building (a first build compiles the dependencies: a few minutes on 2 cores)..."
+if ! swift build --build-tests >"$log" 2>&1; then
+  grep -E "error:" "$log" | sort -u | head -40
+  tail -20 "$log"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+set +e
+swift test --skip-build 2>&1 | tee "$log" | grep -vE "^(◇|↳)|started\.$"
+rc=${PIPESTATUS[0]}
+set -e
+
+# A plain closing line: counts of Swift Testing tests.
+passed=$(grep -cE '^✔ Test .* passed after' "$log" || true)
+failed=$(grep -cE '^✘ Test .* failed after' "$log" || true)
+echo "$passed passed, $failed failed"
+exit "$rc"
