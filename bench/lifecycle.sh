@@ -44,6 +44,8 @@ dpid=$("$GT" status --json | python3 -c 'import json,sys; print(json.load(sys.st
 epid=$("$GT" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["engine"]["pid"])')
 rss_daemon=$(awk '/VmRSS/ {print $2/1024}' /proc/$dpid/status)
 rss_engine=$(awk '/VmRSS/ {print $2/1024}' /proc/$epid/status)
+anon_daemon=$(awk '/RssAnon/ {print $2/1024}' /proc/$dpid/status)
+pss_daemon=$(awk '/^Pss:/ {print $2/1024}' /proc/$dpid/smaps_rollup)
 "$GT" stop >/dev/null
 
 # Baseline: the bare engine with the daemon's own flags and identity.
@@ -73,3 +75,4 @@ printf '| start until ready | %.2f s | %.2f s | %s | < 2 s |\n' "$ms" "$bs" "$(r
 printf '| restart | %.2f s | %.2f s (stop + start) | %s | < 3 s |\n' "$mr" "$(echo "$bs + $bst" | bc)" "$(ratio "$mr" "$(echo "$bs + $bst" | bc)")"
 printf '| stop | %.2f s | %.2f s (SIGTERM, unaided) | %s | < 2 s |\n' "$mst" "$bst" "$(ratio "$mst" "$bst")"
 printf '| idle RSS, daemon only | %.1f MiB | engine: %.1f MiB | | < 40 MiB |\n' "$rss_daemon" "$rss_engine"
+printf '| idle PSS / anonymous RSS, daemon | %.1f MiB / %.1f MiB | | | |\n' "$pss_daemon" "$anon_daemon"

@@ -20,7 +20,7 @@ rc=${PIPESTATUS[0]}
 set -e
 
 # A plain closing line: counts of Swift Testing tests.
-passed=$(grep -cE '^✔ Test .* passed after' "$log" || true)
-failed=$(grep -cE '^✘ Test .* failed after' "$log" || true)
+passed=$(grep -E '^✔ Test .* passed after' "$log" | grep -vc '^✔ Test run with' || true)
+failed=$(grep -E '^✘ Test .* failed after' "$log" | grep -vc '^✘ Test run with' || true)
 echo "$passed passed, $failed failed"
 exit "$rc"

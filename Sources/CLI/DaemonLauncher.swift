@@ -1,6 +1,7 @@
 import CGaragetytus
 import Daemon
 import Foundation
+import S3
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -77,7 +78,7 @@ struct DaemonLauncher {
             throw DaemonError(.environment, "cannot open \(paths.serveOutput): \(String(cString: strerror(errno)))", fix: "check the data directory's permissions")
         }
         defer { close(out) }
-        let marker = "--- garagetytus start at \(Date().formatted(.iso8601)) ---\n"
+        let marker = "--- garagetytus start at \(UTCTime.iso8601Millis(Date())) ---\n"
         _ = marker.withCString { write(out, $0, strlen($0)) }
         let argv = [exe, "serve", "--no-log-stderr"]
         let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }

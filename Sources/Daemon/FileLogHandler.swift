@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import S3
 import Synchronization
 
 /// A swift-log handler that appends one line per message to a file (and optionally stderr):
@@ -45,7 +46,7 @@ public struct FileLogHandler: LogHandler {
     public func log(event: LogEvent) {
         let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
         let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let ts = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        let ts = UTCTime.iso8601Millis(Date())
         sink.write("\(ts) \(event.level) \(label): \(event.message)\(meta)\n")
     }
 }

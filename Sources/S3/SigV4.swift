@@ -103,13 +103,7 @@ public enum SigV4 {
         s.trimmingCharacters(in: .whitespaces).split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
     }
 
-    public static func amzDateString(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return f.string(from: date)
-    }
+    public static func amzDateString(_ date: Date) -> String { UTCTime.amzDate(date) }
 
     public static func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
 

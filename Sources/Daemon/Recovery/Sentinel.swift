@@ -25,11 +25,13 @@ public enum SentinelState: Equatable, Sendable {
 
 /// `sentinel.lock`: holds the running daemon's pid under an exclusive flock; removed on clean stop.
 public final class Sentinel: @unchecked Sendable {
-    // SAFETY: `fd` and `path` are immutable after init; `release` is called once, by the daemon's shutdown path.
+    // SAFETY: `fd`, `path` and `wasEmpty` are immutable after init; `committed` is written by `commit`
+    // and read by `abandon`, both called from the one thread that starts the daemon, in that order.
     private let fd: Int32
     public let path: String
     /// The file did not exist (or was empty) before this start: a refused start removes it again.
     private let wasEmpty: Bool
+    private var committed = false
 
     private init(fd: Int32, path: String, wasEmpty: Bool) {
         self.fd = fd
@@ -66,11 +68,12 @@ public final class Sentinel: @unchecked Sendable {
         guard n == text.utf8.count, fsync(fd) == 0 else {
             throw DaemonError(.environment, "cannot write \(path): \(String(cString: strerror(errno)))")
         }
+        committed = true
     }
 
     /// A start that was refused: drop the lock, leave the file's content as it was.
     public func abandon() {
-        if wasEmpty { unlink(path) }
+        if wasEmpty && !committed { unlink(path) }
         close(fd)
     }
 
