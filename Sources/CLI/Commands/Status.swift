@@ -43,7 +43,7 @@ struct Status: AsyncParsableCommand {
               start it with:     garagetytus start
             """
         }
-        var lines = ["garagetytus \(s.version): running (pid \(s.pid.map(String.init) ?? "?")), up \(duration(s.uptimeSeconds ?? 0))\(s.ready ? "" : ", starting")"]
+        var lines = ["garagetytus \(s.version): running (pid \(s.pidText)), up \(duration(s.uptimeSeconds ?? 0))\(s.ready ? "" : ", starting")"]
         let disk = s.diskFreePct.map { String(format: "%.1f %%", $0) } ?? "not measured yet"
         lines.append("  mode:              \(s.mode?.rawValue ?? "?") (disk free \(disk))")
         if let e = s.engine {
@@ -87,7 +87,7 @@ struct Healthz: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            guard timeout > 0 else { throw DaemonError(.usage, "--timeout must be positive") }
+            try CLIRunner.requirePositive(timeout)
             let paths = try CLIRunner.resolvePaths()
             let config = try Bootstrap.loadConfig(paths: paths)
             let url = "http://\(config.listenAddress):\(config.metricsPort)/healthz"

@@ -48,6 +48,9 @@ public struct DaemonStatus: Codable, Sendable {
         case lastRepair = "last_repair"
     }
 
+    /// The pid for messages ("?" when unknown).
+    public var pidText: String { pid.map(String.init) ?? "?" }
+
     /// The status of a daemon that is not running.
     public static func stopped(dataDir: String, uncleanShutdownTotal: Int) -> DaemonStatus {
         DaemonStatus(running: false, ready: false, pid: nil, uptimeSeconds: nil, mode: nil, diskFreePct: nil,
