@@ -32,6 +32,11 @@ struct DaemonLauncher {
                 return .started(s, seconds: Date().timeIntervalSince(began))
             }
             if let pid = child, let reason = exited(pid) {
+                // Lost a race with a concurrent `start`: the other daemon holds the home; wait for it.
+                if sentinelLocked() {
+                    child = nil
+                    continue
+                }
                 throw DaemonError(.failed, "the daemon exited during startup (\(reason)): \(startupError() ?? "see the log")\n\(logTail())",
                                   fix: nil)
             }

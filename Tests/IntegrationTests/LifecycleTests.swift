@@ -132,3 +132,30 @@ func isZombie(_ pid: Int32) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }
     return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first == "Z"
 }
+
+@Suite(.serialized) struct ConcurrentStartTests {
+    @Test func twoConcurrentStartsBothSucceedWithOneDaemon() throws {
+        let h = try DaemonHarness(name: "race")
+        let results = ThreadSafeResults()
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            results.append(try? h.run(["start", "--json"]))
+        }
+        let all = results.values
+        #expect(all.count == 2)
+        #expect(all.allSatisfy { $0?.status == 0 }, "\(all.map { $0?.stderr ?? "nil" })")
+        let pids = Set(all.compactMap { r -> Int? in
+            guard let r, let j = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else { return nil }
+            return (j["status"] as? [String: Any])?["pid"] as? Int
+        })
+        #expect(pids.count == 1)
+        #expect(try h.run(["stop"]).status == 0)
+    }
+}
+
+final class ThreadSafeResults: @unchecked Sendable {
+    // SAFETY: every access goes through `lock`.
+    private let lock = NSLock()
+    private var items: [DaemonHarness.Result?] = []
+    func append(_ r: DaemonHarness.Result?) { lock.withLock { items.append(r) } }
+    var values: [DaemonHarness.Result?] { lock.withLock { items } }
+}
