@@ -1,6 +1,7 @@
 import CCurl
 import CCurlShim
 import Foundation
+import Synchronization
 
 /// One HTTP request for `CurlHTTP`.
 public struct HTTPRequest: Sendable {
@@ -45,6 +46,11 @@ public struct HTTPTransportError: Error, CustomStringConvertible, Sendable {
     /// Connection refused / no such socket: nobody listens there.
     public var isConnectionRefused: Bool { code == Int(CURLE_COULDNT_CONNECT.rawValue) }
     public var isTimeout: Bool { code == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }
+    /// Failures after which repeating an idempotent request may succeed.
+    public var isTransient: Bool {
+        [CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING,
+         CURLE_PARTIAL_FILE].map { Int($0.rawValue) }.contains(code)
+    }
 }
 
 /// Blocking HTTP/1.1 requests through libcurl. Call from a thread that may block (not the
@@ -54,22 +60,42 @@ public enum CurlHTTP {
         curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
     }()
 
-    /// Accumulates body bytes and header lines written by curl's callbacks.
-    private final class Sink {
-        var body = Data()
-        var headerLines: [String] = []
+    /// A fresh easy handle (libcurl initialised once per process).
+    static func makeHandle() -> UnsafeMutableRawPointer? {
+        _ = globalInit
+        return curl_easy_init()
     }
 
+    /// One request on a throw-away handle.
     public static func perform(_ request: HTTPRequest) throws -> HTTPResponse {
-        _ = globalInit
-        guard let h = curl_easy_init() else {
+        guard let h = makeHandle() else {
             throw HTTPTransportError(code: -1, message: "curl_easy_init failed", url: request.url)
         }
         defer { curl_easy_cleanup(h) }
-        let sink = Sink()
-        // SAFETY: `sink` outlives the transfer (released after curl_easy_perform returns, below);
-        // curl only hands the pointer back to our callbacks during the transfer.
-        let opaque = Unmanaged.passRetained(sink)
+        return try perform(request, on: h)
+    }
+
+    /// Runs `perform` on a thread that may block, for callers in async code.
+    public static func perform(async request: HTTPRequest) async throws -> HTTPResponse {
+        try await offloaded { try perform(request) }
+    }
+
+    /// Holds the request body being sent and the response being received during one transfer.
+    private final class Transfer {
+        let upload: Data
+        var uploadOffset = 0
+        var body = Data()
+        var headerLines: [String] = []
+        init(upload: Data) { self.upload = upload }
+    }
+
+    /// One request on `h` (reset first; live connections in its cache are kept for keep-alive).
+    static func perform(_ request: HTTPRequest, on h: UnsafeMutableRawPointer) throws -> HTTPResponse {
+        curl_easy_reset(h)
+        let transfer = Transfer(upload: request.body ?? Data())
+        // SAFETY: `transfer` is retained until after curl_easy_perform returns (the defer below);
+        // curl hands the pointer only to our callbacks, and only during the transfer.
+        let opaque = Unmanaged.passRetained(transfer)
         defer { opaque.release() }
 
         var headerList: UnsafeMutablePointer<curl_slist>?
@@ -84,39 +110,48 @@ public enum CurlHTTP {
         _ = ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
         _ = ccurl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
         _ = ccurl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(min(request.timeout, 5) * 1000))
+        _ = ccurl_setopt_long(h, CURLOPT_TCP_NODELAY, 1)
         _ = ccurl_setopt_ptr(h, CURLOPT_HTTPHEADER, headerList)
         if let socket = request.unixSocket {
             _ = ccurl_setopt_ptr(h, CURLOPT_UNIX_SOCKET_PATH, socket)
         }
-        switch request.method {
-        case "GET": break
-        case "HEAD": _ = ccurl_setopt_long(h, CURLOPT_NOBODY, 1)
-        default: _ = ccurl_setopt_ptr(h, CURLOPT_CUSTOMREQUEST, request.method)
+        if request.method == "HEAD" {
+            _ = ccurl_setopt_long(h, CURLOPT_NOBODY, 1)
+        } else if request.method != "GET" {
+            _ = ccurl_setopt_ptr(h, CURLOPT_CUSTOMREQUEST, request.method)
         }
-        if let body = request.body {
-            _ = ccurl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-            // COPYPOSTFIELDS copies the bytes, so `body` need not outlive this call.
-            body.withUnsafeBytes { raw in
-                _ = ccurl_setopt_ptr(h, CURLOPT_COPYPOSTFIELDS, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+        if request.body != nil {
+            // Streamed from the Data without a copy; the method stays what CUSTOMREQUEST says.
+            _ = ccurl_setopt_long(h, CURLOPT_UPLOAD, 1)
+            _ = ccurl_setopt_off(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(transfer.upload.count))
+            _ = ccurl_setopt_ptr(h, CURLOPT_READDATA, opaque.toOpaque())
+            _ = ccurl_setopt_read(h) { buffer, size, count, user in
+                // SAFETY: `user` is the retained Transfer; `buffer` holds size*count writable bytes.
+                let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+                let n = min(size * count, t.upload.count - t.uploadOffset)
+                if n > 0, let buffer {
+                    t.upload.withUnsafeBytes { raw in
+                        UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + t.uploadOffset, byteCount: n)
+                    }
+                    t.uploadOffset += n
+                }
+                return n
             }
         }
         _ = ccurl_setopt_ptr(h, CURLOPT_WRITEDATA, opaque.toOpaque())
         _ = ccurl_setopt_write(h) { ptr, size, count, user in
-            // SAFETY: `user` is the retained Sink passed through CURLOPT_WRITEDATA above.
-            let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+            // SAFETY: `user` is the retained Transfer passed through CURLOPT_WRITEDATA above.
+            let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
-            if let ptr { sink.body.append(UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self), count: n) }
+            if let ptr { t.body.append(UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self), count: n) }
             return n
         }
         _ = ccurl_setopt_ptr(h, CURLOPT_HEADERDATA, opaque.toOpaque())
         _ = ccurl_setopt_header(h) { ptr, size, count, user in
             // SAFETY: as for the write callback; the header bytes are copied into a String.
-            let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+            let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
-            if let ptr {
-                let buf = UnsafeRawBufferPointer(start: ptr, count: n)
-                sink.headerLines.append(String(decoding: buf, as: UTF8.self))
-            }
+            if let ptr { t.headerLines.append(String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)) }
             return n
         }
         let rc = curl_easy_perform(h)
@@ -125,16 +160,7 @@ public enum CurlHTTP {
         }
         var status = 0
         _ = ccurl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
-        return HTTPResponse(status: status, headers: parseHeaders(sink.headerLines), body: sink.body)
-    }
-
-    /// Runs `perform` on a thread that may block, for callers in async code.
-    public static func perform(async request: HTTPRequest) async throws -> HTTPResponse {
-        try await withCheckedThrowingContinuation { cont in
-            DispatchQueue.global().async {
-                cont.resume(with: Result { try perform(request) })
-            }
-        }
+        return HTTPResponse(status: status, headers: parseHeaders(transfer.headerLines), body: transfer.body)
     }
 
     /// Header lines of the last response (after redirects or 100-continue, only the final block).
@@ -148,5 +174,53 @@ public enum CurlHTTP {
             out.append((name, value))
         }
         return out
+    }
+}
+
+/// A pool of curl easy handles: each keeps its connections alive between requests.
+public final class CurlPool: Sendable {
+    // SAFETY: UnsafeMutableRawPointer handles are only used by one thread at a time: taken out of the pool
+    // under the lock, used, and put back.
+    private let idle = Mutex<[UnsafeSendableHandle]>([])
+    private let maxIdle: Int
+
+    struct UnsafeSendableHandle: @unchecked Sendable { let h: UnsafeMutableRawPointer }
+
+    public init(maxIdle: Int = 16) { self.maxIdle = maxIdle }
+
+    deinit {
+        for x in idle.withLock({ $0 }) { curl_easy_cleanup(x.h) }
+    }
+
+    public func perform(_ request: HTTPRequest) throws -> HTTPResponse {
+        guard let h = idle.withLock({ $0.popLast()?.h }) ?? CurlHTTP.makeHandle() else {
+            throw HTTPTransportError(code: -1, message: "curl_easy_init failed", url: request.url)
+        }
+        do {
+            let r = try CurlHTTP.perform(request, on: h)
+            giveBack(h)
+            return r
+        } catch {
+            // A handle whose transfer failed may hold a broken connection: do not reuse it.
+            curl_easy_cleanup(h)
+            throw error
+        }
+    }
+
+    private func giveBack(_ h: UnsafeMutableRawPointer) {
+        let kept = idle.withLock { handles -> Bool in
+            guard handles.count < maxIdle else { return false }
+            handles.append(UnsafeSendableHandle(h: h))
+            return true
+        }
+        if !kept { curl_easy_cleanup(h) }
+    }
+}
+
+/// Runs blocking work (a curl transfer) on a Dispatch thread so async callers never block the
+/// cooperative pool.
+public func offloaded<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { cont in
+        DispatchQueue.global().async { cont.resume(with: Result { try work() }) }
     }
 }

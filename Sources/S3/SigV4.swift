@@ -35,8 +35,13 @@ public enum SigV4 {
         if let token = credentials.sessionToken { added.append(("x-amz-security-token", token)) }
         all.append(contentsOf: added)
         let signedNames = Array(Set(all.map(\.0))).sorted()
-        let canonical = canonicalRequest(method: method, path: url.path.isEmpty ? "/" : url.path,
-                                         rawQuery: url.query ?? "", headers: all, signedHeaders: signedNames,
+        // The path as sent (URLComponents keeps a trailing slash, URL.path would drop it), decoded
+        // and re-encoded the S3 way.
+        let comps = URLComponents(url: url, resolvingAgainstBaseURL: false)
+        let sentPath = comps?.percentEncodedPath ?? "/"
+        let path = sentPath.isEmpty ? "/" : (sentPath.removingPercentEncoding ?? sentPath)
+        let canonical = canonicalRequest(method: method, path: path,
+                                         rawQuery: comps?.percentEncodedQuery ?? "", headers: all, signedHeaders: signedNames,
                                          payloadHash: payloadHash)
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let toSign = stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical)

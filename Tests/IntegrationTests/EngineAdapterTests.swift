@@ -19,16 +19,15 @@ import TestSupport
         do {
             #expect(await engine.isHealthy())
             try await engine.createBucket("adapter-test")
-            let s3 = S3Requester(endpoint: engine.s3Endpoint,
-                                 credentials: .init(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey))
+            let s3 = engine.client
             for (key, size) in [("a.bin", 1000), ("dir/b.bin", 2345)] {
-                let put = try await s3.request("PUT", path: "/adapter-test/\(key)", body: Data(repeating: 7, count: size))
-                #expect(put.status == 200)
+                try s3.put(bucket: "adapter-test", key: key, body: Data(repeating: 7, count: size))
             }
             #expect(try await engine.bucketUsage("adapter-test") == BucketUsage(bytes: 3345, objects: 2))
             // A wrong key is refused by the engine: it is not anonymous-open.
-            let stranger = S3Requester(endpoint: engine.s3Endpoint, credentials: .init(accessKeyID: "GTNOBODY", secretAccessKey: "nope"))
-            #expect(try await stranger.request("GET", path: "/adapter-test/a.bin").status == 403)
+            let stranger = S3Client(endpoint: engine.s3Endpoint, credentials: .init(accessKeyID: "GTNOBODY", secretAccessKey: "nope"), retry: .none)
+            #expect(throws: S3Error.self) { _ = try stranger.get(bucket: "adapter-test", key: "a.bin") }
+            do { _ = try stranger.get(bucket: "adapter-test", key: "a.bin") } catch let e as S3Error { #expect(e.kind == .accessDenied) }
 
             let steps = await engine.repair(budget: .seconds(15))
             #expect(steps.map(\.name) == ["engine volume.fsck", "engine fs.verify"])
@@ -36,7 +35,7 @@ import TestSupport
             #expect(steps[1].detail.contains("verified 2 files"))
 
             for key in ["a.bin", "dir/b.bin"] {
-                #expect(try await s3.request("DELETE", path: "/adapter-test/\(key)").status == 204)
+                try s3.delete(bucket: "adapter-test", key: key)
             }
             try await engine.deleteBucket("adapter-test")
             await #expect(throws: DaemonError.self) { () async throws in _ = try await engine.bucketUsage("adapter-test") }

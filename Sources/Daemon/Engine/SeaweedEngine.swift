@@ -16,7 +16,10 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
     let config: Config.Engine
     let listenAddress: String
     let weedPath: String
-    let requester: S3Requester
+    let identity: EngineIdentity
+    /// The daemon's client for the engine; health checks use `probe` (one attempt, short timeout).
+    public let client: S3Client
+    let probe: S3Client
     let logger: Logger
     private let supervisor: ProcessSupervisor
 
@@ -28,9 +31,10 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
         self.weedPath = weedPath
         self.logger = logger
         s3Endpoint = URL(string: "http://127.0.0.1:\(config.engine.s3Port)")!
-        requester = S3Requester(endpoint: s3Endpoint,
-                                credentials: S3Credentials(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey),
-                                timeout: 5)
+        self.identity = identity
+        let creds = S3Credentials(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey)
+        client = S3Client(endpoint: s3Endpoint, credentials: creds, retry: RetryPolicy(maxAttempts: 3, budget: 10), timeout: 30)
+        probe = S3Client(endpoint: s3Endpoint, credentials: creds, retry: .none, timeout: 2)
         let env = ProcessInfo.processInfo.environment
         var childEnv: [String: String] = ["PATH": env["PATH"] ?? "/usr/bin:/bin", "HOME": paths.engineDir]
         if let tz = env["TZ"] { childEnv["TZ"] = tz }
@@ -71,7 +75,6 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
     public func start() async throws {
         reapStaleEngine()
         rotateLogIfLarge()
-        let identity = EngineIdentity(accessKeyID: requester.credentials.accessKeyID, secretAccessKey: requester.credentials.secretAccessKey)
         try SecretFile.write(try Self.identityConfig(identity), to: paths.engineConfigFile)
         supervisor.start()
         let deadline = Date().addingTimeInterval(config.readyTimeoutSeconds)
@@ -103,38 +106,35 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
     public var currentPID: Int32? { supervisor.currentPID }
 
     public func isHealthy() async -> Bool {
-        guard let r = try? await requester.request("GET", path: "/") else { return false }
-        return r.status == 200
+        let probe = probe
+        return (try? await offloaded { try probe.send("GET", operation: "ListBuckets") }) != nil
     }
 
     public func createBucket(_ name: String) async throws {
-        let r = try await requester.request("PUT", path: "/\(name)")
-        guard r.status == 200 else { throw engineError("create bucket \(name)", r) }
+        let client = client
+        try await engineCall("create bucket \(name)") { try client.createBucket(name) }
     }
 
     public func deleteBucket(_ name: String) async throws {
-        let r = try await requester.request("DELETE", path: "/\(name)")
-        guard r.status == 204 || r.status == 200 else { throw engineError("delete bucket \(name)", r) }
+        let client = client
+        try await engineCall("delete bucket \(name)") { try client.deleteBucket(name) }
     }
 
     public func bucketUsage(_ name: String) async throws -> BucketUsage {
-        var usage = BucketUsage(bytes: 0, objects: 0)
-        var token: String?
-        repeat {
-            var q = "list-type=2&max-keys=1000"
-            if let t = token { q += "&continuation-token=\(SigV4.uriEncode(t))" }
-            let r = try await requester.request("GET", path: "/\(name)", query: q)
-            guard r.status == 200 else { throw engineError("list bucket \(name)", r) }
-            let page = ListPage.parse(r.body)
-            usage.bytes += page.sizes.reduce(0, +)
-            usage.objects += Int64(page.sizes.count)
-            token = page.truncated ? page.nextToken : nil
-        } while token != nil
-        return usage
+        let client = client
+        return try await engineCall("list bucket \(name)") {
+            let all = try client.listAll(bucket: name)
+            return BucketUsage(bytes: all.objects.reduce(0) { $0 + $1.size }, objects: Int64(all.objects.count))
+        }
     }
 
-    private func engineError(_ what: String, _ r: HTTPResponse) -> DaemonError {
-        DaemonError(.failed, "engine refused to \(what): HTTP \(r.status) \(ListPage.errorCode(r.body) ?? "")")
+    /// Runs a blocking engine call off the cooperative pool; S3 failures become `DaemonError`.
+    private func engineCall<T: Sendable>(_ what: String, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await offloaded(work)
+        } catch let e as S3Error {
+            throw DaemonError(.failed, "engine refused to \(what): \(e)")
+        }
     }
 
     /// Last lines of the engine's log, joined for a one-line message.

@@ -1,0 +1,123 @@
+import Crypto
+import Foundation
+
+extension S3Client {
+    public func createBucket(_ bucket: String) throws {
+        _ = try send("PUT", bucket: bucket, operation: "CreateBucket \(bucket)")
+    }
+
+    public func deleteBucket(_ bucket: String) throws {
+        _ = try send("DELETE", bucket: bucket, operation: "DeleteBucket \(bucket)")
+    }
+
+    /// The object's size, ETag, date and user metadata; `S3Error(.notFound)` when there is none.
+    public func head(bucket: String, key: String) throws -> ObjectInfo {
+        let r = try send("HEAD", bucket: bucket, key: key, operation: "HeadObject \(bucket)/\(key)")
+        var meta: [String: String] = [:]
+        for (name, value) in r.headers {
+            let lower = name.lowercased()
+            if lower.hasPrefix("x-amz-meta-") { meta[String(lower.dropFirst(11))] = value }
+        }
+        return ObjectInfo(key: key, size: Int64(r.header("Content-Length") ?? "") ?? 0, etag: r.header("ETag"),
+                          lastModified: r.header("Last-Modified").flatMap(Self.parseHTTPDate), metadata: meta,
+                          contentType: r.header("Content-Type"))
+    }
+
+    /// The object's bytes, or `range` of them (inclusive byte offsets).
+    public func get(bucket: String, key: String, range: ClosedRange<Int64>? = nil, ifMatch etag: String? = nil) throws -> Data {
+        var headers: [(String, String)] = []
+        if let range { headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound)")) }
+        if let etag { headers.append(("If-Match", etag)) }
+        return try send("GET", bucket: bucket, key: key, headers: headers, operation: "GetObject \(bucket)/\(key)").body
+    }
+
+    /// Stores `body`; returns the new ETag.
+    @discardableResult
+    public func put(bucket: String, key: String, body: Data, metadata: [String: String] = [:], contentType: String? = nil) throws -> String? {
+        var headers = metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        return try send("PUT", bucket: bucket, key: key, headers: headers, body: body, operation: "PutObject \(bucket)/\(key)").header("ETag")
+    }
+
+    /// Server-side copy; with `metadata` the copy gets exactly that metadata (REPLACE), else the source's.
+    public func copy(bucket: String, from source: String, to key: String, metadata: [String: String]? = nil) throws {
+        var headers = [("x-amz-copy-source", "/\(SigV4.uriEncode(bucket))/\(SigV4.canonicalURI(source))")]
+        if let metadata {
+            headers.append(("x-amz-metadata-directive", "REPLACE"))
+            headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
+        }
+        let op = "CopyObject \(bucket)/\(source) -> \(key)"
+        let r = try send("PUT", bucket: bucket, key: key, headers: headers, operation: op)
+        // S3 can answer 200 with an error document for a copy that failed part-way.
+        if let xml = XMLNode.parse(r.body), xml.name == "Error" {
+            throw S3Error(kind: .server, status: 200, code: xml.string("Code"), message: xml.string("Message") ?? "copy failed", operation: op)
+        }
+    }
+
+    public func delete(bucket: String, key: String) throws {
+        _ = try send("DELETE", bucket: bucket, key: key, operation: "DeleteObject \(bucket)/\(key)")
+    }
+
+    /// Deletes up to 1000 keys in one request; returns the keys that could not be deleted, with why.
+    public func deleteObjects(bucket: String, keys: [String]) throws -> [String: String] {
+        precondition(keys.count <= 1000, "DeleteObjects takes at most 1000 keys")
+        guard !keys.isEmpty else { return [:] }
+        let xml = "<Delete><Quiet>true</Quiet>" + keys.map { "<Object><Key>\(xmlEscape($0))</Key></Object>" }.joined() + "</Delete>"
+        let body = Data(xml.utf8)
+        let md5 = Data(Insecure.MD5.hash(data: body)).base64EncodedString()
+        let op = "DeleteObjects \(bucket) (\(keys.count) keys)"
+        let r = try send("POST", bucket: bucket, query: [("delete", "")], headers: [("Content-MD5", md5), ("Content-Type", "application/xml")],
+                         body: body, operation: op)
+        var failed: [String: String] = [:]
+        for e in try Self.parseXML(r, op).all("Error") {
+            failed[e.string("Key") ?? "?"] = [e.string("Code"), e.string("Message")].compactMap { $0 }.joined(separator: ": ")
+        }
+        return failed
+    }
+
+    /// One page of ListObjectsV2.
+    public func list(bucket: String, prefix: String = "", delimiter: String? = nil, continuationToken: String? = nil,
+                     maxKeys: Int = 1000) throws -> ListPage {
+        var q = [("list-type", "2"), ("max-keys", "\(maxKeys)")]
+        if !prefix.isEmpty { q.append(("prefix", prefix)) }
+        if let delimiter { q.append(("delimiter", delimiter)) }
+        if let continuationToken { q.append(("continuation-token", continuationToken)) }
+        let op = "ListObjectsV2 \(bucket)/\(prefix)"
+        let root = try Self.parseXML(try send("GET", bucket: bucket, query: q, operation: op), op)
+        var page = ListPage()
+        page.objects = root.all("Contents").map {
+            ObjectInfo(key: $0.string("Key") ?? "", size: Int64($0.string("Size") ?? "") ?? 0, etag: $0.string("ETag"),
+                       lastModified: $0.string("LastModified").flatMap(Self.parseISODate))
+        }
+        page.commonPrefixes = root.all("CommonPrefixes").compactMap { $0.string("Prefix") }
+        if root.string("IsTruncated") == "true" { page.nextContinuationToken = root.string("NextContinuationToken") }
+        return page
+    }
+
+    /// Every page of a listing.
+    public func listAll(bucket: String, prefix: String = "", delimiter: String? = nil) throws -> ListPage {
+        var all = ListPage()
+        var token: String?
+        repeat {
+            let page = try list(bucket: bucket, prefix: prefix, delimiter: delimiter, continuationToken: token)
+            all.objects += page.objects
+            all.commonPrefixes += page.commonPrefixes
+            token = page.nextContinuationToken
+        } while token != nil
+        return all
+    }
+
+    static func parseISODate(_ s: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: s) ?? ISO8601DateFormatter().date(from: s)
+    }
+
+    static func parseHTTPDate(_ s: String) -> Date? {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return f.date(from: s)
+    }
+}

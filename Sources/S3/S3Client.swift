@@ -1,0 +1,130 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An object's listing entry or HEAD answer.
+public struct ObjectInfo: Sendable, Equatable {
+    public var key: String
+    public var size: Int64
+    public var etag: String?
+    public var lastModified: Date?
+    /// `x-amz-meta-*` headers, names lowercased without the prefix (HEAD only).
+    public var metadata: [String: String]
+    public var contentType: String?
+
+    public init(key: String, size: Int64, etag: String? = nil, lastModified: Date? = nil,
+                metadata: [String: String] = [:], contentType: String? = nil) {
+        self.key = key
+        self.size = size
+        self.etag = etag
+        self.lastModified = lastModified
+        self.metadata = metadata
+        self.contentType = contentType
+    }
+}
+
+/// One page of ListObjectsV2.
+public struct ListPage: Sendable {
+    public var objects: [ObjectInfo] = []
+    public var commonPrefixes: [String] = []
+    public var nextContinuationToken: String?
+}
+
+/// Exponential backoff with full jitter, bounded in attempts and in total time.
+public struct RetryPolicy: Sendable {
+    public var maxAttempts: Int
+    public var baseDelay: Double
+    public var maxDelay: Double
+    /// No new attempt starts after this many seconds since the first.
+    public var budget: Double
+
+    public init(maxAttempts: Int = 5, baseDelay: Double = 0.1, maxDelay: Double = 5, budget: Double = 60) {
+        self.maxAttempts = maxAttempts
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+        self.budget = budget
+    }
+
+    public static let none = RetryPolicy(maxAttempts: 1)
+
+    /// Delay before attempt `attempt + 1` (attempt counts from 1), `unit` in [0, 1).
+    public func delay(afterAttempt attempt: Int, unit: Double) -> Double {
+        unit * min(maxDelay, baseDelay * pow(2, Double(attempt - 1)))
+    }
+}
+
+/// A blocking S3 client on libcurl: path-style, SigV4-signed, pooled keep-alive connections,
+/// retries for idempotent requests. Safe to use from many threads at once.
+public final class S3Client: Sendable {
+    public let endpoint: URL
+    public let region: String
+    public let retry: RetryPolicy
+    public let timeout: Double
+    private let credentials: @Sendable () -> S3Credentials
+    private let pool: CurlPool
+
+    /// `credentials` is asked on every request, so a rotated key takes effect without a new client.
+    public init(endpoint: URL, region: String = "us-east-1", retry: RetryPolicy = RetryPolicy(), timeout: Double = 60,
+                pool: CurlPool = CurlPool(), credentials: @escaping @Sendable () -> S3Credentials) {
+        self.endpoint = endpoint
+        self.region = region
+        self.retry = retry
+        self.timeout = timeout
+        self.pool = pool
+        self.credentials = credentials
+    }
+
+    public convenience init(endpoint: URL, credentials: S3Credentials, region: String = "us-east-1",
+                            retry: RetryPolicy = RetryPolicy(), timeout: Double = 60) {
+        self.init(endpoint: endpoint, region: region, retry: retry, timeout: timeout, credentials: { credentials })
+    }
+
+    /// Sends one request, retrying idempotent ones on throttling, 5xx and transient transport errors.
+    /// Non-2xx answers become `S3Error`.
+    public func send(_ method: String, bucket: String? = nil, key: String? = nil, query: [(String, String)] = [],
+                     headers: [(String, String)] = [], body: Data? = nil, operation: String,
+                     idempotent: Bool = true, expect: Set<Int> = []) throws -> HTTPResponse {
+        let url = makeURL(bucket: bucket, key: key, query: query)
+        let payloadHash = SigV4.sha256Hex(body ?? Data())
+        let started = Date()
+        var attempt = 0
+        while true {
+            attempt += 1
+            let signed = SigV4.sign(method: method, url: url, headers: headers, payloadHash: payloadHash,
+                                    credentials: credentials(), region: region)
+            let request = HTTPRequest(method: method, url: url.absoluteString, headers: headers + signed, body: body, timeout: timeout)
+            let failure: S3Error
+            do {
+                let r = try pool.perform(request)
+                if (200..<300).contains(r.status) || expect.contains(r.status) { return r }
+                failure = S3Error.from(status: r.status, body: method == "HEAD" ? nil : XMLNode.parse(r.body), operation: operation)
+            } catch let e as HTTPTransportError {
+                failure = S3Error(kind: .transport, status: nil, code: nil, message: e.message, operation: operation)
+                if !e.isTransient { throw failure }
+            }
+            let canRetry = failure.isRetryable && idempotent && attempt < retry.maxAttempts
+            let wait = retry.delay(afterAttempt: attempt, unit: Double.random(in: 0..<1))
+            guard canRetry, Date().timeIntervalSince(started) + wait < retry.budget else { throw failure }
+            usleep(useconds_t(wait * 1_000_000))
+        }
+    }
+
+    func makeURL(bucket: String?, key: String?, query: [(String, String)]) -> URL {
+        var comps = URLComponents(url: endpoint, resolvingAgainstBaseURL: false)!
+        var path = ""
+        if let bucket { path += "/" + SigV4.uriEncode(bucket) }
+        if let key { path += "/" + SigV4.canonicalURI(key) }
+        comps.percentEncodedPath = path.isEmpty ? "/" : path
+        comps.percentEncodedQuery = query.isEmpty ? nil
+            : query.map { $0.1.isEmpty ? SigV4.uriEncode($0.0) : "\(SigV4.uriEncode($0.0))=\(SigV4.uriEncode($0.1))" }.joined(separator: "&")
+        return comps.url!
+    }
+
+    static func parseXML(_ r: HTTPResponse, _ operation: String) throws -> XMLNode {
+        guard let node = XMLNode.parse(r.body) else {
+            throw S3Error(kind: .invalidResponse, status: r.status, code: nil, message: "the answer is not XML", operation: operation)
+        }
+        return node
+    }
+}
