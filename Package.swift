@@ -32,8 +32,8 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Credentials", dependencies: []),
-        // The filesystem core (no libfuse, no curl): for now its error type, errno decided in one place.
-        .target(name: "Mount", dependencies: []),
+        // The filesystem core: talks to an ObjectStore, never to libfuse or curl directly.
+        .target(name: "Mount", dependencies: ["S3"]),
 
         // Layer 2: the daemon.
         .target(name: "Daemon", dependencies: [
@@ -56,8 +56,8 @@ let package = Package(
         .executableTarget(name: "garagetytus", dependencies: ["CLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/Executables/garagetytus"),
         .executableTarget(name: "artifacts", dependencies: ["CLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/Executables/artifacts"),
 
-        .target(name: "TestSupport", dependencies: ["Daemon", "S3", "Credentials"]),
+        .target(name: "TestSupport", dependencies: ["Daemon", "S3", "Credentials", "Mount"]),
         .testTarget(name: "UnitTests", dependencies: ["Daemon", "S3", "Credentials", "Mount", "CLI", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Daemon", "S3", "Credentials", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Daemon", "S3", "Credentials", "Mount", "TestSupport"]),
     ]
 )

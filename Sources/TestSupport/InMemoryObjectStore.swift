@@ -1,0 +1,112 @@
+import Crypto
+import Foundation
+import Mount
+import Synchronization
+
+/// An `ObjectStore` in memory with S3's semantics (ETags, ranges, delimiter listings), for fast
+/// tests of the filesystem core. Tests change it "from outside" by calling it directly.
+public final class InMemoryObjectStore: ObjectStore {
+    struct Entry {
+        var data: Data
+        var meta: ObjectMeta
+    }
+
+    private let objects = Mutex<[String: Entry]>([:])
+
+    public init() {}
+
+    public var keys: [String] { objects.withLock { $0.keys.sorted() } }
+
+    public func head(_ key: String) throws -> ObjectMeta {
+        guard let e = objects.withLock({ $0[key] }) else { throw VFSError(.notFound, "HeadObject \(key): not found") }
+        return e.meta
+    }
+
+    public func read(_ key: String, range: Range<Int64>, etag: String?) throws -> Data {
+        guard let e = objects.withLock({ $0[key] }) else { throw VFSError(.notFound, "GetObject \(key): not found") }
+        if let etag, etag != e.meta.etag { throw VFSError(.stale, "GetObject \(key): changed since it was opened") }
+        let lower = Int(min(range.lowerBound, Int64(e.data.count)))
+        let upper = Int(min(range.upperBound, Int64(e.data.count)))
+        return e.data.subdata(in: lower..<max(lower, upper))
+    }
+
+    @discardableResult
+    public func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta {
+        let etag = "\"" + Insecure.MD5.hash(data: data).map { String(format: "%02x", $0) }.joined() + "\""
+        let meta = ObjectMeta(key: key, size: Int64(data.count), etag: etag, lastModified: Date(), userMetadata: metadata)
+        objects.withLock { $0[key] = Entry(data: data, meta: meta) }
+        return meta
+    }
+
+    public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
+        try objects.withLock { all in
+            guard var e = all[source] else { throw VFSError(.notFound, "CopyObject \(source): not found") }
+            e.meta.key = destination
+            e.meta.lastModified = Date()
+            if let metadata { e.meta.userMetadata = metadata }
+            all[destination] = e
+        }
+    }
+
+    public func delete(_ key: String) throws {
+        _ = objects.withLock { $0.removeValue(forKey: key) }
+    }
+
+    public func list(prefix: String) throws -> StoreListing {
+        let all = objects.withLock { $0 }
+        var listing = StoreListing()
+        var prefixes = Set<String>()
+        for (key, e) in all where key.hasPrefix(prefix) {
+            let rest = key.dropFirst(prefix.count)
+            if let slash = rest.firstIndex(of: "/") {
+                prefixes.insert(prefix + rest[...slash])
+            } else {
+                var m = e.meta
+                m.userMetadata = [:]  // listings carry no user metadata, as in S3
+                listing.objects.append(m)
+            }
+        }
+        listing.objects.sort { $0.key < $1.key }
+        listing.prefixes = prefixes.sorted()
+        return listing
+    }
+}
+
+/// Wraps a store and fails chosen calls: for testing that errors reach the caller as they should.
+public final class FaultInjectingStore: ObjectStore {
+    public enum Op: Sendable, Hashable { case head, read, put, copy, delete, list }
+
+    private let base: any ObjectStore
+    private let plan = Mutex<[Op: [VFSError.Code]]>([:])
+
+    public init(_ base: any ObjectStore) { self.base = base }
+
+    /// The next `times` calls of `op` fail with `code`.
+    public func failNext(_ op: Op, times: Int = 1, with code: VFSError.Code = .io) {
+        plan.withLock { $0[op, default: []] += Array(repeating: code, count: times) }
+    }
+
+    private func inject(_ op: Op, _ key: String) throws {
+        let code = plan.withLock { p -> VFSError.Code? in
+            guard var queue = p[op], !queue.isEmpty else { return nil }
+            let c = queue.removeFirst()
+            p[op] = queue
+            return c
+        }
+        if let code { throw VFSError(code, "injected failure of \(op) \(key)") }
+    }
+
+    public func head(_ key: String) throws -> ObjectMeta { try inject(.head, key); return try base.head(key) }
+    public func read(_ key: String, range: Range<Int64>, etag: String?) throws -> Data {
+        try inject(.read, key); return try base.read(key, range: range, etag: etag)
+    }
+    @discardableResult
+    public func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta {
+        try inject(.put, key); return try base.put(key, data: data, metadata: metadata)
+    }
+    public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
+        try inject(.copy, source); try base.copy(from: source, to: destination, metadata: metadata)
+    }
+    public func delete(_ key: String) throws { try inject(.delete, key); try base.delete(key) }
+    public func list(prefix: String) throws -> StoreListing { try inject(.list, prefix); return try base.list(prefix: prefix) }
+}
