@@ -25,6 +25,9 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/CCurlShim"),
+        // C: libfuse3 low-level API, and wrappers for its macros and versioned symbols.
+        .systemLibrary(name: "CFuse3", path: "Sources/CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .target(name: "CFuseShim", dependencies: ["CFuse3"], path: "Sources/CFuseShim"),
 
         // Layer 1: protocols and shared pieces.
         .target(name: "S3", dependencies: [
@@ -33,7 +36,7 @@ let package = Package(
         ]),
         .target(name: "Credentials", dependencies: []),
         // The filesystem core: talks to an ObjectStore, never to libfuse or curl directly.
-        .target(name: "Mount", dependencies: ["S3"]),
+        .target(name: "Mount", dependencies: ["S3", "CFuse3", "CFuseShim"]),
 
         // Layer 2: the daemon.
         .target(name: "Daemon", dependencies: [

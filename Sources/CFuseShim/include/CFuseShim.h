@@ -1,0 +1,15 @@
+#ifndef GARAGETYTUS_CFUSESHIM_H
+#define GARAGETYTUS_CFUSESHIM_H
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+
+/// fuse_session_new is a macro over versioned symbols: called from C.
+/// `argv` are libfuse options (argv[0] is a program name); NULL on failure.
+struct fuse_session *gt_fuse_session_new(int argc, char **argv, const struct fuse_lowlevel_ops *ops, void *userdata);
+
+/// fuse_session_loop_mt with a loop config: blocks until the session ends; returns its result.
+int gt_fuse_session_loop_mt(struct fuse_session *se, unsigned int max_idle_threads);
+
+/// Sets the fuse_file_info bits we use (bitfields are awkward from Swift).
+void gt_fuse_fi_set(struct fuse_file_info *fi, uint64_t fh, int keep_cache, int direct_io);
+#endif

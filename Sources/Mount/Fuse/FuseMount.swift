@@ -1,0 +1,73 @@
+import CFuse3
+import CFuseShim
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A running FUSE session for a `VFS`: libfuse's multithreaded loop on its own thread.
+/// Every request gets exactly one reply: the handlers in `FuseOps` reply on every path.
+public final class FuseMount: @unchecked Sendable {
+    // SAFETY: `session` is set in init and read-only afterwards; `loopThread` state is guarded by `done`.
+    public let mountpoint: String
+    let vfs: VFS
+    private let session: OpaquePointer
+    private let done = DispatchSemaphore(value: 0)
+    private let bridge: Unmanaged<VFS>
+
+    /// Mounts `vfs` at `mountpoint` and starts serving. `options` are libfuse `-o` options.
+    public init(vfs: VFS, mountpoint: String, options: [String] = []) throws {
+        self.vfs = vfs
+        self.mountpoint = mountpoint
+        // SAFETY: the retained VFS pointer is the session's userdata; released after the loop ends.
+        let bridge = Unmanaged.passRetained(vfs)
+        self.bridge = bridge
+        var ops = FuseOps.table()
+        var args = ["garagetytus"]
+        let opts = (["fsname=garagetytus", "subtype=garagetytus", "default_permissions"] + options).joined(separator: ",")
+        args += ["-o", opts]
+        let se: OpaquePointer? = withCStringArray(args) { argv in
+            gt_fuse_session_new(Int32(args.count), argv, &ops, bridge.toOpaque())
+        }
+        guard let se else {
+            bridge.release()
+            throw VFSError(.io, "fuse_session_new failed (bad mount options: \(opts))")
+        }
+        session = se
+        let mountedOK = fuse_session_mount(se, mountpoint) == 0
+        guard mountedOK else {
+            fuse_session_destroy(se)
+            bridge.release()
+            throw VFSError(.io, "cannot mount on \(mountpoint): is it an empty directory, and is /dev/fuse available?")
+        }
+        let box = SessionBox(se: se)
+        let thread = Thread { [done] in
+            _ = gt_fuse_session_loop_mt(box.se, 4)
+            done.signal()
+        }
+        thread.name = "fuse-loop"
+        thread.start()
+    }
+
+    /// Unmounts and waits for the loop to end (bounded).
+    public func unmount(timeout: Double = 10) {
+        fuse_session_exit(session)
+        fuse_session_unmount(session)
+        if done.wait(timeout: .now() + timeout) == .success {
+            fuse_session_destroy(session)
+            bridge.release()
+        }
+    }
+}
+
+/// Calls `body` with a NULL-terminated, mutable C argv that lives for the call.
+func withCStringArray<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    // SAFETY: the strdup'd copies live until `body` returns; libfuse copies what it keeps.
+    var ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    ptrs.append(nil)
+    defer { for p in ptrs { free(p) } }
+    return ptrs.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+}
+
+/// SAFETY: the session pointer is handed to the loop thread once; libfuse synchronises its own use.
+struct SessionBox: @unchecked Sendable { let se: OpaquePointer }

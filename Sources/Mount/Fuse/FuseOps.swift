@@ -1,0 +1,148 @@
+import CFuse3
+import CFuseShim
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The low-level operations table: C-convention closures that find the `VFS` through the
+/// request's userdata, call it, and reply once — with data, or with the error's errno.
+enum FuseOps {
+    static func vfs(_ req: fuse_req_t?) -> VFS {
+        // SAFETY: userdata is the VFS retained by FuseMount for the whole session.
+        Unmanaged<VFS>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
+    }
+
+    /// Replies with the errno of whatever `body` threw, or lets `body` reply itself.
+    static func serve(_ req: fuse_req_t?, _ body: () throws -> Void) {
+        do {
+            try body()
+        } catch let e as VFSError {
+            fuse_reply_err(req, e.errno)
+        } catch {
+            fuse_reply_err(req, EIO)
+        }
+    }
+
+    static func stat(_ a: FileAttr) -> Glibc.stat {
+        var st = Glibc.stat()
+        st.st_ino = UInt(a.ino)
+        st.st_mode = a.mode
+        st.st_nlink = UInt(a.nlink)
+        st.st_uid = a.uid
+        st.st_gid = a.gid
+        st.st_size = Int(a.size)
+        st.st_blksize = 4096
+        st.st_blocks = Int((a.size + 511) / 512)
+        let sec = Int(a.mtime.rounded(.down))
+        let nsec = Int((a.mtime - Double(sec)) * 1e9)
+        st.st_mtim = timespec(tv_sec: sec, tv_nsec: nsec)
+        st.st_ctim = st.st_mtim
+        st.st_atim = st.st_mtim
+        return st
+    }
+
+    static func table() -> fuse_lowlevel_ops {
+        var ops = fuse_lowlevel_ops()
+        ops.lookup = { req, parent, name in
+            FuseOps.serve(req) {
+                let e = try FuseOps.vfs(req).lookup(parent: UInt64(parent), name: String(cString: name!))
+                var p = fuse_entry_param()
+                p.ino = fuse_ino_t(e.attr.ino)
+                p.attr = FuseOps.stat(e.attr)
+                p.attr_timeout = e.ttl
+                p.entry_timeout = e.ttl
+                fuse_reply_entry(req, &p)
+            }
+        }
+        ops.forget = { req, ino, n in
+            FuseOps.vfs(req).forget(UInt64(ino), count: UInt64(n))
+            fuse_reply_none(req)
+        }
+        ops.forget_multi = { req, count, list in
+            let v = FuseOps.vfs(req)
+            for i in 0..<count { v.forget(UInt64(list![i].ino), count: UInt64(list![i].nlookup)) }
+            fuse_reply_none(req)
+        }
+        ops.getattr = { req, ino, _ in
+            FuseOps.serve(req) {
+                var st = FuseOps.stat(try FuseOps.vfs(req).getattr(UInt64(ino)))
+                fuse_reply_attr(req, &st, FuseOps.vfs(req).options.metadataTTL)
+            }
+        }
+        ops.readlink = { req, ino in
+            FuseOps.serve(req) { _ = try FuseOps.vfs(req).readlink(UInt64(ino)).withCString { fuse_reply_readlink(req, $0) } }
+        }
+        ops.opendir = { req, ino, fi in
+            FuseOps.serve(req) {
+                let entries = try FuseOps.vfs(req).readdir(UInt64(ino))
+                // The listing is taken at opendir and served from memory by readdir offsets.
+                let box = Unmanaged.passRetained(DirSnapshot(entries))
+                gt_fuse_fi_set(fi, UInt64(UInt(bitPattern: box.toOpaque())), 0, 0)
+                fuse_reply_open(req, fi)
+            }
+        }
+        ops.readdir = { req, _, size, off, fi in
+            // SAFETY: fh holds the DirSnapshot retained by opendir until releasedir.
+            let snap = Unmanaged<DirSnapshot>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).takeUnretainedValue()
+            var buf = [CChar](repeating: 0, count: size)
+            var used = 0
+            var index = Int(off)
+            while index < snap.entries.count {
+                let e = snap.entries[index]
+                var st = Glibc.stat()
+                st.st_ino = UInt(e.ino)
+                st.st_mode = e.mode
+                let need = buf.withUnsafeMutableBufferPointer { b in
+                    e.name.withCString { fuse_add_direntry(req, b.baseAddress! + used, size - used, $0, &st, off_t(index + 1)) }
+                }
+                if need > size - used { break }
+                used += need
+                index += 1
+            }
+            fuse_reply_buf(req, buf, used)
+        }
+        ops.releasedir = { req, _, fi in
+            Unmanaged<DirSnapshot>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).release()
+            fuse_reply_err(req, 0)
+        }
+        ops.open = { req, ino, fi in
+            FuseOps.serve(req) {
+                let write = (fi!.pointee.flags & O_ACCMODE) != O_RDONLY
+                let fh = try FuseOps.vfs(req).open(UInt64(ino), write: write)
+                gt_fuse_fi_set(fi, fh, 0, 0)
+                fuse_reply_open(req, fi)
+            }
+        }
+        ops.read = { req, _, size, off, fi in
+            FuseOps.serve(req) {
+                let data = try FuseOps.vfs(req).read(fi!.pointee.fh, offset: Int64(off), size: size)
+                _ = data.withUnsafeBytes { fuse_reply_buf(req, $0.baseAddress?.assumingMemoryBound(to: CChar.self), data.count) }
+            }
+        }
+        ops.release = { req, _, fi in
+            FuseOps.vfs(req).release(fi!.pointee.fh)
+            fuse_reply_err(req, 0)
+        }
+        ops.statfs = { req, _ in
+            var s = statvfs()
+            s.f_bsize = 4096
+            s.f_frsize = 4096
+            s.f_blocks = 1 << 38
+            s.f_bfree = 1 << 38
+            s.f_bavail = 1 << 38
+            s.f_files = 1 << 32
+            s.f_ffree = 1 << 32
+            s.f_favail = 1 << 32
+            s.f_namemax = 255
+            fuse_reply_statfs(req, &s)
+        }
+        return ops
+    }
+}
+
+/// A directory listing taken at opendir.
+final class DirSnapshot {
+    let entries: [DirEntry]
+    init(_ entries: [DirEntry]) { self.entries = entries }
+}

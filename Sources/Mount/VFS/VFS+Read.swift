@@ -1,0 +1,70 @@
+import Foundation
+
+extension VFS {
+    /// The entries of a directory, `.` and `..` first. Listing keys that cannot be names
+    /// (empty, or the directory's own marker) are left out.
+    public func readdir(_ ino: UInt64) throws -> [DirEntry] {
+        let dir = try node(ino)
+        guard dir.kind == .directory else { throw VFSError(.notDirectory, "readdir: not a directory") }
+        let listing = try store.list(prefix: dir.key)
+        let known = state.withLock { $0.children[ino] ?? [:] }
+        var entries = [DirEntry(name: ".", ino: ino, mode: dir.attrs.mode),
+                       DirEntry(name: "..", ino: dir.parent, mode: NodeKind.directory.typeBits)]
+        var seen = Set<String>()
+        for o in listing.objects {
+            let name = String(o.key.dropFirst(dir.key.count))
+            guard !name.isEmpty, !name.contains("/"), seen.insert(name).inserted else { continue }
+            entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(o.key), mode: NodeKind.file.typeBits))
+        }
+        for p in listing.prefixes {
+            let name = String(p.dropFirst(dir.key.count).dropLast())
+            guard !name.isEmpty, !name.contains("/"), seen.insert(name).inserted else { continue }
+            entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(p), mode: NodeKind.directory.typeBits))
+        }
+        return entries
+    }
+
+    /// Opens a file for reading; remembers its ETag so a change underneath is noticed.
+    public func open(_ ino: UInt64, write: Bool) throws -> UInt64 {
+        if write {
+            if options.readOnly { throw VFSError(.readOnly, "the mount is read-only") }
+            throw VFSError(.unsupported, "writing is not implemented yet")
+        }
+        var n = try node(ino)
+        guard n.kind != .directory else { throw VFSError(.isDirectory, "open: is a directory") }
+        if n.validUntil <= clock.now() { n = try refresh(n) }
+        let node = n
+        return state.withLock { s in
+            let fh = s.nextHandle
+            s.nextHandle += 1
+            s.handles[fh] = Handle(ino: node.ino, key: node.key, etag: node.etag, size: node.size)
+            return fh
+        }
+    }
+
+    /// Up to `size` bytes at `offset`; ESTALE when the object changed since it was opened.
+    public func read(_ fh: UInt64, offset: Int64, size: Int) throws -> Data {
+        guard let h = state.withLock({ $0.handles[fh] }) else { throw VFSError(.invalid, "unknown file handle \(fh)") }
+        let end = min(h.size, offset + Int64(size))
+        guard offset < end else { return Data() }
+        return try store.read(h.key, range: offset..<end, etag: h.etag)
+    }
+
+    public func release(_ fh: UInt64) {
+        _ = state.withLock { $0.handles.removeValue(forKey: fh) }
+    }
+
+    /// The target of a symlink (its object's body).
+    public func readlink(_ ino: UInt64) throws -> String {
+        let n = try node(ino)
+        guard n.kind == .symlink else { throw VFSError(.invalid, "not a symlink") }
+        return String(decoding: try store.read(n.key, range: 0..<n.size, etag: nil), as: UTF8.self)
+    }
+
+    /// d_ino for entries the kernel has not looked up yet (the kernel does not use it without `use_ino`).
+    static func placeholderIno(_ key: String) -> UInt64 {
+        var h: UInt64 = 1469598103934665603
+        for b in key.utf8 { h = (h ^ UInt64(b)) &* 1099511628211 }
+        return h | (1 << 63)
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Synchronization
+
+/// The filesystem core: inodes over keys of an `ObjectStore`. No libfuse and no curl here; the
+/// FUSE adapter calls one method per operation and replies with what comes back (or with the
+/// `VFSError`'s errno). This first cut serves lookup, getattr, readdir, open and read.
+public final class VFS: Sendable {
+    public static let rootIno: UInt64 = 1
+
+    struct Node {
+        var ino: UInt64
+        var parent: UInt64
+        var name: String
+        var kind: NodeKind
+        /// Files: the object key. Directories: the key prefix ("" or ending in "/").
+        var key: String
+        var attrs: PosixAttributes
+        var size: Int64
+        var etag: String?
+        var lookups: UInt64
+        var validUntil: Double
+    }
+
+    struct Handle {
+        var ino: UInt64
+        var key: String
+        var etag: String?
+        var size: Int64
+    }
+
+    struct State {
+        var nodes: [UInt64: Node] = [:]
+        var children: [UInt64: [String: UInt64]] = [:]
+        var handles: [UInt64: Handle] = [:]
+        var nextIno: UInt64 = 2
+        var nextHandle: UInt64 = 1
+    }
+
+    public let store: any ObjectStore
+    public let options: VFSOptions
+    let clock: any Clock
+    let state: Mutex<State>
+
+    public init(store: any ObjectStore, options: VFSOptions, clock: any Clock = SystemClock()) {
+        self.store = store
+        self.options = options
+        self.clock = clock
+        var s = State()
+        let rootAttrs = PosixAttributes(mode: NodeKind.directory.typeBits | options.defaults.directoryMode,
+                                        uid: options.defaults.uid, gid: options.defaults.gid, mtime: clock.now())
+        s.nodes[Self.rootIno] = Node(ino: Self.rootIno, parent: Self.rootIno, name: "", kind: .directory, key: options.prefix,
+                                     attrs: rootAttrs, size: 0, etag: nil, lookups: 1, validUntil: .infinity)
+        state = Mutex(s)
+    }
+
+    // MARK: lookup / forget / getattr
+
+    public func lookup(parent: UInt64, name: String) throws -> EntryReply {
+        try Self.checkName(name)
+        let dir = try node(parent)
+        guard dir.kind == .directory else { throw VFSError(.notDirectory, "lookup \(name): parent is not a directory") }
+        let now = clock.now()
+        if let cached = state.withLock({ s -> Node? in
+            guard let ino = s.children[parent]?[name], var n = s.nodes[ino], n.validUntil > now else { return nil }
+            n.lookups += 1
+            s.nodes[ino] = n
+            return n
+        }) {
+            return EntryReply(attr: attr(cached), ttl: options.metadataTTL)
+        }
+        let resolved = try resolve(dirKey: dir.key, name: name)
+        let n = state.withLock { s -> Node in
+            var n = resolved
+            n.parent = parent
+            n.validUntil = now + options.metadataTTL
+            if let ino = s.children[parent]?[name], let old = s.nodes[ino] {
+                n.ino = ino
+                n.lookups = old.lookups + 1
+            } else {
+                n.ino = s.nextIno
+                s.nextIno += 1
+                n.lookups = 1
+                s.children[parent, default: [:]][name] = n.ino
+            }
+            s.nodes[n.ino] = n
+            return n
+        }
+        return EntryReply(attr: attr(n), ttl: options.metadataTTL)
+    }
+
+    /// The kernel dropped `count` references; an inode nobody references is forgotten.
+    public func forget(_ ino: UInt64, count: UInt64) {
+        guard ino != Self.rootIno else { return }
+        state.withLock { s in
+            guard var n = s.nodes[ino] else { return }
+            n.lookups = n.lookups > count ? n.lookups - count : 0
+            if n.lookups == 0 {
+                s.nodes[ino] = nil
+                if s.children[n.parent]?[n.name] == ino { s.children[n.parent]?[n.name] = nil }
+            } else {
+                s.nodes[ino] = n
+            }
+        }
+    }
+
+    public func getattr(_ ino: UInt64) throws -> FileAttr {
+        var n = try node(ino)
+        if n.ino != Self.rootIno && n.validUntil <= clock.now() {
+            n = try refresh(n)
+        }
+        return attr(n)
+    }
+
+    /// How many inodes the core holds (for `.stats` and leak tests).
+    public var inodeCount: Int { state.withLock { $0.nodes.count } }
+
+    // MARK: helpers
+
+    func node(_ ino: UInt64) throws -> Node {
+        guard let n = state.withLock({ $0.nodes[ino] }) else { throw VFSError(.stale, "inode \(ino) is unknown") }
+        return n
+    }
+
+    /// Re-reads a node's attributes from the store.
+    func refresh(_ n: Node) throws -> Node {
+        let fresh = try resolve(dirKey: String(n.key.dropLast(n.kind == .directory ? n.name.utf8.count + 1 : n.name.utf8.count)), name: n.name)
+        return state.withLock { s -> Node in
+            guard var current = s.nodes[n.ino] else { return n }
+            current.kind = fresh.kind
+            current.attrs = fresh.attrs
+            current.size = fresh.size
+            current.etag = fresh.etag
+            current.key = fresh.key
+            current.validUntil = clock.now() + options.metadataTTL
+            s.nodes[n.ino] = current
+            return current
+        }
+    }
+
+    /// What `name` under the prefix `dirKey` is: an object (file or symlink) or a prefix (directory).
+    func resolve(dirKey: String, name: String) throws -> Node {
+        let key = dirKey + name
+        do {
+            let meta = try store.head(key)
+            let attrs = PosixAttributes.decode(meta.userMetadata, kind: .file, lastModified: meta.lastModified, defaults: options.defaults)
+            return Node(ino: 0, parent: 0, name: name, kind: attrs.kind, key: key, attrs: attrs, size: meta.size,
+                        etag: meta.etag, lookups: 0, validUntil: 0)
+        } catch let e as VFSError where e.code == .notFound {
+            let listing = try store.list(prefix: key + "/")
+            guard !listing.objects.isEmpty || !listing.prefixes.isEmpty else {
+                throw VFSError(.notFound, "\(key): no such file or directory")
+            }
+            let marker = listing.objects.first { $0.key == key + "/" }
+            let attrs = PosixAttributes.decode(marker?.userMetadata ?? [:], kind: .directory, lastModified: marker?.lastModified,
+                                               defaults: options.defaults)
+            return Node(ino: 0, parent: 0, name: name, kind: .directory, key: key + "/", attrs: attrs, size: 0,
+                        etag: nil, lookups: 0, validUntil: 0)
+        }
+    }
+
+    func attr(_ n: Node) -> FileAttr {
+        FileAttr(ino: n.ino, size: n.kind == .directory ? 4096 : n.size, mode: n.attrs.mode, uid: n.attrs.uid, gid: n.attrs.gid,
+                 mtime: n.attrs.mtime, nlink: n.kind == .directory ? 2 : 1)
+    }
+
+    static func checkName(_ name: String) throws {
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+            throw VFSError(.invalid, "invalid name \(name)")
+        }
+        guard name.utf8.count <= 255 else { throw VFSError(.nameTooLong, "name longer than 255 bytes") }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// Attributes of one inode, as the FUSE adapter turns them into `struct stat`.
+public struct FileAttr: Sendable, Equatable {
+    public var ino: UInt64
+    public var size: Int64
+    /// Full `st_mode` (type and permission bits).
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var mtime: Double
+    public var nlink: UInt32
+}
+
+/// A lookup's answer: the inode's attributes and how long the kernel may cache them.
+public struct EntryReply: Sendable, Equatable {
+    public var attr: FileAttr
+    public var ttl: Double
+}
+
+/// One directory entry.
+public struct DirEntry: Sendable, Equatable {
+    public var name: String
+    public var ino: UInt64
+    public var mode: UInt32
+}
+
+/// Mount options the core needs.
+public struct VFSOptions: Sendable {
+    /// Key prefix the mount shows, "" or ending in "/".
+    public var prefix: String
+    /// How long attributes and listings are trusted before the store is asked again.
+    public var metadataTTL: Double
+    public var defaults: AttributeDefaults
+    public var readOnly: Bool
+
+    public init(prefix: String = "", metadataTTL: Double = 1, defaults: AttributeDefaults, readOnly: Bool = false) {
+        var p = prefix
+        while p.hasPrefix("/") { p.removeFirst() }
+        if !p.isEmpty && !p.hasSuffix("/") { p += "/" }
+        self.prefix = p
+        self.metadataTTL = metadataTTL
+        self.defaults = defaults
+        self.readOnly = readOnly
+    }
+}
+
+/// A clock the core reads; tests pass a manual one.
+public protocol Clock: Sendable {
+    func now() -> Double
+}
+
+public struct SystemClock: Clock {
+    public init() {}
+    public func now() -> Double { Date().timeIntervalSince1970 }
+}
