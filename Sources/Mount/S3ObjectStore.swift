@@ -27,6 +27,39 @@ public final class S3ObjectStore: ObjectStore {
         return ObjectMeta(key: key, size: Int64(data.count), etag: etag, lastModified: Date(), userMetadata: metadata)
     }
 
+    /// Whole-object PUT up to `multipartThreshold`, multipart above (parts of at least 16 MiB, at
+    /// most 10 000 of them, so files beyond 5 GiB work).
+    @discardableResult
+    public func putFile(_ key: String, path: String, metadata: [String: String]) throws -> ObjectMeta {
+        guard let fh = FileHandle(forReadingAtPath: path) else { throw VFSError(.io, "cannot read staging file \(path)") }
+        defer { try? fh.close() }
+        let size = Int64((try? fh.seekToEnd()) ?? 0)
+        try? fh.seek(toOffset: 0)
+        if size <= Self.multipartThreshold {
+            return try put(key, data: fh.readData(ofLength: Int(size)), metadata: metadata)
+        }
+        let partSize = max(Int64(16 << 20), (size + 9_999) / 10_000)
+        let upload = try mapped { try client.createMultipartUpload(bucket: bucket, key: key, metadata: metadata) }
+        do {
+            var parts: [(Int, String)] = []
+            var offset: Int64 = 0
+            while offset < size {
+                let chunk = fh.readData(ofLength: Int(min(partSize, size - offset)))
+                guard !chunk.isEmpty else { throw VFSError(.io, "staging file \(path) shrank during upload") }
+                let number = parts.count + 1
+                parts.append((number, try mapped { try client.uploadPart(bucket: bucket, key: key, uploadId: upload, number: number, body: chunk) }))
+                offset += Int64(chunk.count)
+            }
+            try mapped { try client.completeMultipartUpload(bucket: bucket, key: key, uploadId: upload, parts: parts) }
+        } catch {
+            try? client.abortMultipartUpload(bucket: bucket, key: key, uploadId: upload)
+            throw error
+        }
+        return try head(key)
+    }
+
+    public static let multipartThreshold: Int64 = 32 << 20
+
     public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
         try mapped { try client.copy(bucket: bucket, from: source, to: destination, metadata: metadata) }
     }

@@ -108,8 +108,9 @@ enum FuseOps {
         }
         ops.open = { req, ino, fi in
             FuseOps.serve(req) {
-                let write = (fi!.pointee.flags & O_ACCMODE) != O_RDONLY
-                let fh = try FuseOps.vfs(req).open(UInt64(ino), write: write)
+                let flags = fi!.pointee.flags
+                let write = (flags & O_ACCMODE) != O_RDONLY
+                let fh = try FuseOps.vfs(req).open(UInt64(ino), write: write, truncate: write && flags & O_TRUNC != 0)
                 gt_fuse_fi_set(fi, fh, 0, 0)
                 fuse_reply_open(req, fi)
             }
@@ -137,6 +138,7 @@ enum FuseOps {
             s.f_namemax = 255
             fuse_reply_statfs(req, &s)
         }
+        addWriteOps(&ops)
         return ops
     }
 }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension VFS {
     /// The entries of a directory, `.` and `..` first. Listing keys that cannot be names
@@ -24,34 +27,53 @@ extension VFS {
         return entries
     }
 
-    /// Opens a file for reading; remembers its ETag so a change underneath is noticed.
-    public func open(_ ino: UInt64, write: Bool) throws -> UInt64 {
-        if write {
-            if options.readOnly { throw VFSError(.readOnly, "the mount is read-only") }
-            throw VFSError(.unsupported, "writing is not implemented yet")
-        }
+    /// Opens a file. Readers remember the object's ETag so a change underneath is noticed;
+    /// writers (and `truncate`) get the file's bytes staged locally until they are uploaded.
+    public func open(_ ino: UInt64, write: Bool, truncate: Bool = false) throws -> UInt64 {
+        if write && options.readOnly { throw VFSError(.readOnly, "the mount is read-only") }
         var n = try node(ino)
         guard n.kind != .directory else { throw VFSError(.isDirectory, "open: is a directory") }
-        if n.validUntil <= clock.now() { n = try refresh(n) }
+        let staged = state.withLock { $0.open[ino] != nil }
+        if !staged && n.validUntil <= clock.now() { n = try refresh(n) }
+        if write || staged {
+            try stage(n, truncate: truncate)
+        }
         let node = n
         return state.withLock { s in
             let fh = s.nextHandle
             s.nextHandle += 1
-            s.handles[fh] = Handle(ino: node.ino, key: node.key, etag: node.etag, size: node.size)
+            let holds = s.open[node.ino] != nil
+            if holds { s.open[node.ino]?.handles += 1 }
+            s.handles[fh] = Handle(ino: node.ino, key: node.key, etag: node.etag, size: node.size, writable: write, holdsStaging: holds)
             return fh
         }
     }
 
-    /// Up to `size` bytes at `offset`; ESTALE when the object changed since it was opened.
+    /// Up to `size` bytes at `offset`: from the staging file when there is one, else from the
+    /// store, where ESTALE means the object changed since it was opened.
     public func read(_ fh: UInt64, offset: Int64, size: Int) throws -> Data {
         guard let h = state.withLock({ $0.handles[fh] }) else { throw VFSError(.invalid, "unknown file handle \(fh)") }
+        if let staged = state.withLock({ $0.open[h.ino] }) {
+            return try Self.pread(staged.fd, offset: offset, count: Int(max(0, min(Int64(size), staged.size - offset))))
+        }
         let end = min(h.size, offset + Int64(size))
         guard offset < end else { return Data() }
         return try store.read(h.key, range: offset..<end, etag: h.etag)
     }
 
+    /// Last close of a handle: drops its staging file when no handle is left.
     public func release(_ fh: UInt64) {
-        _ = state.withLock { $0.handles.removeValue(forKey: fh) }
+        let toClose = state.withLock { s -> OpenFile? in
+            guard let h = s.handles.removeValue(forKey: fh), h.holdsStaging, var o = s.open[h.ino] else { return nil }
+            o.handles -= 1
+            if o.handles > 0 { s.open[h.ino] = o; return nil }
+            s.open[h.ino] = nil
+            return o
+        }
+        if let o = toClose {
+            close(o.fd)
+            Glibc.unlink(o.path)
+        }
     }
 
     /// The target of a symlink (its object's body).

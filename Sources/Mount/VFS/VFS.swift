@@ -3,7 +3,7 @@ import Synchronization
 
 /// The filesystem core: inodes over keys of an `ObjectStore`. No libfuse and no curl here; the
 /// FUSE adapter calls one method per operation and replies with what comes back (or with the
-/// `VFSError`'s errno). This first cut serves lookup, getattr, readdir, open and read.
+/// `VFSError`'s errno).
 public final class VFS: Sendable {
     public static let rootIno: UInt64 = 1
 
@@ -26,12 +26,27 @@ public final class VFS: Sendable {
         var key: String
         var etag: String?
         var size: Int64
+        var writable: Bool
+        /// Holds a reference on the inode's staging file.
+        var holdsStaging: Bool
+    }
+
+    /// A file with open handles whose bytes live in a staging file (being written, or unlinked
+    /// while open). Uploaded on flush/fsync when dirty; removed when the last handle closes.
+    struct OpenFile {
+        var path: String
+        var fd: Int32
+        var size: Int64
+        var dirty: Bool
+        var handles: Int
+        var unlinked: Bool
     }
 
     struct State {
         var nodes: [UInt64: Node] = [:]
         var children: [UInt64: [String: UInt64]] = [:]
         var handles: [UInt64: Handle] = [:]
+        var open: [UInt64: OpenFile] = [:]
         var nextIno: UInt64 = 2
         var nextHandle: UInt64 = 1
     }
@@ -105,6 +120,10 @@ public final class VFS: Sendable {
 
     public func getattr(_ ino: UInt64) throws -> FileAttr {
         var n = try node(ino)
+        if let staged = state.withLock({ $0.open[ino] }) {
+            n.size = staged.size  // what this mount has written is what the file is
+            return attr(n)
+        }
         if n.ino != Self.rootIno && n.validUntil <= clock.now() {
             n = try refresh(n)
         }

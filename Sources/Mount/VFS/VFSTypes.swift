@@ -33,8 +33,11 @@ public struct VFSOptions: Sendable {
     public var metadataTTL: Double
     public var defaults: AttributeDefaults
     public var readOnly: Bool
+    /// Where files being written are staged until they are uploaded.
+    public var cacheDir: String
 
-    public init(prefix: String = "", metadataTTL: Double = 1, defaults: AttributeDefaults, readOnly: Bool = false) {
+    public init(prefix: String = "", metadataTTL: Double = 1, defaults: AttributeDefaults, readOnly: Bool = false,
+                cacheDir: String = NSTemporaryDirectory()) {
         var p = prefix
         while p.hasPrefix("/") { p.removeFirst() }
         if !p.isEmpty && !p.hasSuffix("/") { p += "/" }
@@ -42,6 +45,7 @@ public struct VFSOptions: Sendable {
         self.metadataTTL = metadataTTL
         self.defaults = defaults
         self.readOnly = readOnly
+        self.cacheDir = cacheDir
     }
 }
 

@@ -1,0 +1,112 @@
+import CFuse3
+import CFuseShim
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension FuseOps {
+    static func entry(_ e: EntryReply) -> fuse_entry_param {
+        var p = fuse_entry_param()
+        p.ino = fuse_ino_t(e.attr.ino)
+        p.attr = FuseOps.stat(e.attr)
+        p.attr_timeout = e.ttl
+        p.entry_timeout = e.ttl
+        return p
+    }
+
+    static func caller(_ req: fuse_req_t?) -> (uid: UInt32, gid: UInt32) {
+        guard let ctx = fuse_req_ctx(req) else { return (0, 0) }
+        return (ctx.pointee.uid, ctx.pointee.gid)
+    }
+
+    static func seconds(_ t: timespec) -> Double { Double(t.tv_sec) + Double(t.tv_nsec) / 1e9 }
+
+    /// The operations that change the filesystem.
+    static func addWriteOps(_ ops: inout fuse_lowlevel_ops) {
+        ops.create = { req, parent, name, mode, fi in
+            FuseOps.serve(req) {
+                let who = FuseOps.caller(req)
+                let (e, fh) = try FuseOps.vfs(req).create(parent: UInt64(parent), name: String(cString: name!), mode: mode, uid: who.uid, gid: who.gid)
+                var p = FuseOps.entry(e)
+                gt_fuse_fi_set(fi, fh, 0, 0)
+                fuse_reply_create(req, &p, fi)
+            }
+        }
+        ops.write = { req, _, buf, size, off, fi in
+            FuseOps.serve(req) {
+                let data = Data(bytes: buf!, count: size)
+                fuse_reply_write(req, try FuseOps.vfs(req).write(fi!.pointee.fh, offset: Int64(off), data: data))
+            }
+        }
+        ops.flush = { req, _, fi in
+            FuseOps.serve(req) {
+                try FuseOps.vfs(req).flush(fi!.pointee.fh)
+                fuse_reply_err(req, 0)
+            }
+        }
+        ops.fsync = { req, _, _, fi in
+            FuseOps.serve(req) {
+                try FuseOps.vfs(req).flush(fi!.pointee.fh)
+                fuse_reply_err(req, 0)
+            }
+        }
+        ops.setattr = { req, ino, attr, toSet, _ in
+            FuseOps.serve(req) {
+                let a = attr!.pointee
+                var c = AttrChange()
+                if toSet & FUSE_SET_ATTR_MODE != 0 { c.mode = a.st_mode }
+                if toSet & FUSE_SET_ATTR_UID != 0 { c.uid = a.st_uid }
+                if toSet & FUSE_SET_ATTR_GID != 0 { c.gid = a.st_gid }
+                if toSet & FUSE_SET_ATTR_SIZE != 0 { c.size = Int64(a.st_size) }
+                if toSet & FUSE_SET_ATTR_MTIME_NOW != 0 { c.mtime = Date().timeIntervalSince1970 }
+                else if toSet & FUSE_SET_ATTR_MTIME != 0 { c.mtime = FuseOps.seconds(a.st_mtim) }
+                var st = FuseOps.stat(try FuseOps.vfs(req).setattr(UInt64(ino), c))
+                fuse_reply_attr(req, &st, FuseOps.vfs(req).options.metadataTTL)
+            }
+        }
+        ops.mkdir = { req, parent, name, mode in
+            FuseOps.serve(req) {
+                let who = FuseOps.caller(req)
+                var p = FuseOps.entry(try FuseOps.vfs(req).mkdir(parent: UInt64(parent), name: String(cString: name!), mode: mode,
+                                                                   uid: who.uid, gid: who.gid))
+                fuse_reply_entry(req, &p)
+            }
+        }
+        ops.symlink = { req, target, parent, name in
+            FuseOps.serve(req) {
+                let who = FuseOps.caller(req)
+                var p = FuseOps.entry(try FuseOps.vfs(req).symlink(parent: UInt64(parent), name: String(cString: name!),
+                                                                     target: String(cString: target!), uid: who.uid, gid: who.gid))
+                fuse_reply_entry(req, &p)
+            }
+        }
+        ops.unlink = { req, parent, name in
+            FuseOps.serve(req) {
+                try FuseOps.vfs(req).unlink(parent: UInt64(parent), name: String(cString: name!))
+                fuse_reply_err(req, 0)
+            }
+        }
+        ops.rmdir = { req, parent, name in
+            FuseOps.serve(req) {
+                try FuseOps.vfs(req).rmdir(parent: UInt64(parent), name: String(cString: name!))
+                fuse_reply_err(req, 0)
+            }
+        }
+        ops.rename = { req, parent, name, newParent, newName, flags in
+            FuseOps.serve(req) {
+                if flags & UInt32(2) /* RENAME_EXCHANGE */ != 0 { throw VFSError(.invalid, "RENAME_EXCHANGE is not supported") }
+                try FuseOps.vfs(req).rename(parent: UInt64(parent), name: String(cString: name!), newParent: UInt64(newParent),
+                                            newName: String(cString: newName!), noReplace: flags & UInt32(1) /* RENAME_NOREPLACE */ != 0)
+                fuse_reply_err(req, 0)
+            }
+        }
+        ops.link = { req, _, _, _ in
+            // Objects cannot share bytes: hard links are refused, never faked.
+            fuse_reply_err(req, VFSError(.unsupported, "hard links are not supported").errno)
+        }
+        ops.mknod = { req, _, _, _, _ in
+            fuse_reply_err(req, VFSError(.unsupported, "device and FIFO nodes are not supported").errno)
+        }
+    }
+}

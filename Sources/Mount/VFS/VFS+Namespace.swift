@@ -1,0 +1,144 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Attribute changes asked for by `setattr`; nil fields stay as they are.
+public struct AttrChange: Sendable {
+    public var mode: UInt32?
+    public var uid: UInt32?
+    public var gid: UInt32?
+    public var mtime: Double?
+    public var size: Int64?
+
+    public init(mode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil, mtime: Double? = nil, size: Int64? = nil) {
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.mtime = mtime
+        self.size = size
+    }
+}
+
+extension VFS {
+    /// The child `name` of `parent`, from the table when known and fresh, else from the store.
+    func child(_ parent: UInt64, _ name: String) throws -> Node {
+        try Self.checkName(name)
+        let dir = try node(parent)
+        guard dir.kind == .directory else { throw VFSError(.notDirectory, "\(name): parent is not a directory") }
+        let now = clock.now()
+        if let n = state.withLock({ s -> Node? in
+            guard let ino = s.children[parent]?[name], let n = s.nodes[ino], n.validUntil > now || s.open[ino] != nil else { return nil }
+            return n
+        }) { return n }
+        var n = try resolve(dirKey: dir.key, name: name)
+        n.parent = parent
+        n.validUntil = now + options.metadataTTL
+        n.lookups = 0
+        return insert(parent: parent, n)
+    }
+
+    func requireWritable() throws {
+        if options.readOnly { throw VFSError(.readOnly, "the mount is read-only") }
+    }
+
+    func exists(_ parent: UInt64, _ name: String) throws -> Bool {
+        do { _ = try child(parent, name); return true } catch let e as VFSError where e.code == .notFound { return false }
+    }
+
+    public func mkdir(parent: UInt64, name: String, mode: UInt32, uid: UInt32, gid: UInt32) throws -> EntryReply {
+        try requireWritable()
+        if try exists(parent, name) { throw VFSError(.exists, "mkdir \(name): exists") }
+        let dir = try node(parent)
+        let attrs = PosixAttributes(mode: NodeKind.directory.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now())
+        let key = dir.key + name + "/"
+        try store.put(key, data: Data(), metadata: attrs.encode())
+        let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .directory, key: key, attrs: attrs, size: 0,
+                                            etag: nil, lookups: 1, validUntil: clock.now() + options.metadataTTL))
+        return EntryReply(attr: attr(n), ttl: options.metadataTTL)
+    }
+
+    public func symlink(parent: UInt64, name: String, target: String, uid: UInt32, gid: UInt32) throws -> EntryReply {
+        try requireWritable()
+        if try exists(parent, name) { throw VFSError(.exists, "symlink \(name): exists") }
+        let dir = try node(parent)
+        let attrs = PosixAttributes(mode: NodeKind.symlink.typeBits | 0o777, uid: uid, gid: gid, mtime: clock.now())
+        let meta = try store.put(dir.key + name, data: Data(target.utf8), metadata: attrs.encode())
+        let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .symlink, key: dir.key + name, attrs: attrs,
+                                            size: meta.size, etag: meta.etag, lookups: 1, validUntil: clock.now() + options.metadataTTL))
+        return EntryReply(attr: attr(n), ttl: options.metadataTTL)
+    }
+
+    /// Removes a file. If it is open, its bytes are kept in the staging file so reads go on until close.
+    public func unlink(parent: UInt64, name: String) throws {
+        try requireWritable()
+        let n = try child(parent, name)
+        guard n.kind != .directory else { throw VFSError(.isDirectory, "unlink \(name): is a directory") }
+        let handlesOpen = state.withLock { s in s.handles.values.contains { $0.ino == n.ino } }
+        if handlesOpen {
+            try stage(n, truncate: false)
+            state.withLock { s in
+                s.open[n.ino]?.unlinked = true
+                for (fh, var h) in s.handles where h.ino == n.ino && !h.holdsStaging {
+                    h.holdsStaging = true
+                    s.open[n.ino]?.handles += 1
+                    s.handles[fh] = h
+                }
+            }
+        }
+        try store.delete(n.key)
+        detach(parent: parent, name: name)
+    }
+
+    public func rmdir(parent: UInt64, name: String) throws {
+        try requireWritable()
+        let n = try child(parent, name)
+        guard n.kind == .directory else { throw VFSError(.notDirectory, "rmdir \(name): not a directory") }
+        let listing = try store.list(prefix: n.key)
+        if !listing.prefixes.isEmpty || listing.objects.contains(where: { $0.key != n.key }) {
+            throw VFSError(.notEmpty, "rmdir \(name): directory not empty")
+        }
+        try store.delete(n.key)
+        detach(parent: parent, name: name)
+    }
+
+    /// Forgets the name; the inode lives on while the kernel holds references.
+    func detach(parent: UInt64, name: String) {
+        state.withLock { s in
+            guard let ino = s.children[parent]?[name] else { return }
+            s.children[parent]?[name] = nil
+            if var n = s.nodes[ino] {
+                n.validUntil = 0
+                if n.lookups == 0 { s.nodes[ino] = nil } else { s.nodes[ino] = n }
+            }
+        }
+    }
+
+    public func setattr(_ ino: UInt64, _ change: AttrChange) throws -> FileAttr {
+        try requireWritable()
+        if let size = change.size { try truncate(ino, to: size) }
+        guard change.mode != nil || change.uid != nil || change.gid != nil || change.mtime != nil else { return try getattr(ino) }
+        let n = try node(ino)
+        var a = n.attrs
+        if let m = change.mode { a.mode = (a.mode & 0o170000) | (m & 0o7777) }
+        if let u = change.uid { a.uid = u }
+        if let g = change.gid { a.gid = g }
+        if let t = change.mtime { a.mtime = t }
+        let staged = state.withLock { s -> Bool in
+            s.nodes[ino]?.attrs = a
+            guard s.open[ino] != nil else { return false }
+            s.open[ino]?.dirty = true  // the next flush stores the new attributes with the bytes
+            return true
+        }
+        if !staged {
+            switch n.kind {
+            case .directory:
+                // CopyObject of a `dir/` key fails on SeaweedFS: store the marker again instead.
+                try store.put(n.key, data: Data(), metadata: a.encode())
+            case .file, .symlink:
+                try store.copy(from: n.key, to: n.key, metadata: a.encode())
+            }
+        }
+        return try getattr(ino)
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+extension VFS {
+    /// Renames a file (copy, then delete; an existing target file is replaced) or a directory (every
+    /// key below it). `noReplace` is RENAME_NOREPLACE.
+    public func rename(parent: UInt64, name: String, newParent: UInt64, newName: String, noReplace: Bool = false) throws {
+        try requireWritable()
+        let src = try child(parent, name)
+        try Self.checkName(newName)
+        let dstDir = try node(newParent)
+        guard dstDir.kind == .directory else { throw VFSError(.notDirectory, "rename: target parent is not a directory") }
+        let existing: Node? = try exists(newParent, newName) ? child(newParent, newName) : nil
+        if let existing {
+            if noReplace { throw VFSError(.exists, "rename: \(newName) exists") }
+            if existing.ino == src.ino { return }
+            switch (src.kind, existing.kind) {
+            case (.directory, .directory):
+                let l = try store.list(prefix: existing.key)
+                if !l.prefixes.isEmpty || l.objects.contains(where: { $0.key != existing.key }) {
+                    throw VFSError(.notEmpty, "rename: target directory \(newName) is not empty")
+                }
+            case (.directory, _): throw VFSError(.notDirectory, "rename: cannot replace a file with a directory")
+            case (_, .directory): throw VFSError(.isDirectory, "rename: cannot replace a directory with a file")
+            default: break
+            }
+        }
+        if src.kind == .directory {
+            try renameDirectory(src, to: dstDir.key + newName + "/")
+            if let existing, existing.kind == .directory { try? store.delete(existing.key) }
+        } else {
+            try upload(src.ino)  // unsaved bytes go with the file
+            try store.copy(from: src.key, to: dstDir.key + newName, metadata: nil)
+            try store.delete(src.key)
+        }
+        move(src.ino, from: (parent, name), to: (newParent, newName), newKey: dstDir.key + newName + (src.kind == .directory ? "/" : ""))
+    }
+
+    /// Copies every key below the directory to the new prefix, then deletes the old ones.
+    func renameDirectory(_ dir: Node, to newPrefix: String) throws {
+        let keys = try allKeys(under: dir.key)
+        for key in keys where key != dir.key {
+            try store.copy(from: key, to: newPrefix + key.dropFirst(dir.key.count), metadata: nil)
+        }
+        // The marker is stored again rather than copied (CopyObject of `dir/` fails on SeaweedFS).
+        try store.put(newPrefix, data: Data(), metadata: dir.attrs.encode())
+        for key in keys { try store.delete(key) }
+    }
+
+    /// Every key at or below `prefix`.
+    func allKeys(under prefix: String) throws -> [String] {
+        var keys: [String] = []
+        var pending = [prefix]
+        while let p = pending.popLast() {
+            let l = try store.list(prefix: p)
+            keys += l.objects.map(\.key)
+            pending += l.prefixes
+        }
+        return keys
+    }
+
+    /// Moves an inode in the table and rewrites the keys of everything below it.
+    func move(_ ino: UInt64, from: (UInt64, String), to: (UInt64, String), newKey: String) {
+        state.withLock { s in
+            guard var n = s.nodes[ino] else { return }
+            let oldKey = n.key
+            if let replaced = s.children[to.0]?[to.1], replaced != ino, var r = s.nodes[replaced] {
+                r.validUntil = 0
+                s.nodes[replaced] = r
+            }
+            s.children[from.0]?[from.1] = nil
+            s.children[to.0, default: [:]][to.1] = ino
+            n.parent = to.0
+            n.name = to.1
+            n.key = newKey
+            s.nodes[ino] = n
+            if n.kind == .directory {
+                for (i, var other) in s.nodes where i != ino && other.key.hasPrefix(oldKey) {
+                    other.key = newKey + other.key.dropFirst(oldKey.count)
+                    s.nodes[i] = other
+                }
+            }
+            for (fh, var h) in s.handles where h.key == oldKey || (n.kind == .directory && h.key.hasPrefix(oldKey)) {
+                h.key = newKey + h.key.dropFirst(oldKey.count)
+                s.handles[fh] = h
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension VFS {
+    /// Makes sure the inode has a staging file: empty for a new or truncated file, else a copy of
+    /// the object (so a write in the middle of an existing file keeps the rest).
+    func stage(_ n: Node, truncate: Bool) throws {
+        if state.withLock({ $0.open[n.ino] != nil }) {
+            if truncate { try self.truncate(n.ino, to: 0) }
+            return
+        }
+        let path = options.cacheDir + "/gt-stage-\(getpid())-\(n.ino)-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VFSError(.io, "cannot create staging file \(path): \(String(cString: strerror(errno)))") }
+        var size: Int64 = 0
+        do {
+            if !truncate && n.size > 0 {
+                var offset: Int64 = 0
+                let chunk: Int64 = 8 << 20
+                while offset < n.size {
+                    let data = try store.read(n.key, range: offset..<min(n.size, offset + chunk), etag: n.etag)
+                    try Self.pwrite(fd, data, offset: offset)
+                    offset += Int64(data.count)
+                    if data.isEmpty { break }
+                }
+                size = offset
+            }
+        } catch {
+            close(fd)
+            Glibc.unlink(path)
+            throw error
+        }
+        let raced = state.withLock { s -> Bool in
+            if s.open[n.ino] != nil { return true }
+            s.open[n.ino] = OpenFile(path: path, fd: fd, size: size, dirty: truncate && n.size > 0, handles: 0, unlinked: false)
+            return false
+        }
+        if raced { close(fd); Glibc.unlink(path) }
+    }
+
+    public func write(_ fh: UInt64, offset: Int64, data: Data) throws -> Int {
+        guard let h = state.withLock({ $0.handles[fh] }), h.writable else { throw VFSError(.invalid, "handle \(fh) is not open for writing") }
+        guard let o = state.withLock({ $0.open[h.ino] }) else { throw VFSError(.io, "no staging file for inode \(h.ino)") }
+        try Self.pwrite(o.fd, data, offset: offset)
+        state.withLock { s in
+            guard var o = s.open[h.ino] else { return }
+            o.size = max(o.size, offset + Int64(data.count))
+            o.dirty = true
+            s.open[h.ino] = o
+        }
+        return data.count
+    }
+
+    /// flush/fsync: uploads a dirty file. When this returns, other S3 clients see the bytes;
+    /// when the upload fails, the error reaches `close`/`fsync` (EIO), and the file stays dirty.
+    public func flush(_ fh: UInt64) throws {
+        guard let h = state.withLock({ $0.handles[fh] }) else { return }
+        try upload(h.ino)
+    }
+
+    func upload(_ ino: UInt64) throws {
+        guard let o = state.withLock({ $0.open[ino] }), o.dirty, !o.unlinked else { return }
+        let n = try node(ino)
+        var attrs = n.attrs
+        attrs.mtime = clock.now()
+        let meta = try store.putFile(n.key, path: o.path, metadata: attrs.encode())
+        state.withLock { s in
+            s.open[ino]?.dirty = false
+            guard var node = s.nodes[ino] else { return }
+            node.size = meta.size
+            node.etag = meta.etag
+            node.attrs = attrs
+            node.validUntil = clock.now() + options.metadataTTL
+            s.nodes[ino] = node
+            for (fh, var hd) in s.handles where hd.ino == ino {
+                hd.etag = meta.etag
+                hd.size = meta.size
+                s.handles[fh] = hd
+            }
+        }
+    }
+
+    /// Creates and opens a new empty file; it exists in the store after the first flush.
+    public func create(parent: UInt64, name: String, mode: UInt32, uid: UInt32, gid: UInt32) throws -> (EntryReply, UInt64) {
+        if options.readOnly { throw VFSError(.readOnly, "the mount is read-only") }
+        try Self.checkName(name)
+        let dir = try node(parent)
+        guard dir.kind == .directory else { throw VFSError(.notDirectory, "create \(name): parent is not a directory") }
+        let attrs = PosixAttributes(mode: NodeKind.file.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now())
+        let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .file, key: dir.key + name, attrs: attrs,
+                                            size: 0, etag: nil, lookups: 1, validUntil: clock.now() + options.metadataTTL))
+        try stage(n, truncate: true)
+        state.withLock { $0.open[n.ino]?.dirty = true }
+        let fh = try open(n.ino, write: true)
+        return (EntryReply(attr: attr(n), ttl: options.metadataTTL), fh)
+    }
+
+    /// Adds (or replaces) the child `name` of `parent` and returns it with its inode number.
+    func insert(parent: UInt64, _ node: Node) -> Node {
+        state.withLock { s -> Node in
+            var n = node
+            if let ino = s.children[parent]?[n.name], let old = s.nodes[ino] {
+                n.ino = ino
+                n.lookups = old.lookups + n.lookups
+            } else {
+                n.ino = s.nextIno
+                s.nextIno += 1
+                s.children[parent, default: [:]][n.name] = n.ino
+            }
+            s.nodes[n.ino] = n
+            return n
+        }
+    }
+
+    /// Changes the size of a file: through its staging file when open, else staged, cut and uploaded now.
+    public func truncate(_ ino: UInt64, to size: Int64) throws {
+        if options.readOnly { throw VFSError(.readOnly, "the mount is read-only") }
+        let n = try node(ino)
+        guard n.kind == .file else { throw VFSError(.isDirectory, "truncate: not a regular file") }
+        let wasOpen = state.withLock { $0.open[ino] != nil }
+        if !wasOpen {
+            try stage(n, truncate: size == 0)
+            state.withLock { $0.open[ino]?.handles += 1 }
+        }
+        defer {
+            if !wasOpen {
+                let o = state.withLock { s -> OpenFile? in
+                    guard var o = s.open[ino] else { return nil }
+                    o.handles -= 1
+                    if o.handles > 0 { s.open[ino] = o; return nil }
+                    s.open[ino] = nil
+                    return o
+                }
+                if let o { close(o.fd); Glibc.unlink(o.path) }
+            }
+        }
+        guard let o = state.withLock({ $0.open[ino] }) else { throw VFSError(.io, "no staging file") }
+        guard ftruncate(o.fd, off_t(size)) == 0 else { throw VFSError(.io, "ftruncate: \(String(cString: strerror(errno)))") }
+        state.withLock { s in
+            s.open[ino]?.size = size
+            s.open[ino]?.dirty = true
+        }
+        if !wasOpen { try upload(ino) }
+    }
+
+    static func pwrite(_ fd: Int32, _ data: Data, offset: Int64) throws {
+        try data.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw VFSError(errno == ENOSPC ? .noSpace : .io, "staging write: \(String(cString: strerror(errno)))")
+                }
+                done += n
+            }
+        }
+    }
+
+    static func pread(_ fd: Int32, offset: Int64, count: Int) throws -> Data {
+        guard count > 0 else { return Data() }
+        var data = Data(count: count)
+        let got = try data.withUnsafeMutableBytes { raw -> Int in
+            var done = 0
+            while done < count {
+                let n = Glibc.pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw VFSError(.io, "staging read: \(String(cString: strerror(errno)))")
+                }
+                if n == 0 { break }
+                done += n
+            }
+            return done
+        }
+        return data.prefix(got)
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Mount
+import Testing
+import TestSupport
+
+@Suite struct VFSWriteTests {
+    let defaults = AttributeDefaults(uid: 0, gid: 0)
+
+    func vfs(_ store: any ObjectStore) -> VFS { VFS(store: store, options: VFSOptions(defaults: defaults)) }
+
+    func text(_ store: InMemoryObjectStore, _ key: String) throws -> String {
+        String(decoding: try store.read(key, range: 0..<1 << 30, etag: nil), as: UTF8.self)
+    }
+
+    @Test func createWriteCloseStoresBytesAndAttributes() throws {
+        let store = InMemoryObjectStore()
+        let v = vfs(store)
+        let (e, fh) = try v.create(parent: VFS.rootIno, name: "new.txt", mode: 0o640, uid: 5, gid: 6)
+        #expect(try v.write(fh, offset: 0, data: Data("hello".utf8)) == 5)
+        #expect(try v.write(fh, offset: 5, data: Data(" world".utf8)) == 6)
+        #expect(try v.read(fh, offset: 0, size: 100) == Data("hello world".utf8))  // read-after-write before upload
+        #expect(store.keys.isEmpty)
+        try v.flush(fh)
+        v.release(fh)
+        #expect(try text(store, "new.txt") == "hello world")
+        let meta = try store.head("new.txt").userMetadata
+        #expect(meta["mode"] == String(0o100640) && meta["uid"] == "5" && meta["gid"] == "6")
+        #expect(try v.getattr(e.attr.ino).size == 11)
+    }
+
+    @Test func overwriteInTheMiddleAppendAndTruncateKeepTheRest() throws {
+        let store = InMemoryObjectStore()
+        try store.put("f", data: Data("0123456789".utf8), metadata: [:])
+        let v = vfs(store)
+        let ino = try v.lookup(parent: VFS.rootIno, name: "f").attr.ino
+        var fh = try v.open(ino, write: true)
+        _ = try v.write(fh, offset: 3, data: Data("abc".utf8))
+        _ = try v.write(fh, offset: 10, data: Data("XY".utf8))
+        try v.flush(fh)
+        v.release(fh)
+        #expect(try text(store, "f") == "012abc6789XY")
+        try v.truncate(ino, to: 4)
+        #expect(try text(store, "f") == "012a")
+        try v.truncate(ino, to: 6)
+        #expect(try store.read("f", range: 0..<100, etag: nil) == Data("012a".utf8) + Data([0, 0]))
+        fh = try v.open(ino, write: true, truncate: true)
+        try v.flush(fh)
+        v.release(fh)
+        #expect(try store.head("f").size == 0)
+    }
+
+    @Test func failedUploadIsReportedAndRetriedByTheNextFlush() throws {
+        let store = FaultInjectingStore(InMemoryObjectStore())
+        let v = vfs(store)
+        let (_, fh) = try v.create(parent: VFS.rootIno, name: "x", mode: 0o644, uid: 0, gid: 0)
+        _ = try v.write(fh, offset: 0, data: Data("data".utf8))
+        store.failNext(.put, with: .io)
+        do { try v.flush(fh); Issue.record("a failed upload was reported as success") } catch let e as VFSError { #expect(e.errno == EIO) }
+        try v.flush(fh)
+        v.release(fh)
+        #expect(try store.read("x", range: 0..<4, etag: nil) == Data("data".utf8))
+    }
+
+    @Test func renameFilesOverExistingAndDirectoriesWithTheirContents() throws {
+        let store = InMemoryObjectStore()
+        for (k, t) in [("a.txt", "A"), ("b.txt", "B"), ("d/one", "1"), ("d/sub/two", "2")] { try store.put(k, data: Data(t.utf8), metadata: [:]) }
+        try store.put("d/", data: Data(), metadata: [:])
+        let v = vfs(store)
+        try v.rename(parent: VFS.rootIno, name: "a.txt", newParent: VFS.rootIno, newName: "b.txt")
+        #expect(try text(store, "b.txt") == "A")
+        #expect(!store.keys.contains("a.txt"))
+        #expect(throws: VFSError.self) { try v.rename(parent: VFS.rootIno, name: "b.txt", newParent: VFS.rootIno, newName: "d", noReplace: true) }
+        try v.rename(parent: VFS.rootIno, name: "d", newParent: VFS.rootIno, newName: "e")
+        #expect(store.keys == ["b.txt", "e/", "e/one", "e/sub/two"])
+        let e = try v.lookup(parent: VFS.rootIno, name: "e").attr.ino
+        #expect(try v.readdir(e).map(\.name) == [".", "..", "one", "sub"])
+    }
+
+    @Test func unlinkedOpenFileStaysReadableUntilClose() throws {
+        let store = InMemoryObjectStore()
+        try store.put("doomed", data: Data("still here".utf8), metadata: [:])
+        let v = vfs(store)
+        let ino = try v.lookup(parent: VFS.rootIno, name: "doomed").attr.ino
+        let fh = try v.open(ino, write: false)
+        try v.unlink(parent: VFS.rootIno, name: "doomed")
+        #expect(store.keys.isEmpty)
+        #expect(try v.read(fh, offset: 0, size: 100) == Data("still here".utf8))
+        v.release(fh)
+        do { _ = try v.lookup(parent: VFS.rootIno, name: "doomed"); Issue.record("unlinked file still found") } catch let e as VFSError { #expect(e.errno == ENOENT) }
+    }
+
+    @Test func mkdirRmdirSymlinkAndAttributes() throws {
+        let store = InMemoryObjectStore()
+        let v = vfs(store)
+        let d = try v.mkdir(parent: VFS.rootIno, name: "dir", mode: 0o750, uid: 1, gid: 2)
+        #expect(store.keys == ["dir/"])
+        do { _ = try v.mkdir(parent: VFS.rootIno, name: "dir", mode: 0o755, uid: 0, gid: 0); Issue.record("mkdir over a directory") } catch let e as VFSError { #expect(e.errno == EEXIST) }
+        let (_, fh) = try v.create(parent: d.attr.ino, name: "f", mode: 0o644, uid: 0, gid: 0)
+        try v.flush(fh)
+        v.release(fh)
+        do { try v.rmdir(parent: VFS.rootIno, name: "dir"); Issue.record("rmdir of a non-empty directory") } catch let e as VFSError { #expect(e.errno == ENOTEMPTY) }
+        let fileIno = try v.lookup(parent: d.attr.ino, name: "f").attr.ino
+        let a = try v.setattr(fileIno, AttrChange(mode: 0o600, uid: 9, mtime: 1_234_567))
+        #expect(a.mode == 0o100600 && a.uid == 9 && a.mtime == 1_234_567)
+        #expect(try store.head("dir/f").userMetadata["mode"] == String(0o100600))
+        try v.unlink(parent: d.attr.ino, name: "f")
+        try v.rmdir(parent: VFS.rootIno, name: "dir")
+        #expect(store.keys.isEmpty)
+        let l = try v.symlink(parent: VFS.rootIno, name: "ln", target: "../elsewhere", uid: 0, gid: 0)
+        #expect(try v.readlink(l.attr.ino) == "../elsewhere")
+        #expect(try store.head("ln").userMetadata["mode"] == String(0o120777))
+    }
+}
