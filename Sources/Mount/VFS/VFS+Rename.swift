@@ -39,11 +39,17 @@ extension VFS {
     func renameDirectory(_ dir: Node, to newPrefix: String) throws {
         let keys = try allKeys(under: dir.key)
         for key in keys where key != dir.key {
-            try store.copy(from: key, to: newPrefix + key.dropFirst(dir.key.count), metadata: nil)
+            let target = newPrefix + key.dropFirst(dir.key.count)
+            if key.hasSuffix("/") {
+                // Markers are stored again rather than copied (CopyObject of `dir/` fails on SeaweedFS).
+                try store.put(target, data: Data(), metadata: (try? store.head(key).userMetadata) ?? [:])
+            } else {
+                try store.copy(from: key, to: target, metadata: nil)
+            }
         }
-        // The marker is stored again rather than copied (CopyObject of `dir/` fails on SeaweedFS).
         try store.put(newPrefix, data: Data(), metadata: dir.attrs.encode())
-        for key in keys { try store.delete(key) }
+        // Deepest first: a marker goes after everything below it, so no empty folder is left behind.
+        for key in keys.sorted(by: { $0.count > $1.count }) { try store.delete(key) }
     }
 
     /// Every key at or below `prefix`.

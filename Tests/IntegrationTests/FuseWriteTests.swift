@@ -1,0 +1,77 @@
+import Daemon
+import Foundation
+import Mount
+import S3
+import Testing
+import TestSupport
+
+/// Writing through a real FUSE mount onto the real engine: what `close` returned 0 for is in S3,
+/// and everything survives an unmount and a new mount.
+@Suite(.serialized) struct FuseWriteTests {
+    func mountBucket(_ client: S3Client, _ bucket: String, at mnt: String) throws -> FuseMount {
+        let cache = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-cache-")
+        let vfs = VFS(store: S3ObjectStore(client: client, bucket: bucket),
+                      options: VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), cacheDir: cache))
+        return try FuseMount(vfs: vfs, mountpoint: mnt)
+    }
+
+    @Test func posixOperationsLandInS3AndSurviveRemount() throws {
+        let h = try DaemonHarness(name: "fusew")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        let id = try EngineIdentity.load(from: h.paths.identityFile)
+        let client = S3Client(endpoint: URL(string: "http://127.0.0.1:\(h.config.engine.s3Port)")!,
+                              credentials: .init(accessKeyID: id.accessKeyID, secretAccessKey: id.secretAccessKey))
+        try client.createBucket("wbucket")
+        let mnt = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-mnt-")
+        defer { try? FileManager.default.removeItem(atPath: mnt) }
+        var m = try mountBucket(client, "wbucket", at: mnt)
+        defer { m.unmount() }  // whichever mount is current when the test ends
+
+        // create + write: after close the object is in S3 with the bytes.
+        let payload = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 17) })
+        #expect(FileManager.default.createFile(atPath: mnt + "/a.bin", contents: payload))
+        #expect(try client.get(bucket: "wbucket", key: "a.bin") == payload)
+
+        // append and overwrite in the middle
+        let fh = try FileHandle(forUpdating: URL(fileURLWithPath: mnt + "/a.bin"))
+        try fh.seek(toOffset: 10)
+        fh.write(Data("MIDDLE".utf8))
+        try fh.seekToEnd()
+        fh.write(Data("END".utf8))
+        try fh.close()
+        var expected = payload
+        expected.replaceSubrange(10..<16, with: Data("MIDDLE".utf8))
+        expected.append(Data("END".utf8))
+        #expect(try client.get(bucket: "wbucket", key: "a.bin") == expected)
+
+        // truncate, mkdir, nested files, rename of a file and of a directory, symlink, chmod
+        #expect(truncate(mnt + "/a.bin", 1000) == 0)
+        #expect(try client.head(bucket: "wbucket", key: "a.bin").size == 1000)
+        try FileManager.default.createDirectory(atPath: mnt + "/dir/sub", withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: mnt + "/dir/sub/n.txt", contents: Data("nested".utf8)))
+        #expect(rename(mnt + "/dir", mnt + "/moved") == 0)
+        #expect(try client.get(bucket: "wbucket", key: "moved/sub/n.txt") == Data("nested".utf8))
+        #expect(rename(mnt + "/a.bin", mnt + "/moved/a.bin") == 0)
+        #expect(Glibc.symlink("moved/a.bin", mnt + "/ln") == 0)
+        #expect(chmod(mnt + "/moved/a.bin", 0o600) == 0)
+        #expect(try client.head(bucket: "wbucket", key: "moved/a.bin").metadata["mode"] == String(0o100600))
+        // rmdir of a non-empty directory, and hard links, are refused clearly.
+        #expect(rmdir(mnt + "/moved") == -1 && errno == ENOTEMPTY)
+        #expect(link(mnt + "/moved/a.bin", mnt + "/hard") == -1 && (errno == ENOTSUP || errno == EPERM))
+
+        // Objects written by another S3 client show up (after the metadata TTL).
+        try client.put(bucket: "wbucket", key: "external.txt", body: Data("from aws".utf8))
+        #expect(eventually(timeout: 3) { (try? String(contentsOfFile: mnt + "/external.txt", encoding: .utf8)) == "from aws" })
+
+        m.unmount()
+        m = try mountBucket(client, "wbucket", at: mnt)
+        let top = try FileManager.default.contentsOfDirectory(atPath: mnt).sorted()
+        let inS3 = try client.listAll(bucket: "wbucket", delimiter: "/")
+        #expect(top == ["external.txt", "ln", "moved"], "\(top) / S3: \(inS3.objects.map(\.key)) \(inS3.commonPrefixes)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mnt + "/moved/a.bin")) == expected.prefix(1000))
+        #expect(try FileManager.default.attributesOfItem(atPath: mnt + "/moved/a.bin")[.posixPermissions] as? Int == 0o600)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: mnt + "/ln") == "moved/a.bin")
+        #expect(try String(contentsOfFile: mnt + "/moved/sub/n.txt", encoding: .utf8) == "nested")
+    }
+}
