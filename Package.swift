@@ -52,7 +52,7 @@ let package = Package(
 
         // Layer 3: the command line (one module, two executables).
         .target(name: "CLI", dependencies: [
-            "Daemon", "S3", "Credentials", "CGaragetytus",
+            "Daemon", "S3", "Credentials", "Mount", "CGaragetytus",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,6 +1,7 @@
 import CFuse3
 import CFuseShim
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,11 +50,30 @@ public final class FuseMount: @unchecked Sendable {
         thread.start()
     }
 
-    /// Unmounts and waits for the loop to end (bounded).
-    public func unmount(timeout: Double = 10) {
+    private let ended = Mutex(false)
+
+    /// Asks the loop to end and unmounts (from a signal handler's queue, say).
+    public func requestUnmount() {
         fuse_session_exit(session)
         fuse_session_unmount(session)
-        if done.wait(timeout: .now() + timeout) == .success {
+    }
+
+    /// Blocks until the loop has ended (unmounted from here or from outside).
+    public func waitUntilEnded() {
+        done.wait()
+        done.signal()
+    }
+
+    /// Unmounts and waits for the loop to end (bounded); frees the session once.
+    public func unmount(timeout: Double = 10) {
+        requestUnmount()
+        guard done.wait(timeout: .now() + timeout) == .success else { return }
+        done.signal()
+        let first = ended.withLock { e -> Bool in
+            defer { e = true }
+            return !e
+        }
+        if first {
             fuse_session_destroy(session)
             bridge.release()
         }

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Credentials
+import Daemon
+import Foundation
+import Mount
+import S3
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct MountCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mount",
+        abstract: "Mount a bucket (or a prefix of it) as a directory; returns when the directory is ready.",
+        discussion: """
+        Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or from --credentials-file
+        (JSON {"access_key_id": …, "secret_access_key": …}, mode 0600). Without --foreground the mount
+        runs in the background and this command returns 0 only once the directory answers, so a
+        container entrypoint can mount and then exec its workload.
+
+        Examples:
+          garagetytus mount --endpoint http://127.0.0.1:3900 --bucket work /mnt/work
+          garagetytus mount --endpoint http://127.0.0.1:3900 --bucket work --prefix team/a --read-only /mnt/a
+        """)
+
+    @Option(help: "S3 endpoint URL.") var endpoint: String
+    @Option(help: "Bucket to mount.") var bucket: String
+    @Option(help: "Only this key prefix of the bucket.") var prefix: String = ""
+    @Option(help: "Region for signing.") var region: String = "us-east-1"
+    @Option(help: "0600 JSON file with access_key_id and secret_access_key.") var credentialsFile: String?
+    @Option(help: "Seconds attributes and listings are cached.") var metadataTTL: Double = 1
+    @Option(help: "Directory for staging files (default: under the data directory).") var cacheDir: String?
+    @Flag(help: "Refuse every write with EROFS.") var readOnly = false
+    @Flag(help: "Let other users access the mount (allow_other).") var allowOther = false
+    @Flag(help: "Stay in the foreground until unmounted or signalled.") var foreground = false
+    @Option(help: "Seconds to wait for the mount to be ready.") var timeout: Double = 30
+    @Argument(help: "Directory to mount on.") var mountpoint: String
+
+    func run() async throws {
+        try await CLIRunner.run {
+            try CLIRunner.requirePositive(timeout)
+            guard metadataTTL >= 0 else { throw DaemonError(.usage, "--metadata-ttl must not be negative") }
+            guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                throw DaemonError(.usage, "--endpoint \(endpoint) is not an http(s) URL", fix: "e.g. --endpoint http://127.0.0.1:3900")
+            }
+            let paths = try CLIRunner.resolvePaths()
+            let spec = try MountSpec(endpoint: url, bucket: bucket, prefix: prefix, region: region, mountpoint: mountpoint,
+                                     readOnly: readOnly, allowOther: allowOther, metadataTTL: metadataTTL,
+                                     cacheDir: cacheDir, credentialsFile: credentialsFile, paths: paths)
+            try spec.checkMountpoint()
+            try spec.checkAccess()
+            if foreground {
+                try MountRunner(spec: spec).runForeground()
+            } else {
+                let pid = try MountRunner(spec: spec).startInBackground(timeout: timeout)
+                print("mounted \(spec.source) on \(spec.mountpoint) (pid \(pid))")
+            }
+        }
+    }
+}
+
+struct UnmountCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unmount",
+        abstract: "Unmount a directory mounted by garagetytus; uploads pending data first.",
+        discussion: """
+        A mount whose process died (kill -9) leaves a stale mountpoint; unmount cleans it up.
+
+        Examples:
+          garagetytus unmount /mnt/work
+        """)
+
+    @Option(help: "Seconds to wait for the mount process to exit.") var timeout: Double = 30
+    @Argument(help: "The mountpoint.") var mountpoint: String
+
+    func run() async throws {
+        try await CLIRunner.run {
+            try CLIRunner.requirePositive(timeout)
+            let abs = MountSpec.absolute(mountpoint)
+            let outcome = try MountRunner.unmount(abs, paths: try CLIRunner.resolvePaths(), timeout: timeout)
+            print(outcome)
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Credentials
+import Daemon
+import Foundation
+import Mount
+import S3
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A validated `mount` request: where, what, with which credentials, and the files that belong to it.
+struct MountSpec {
+    let endpoint: URL
+    let bucket: String
+    let prefix: String
+    let region: String
+    let mountpoint: String
+    let readOnly: Bool
+    let allowOther: Bool
+    let metadataTTL: Double
+    let cacheDir: String
+    let credentials: S3Credentials
+    let paths: Paths
+
+    init(endpoint: URL, bucket: String, prefix: String, region: String, mountpoint: String, readOnly: Bool, allowOther: Bool,
+         metadataTTL: Double, cacheDir: String?, credentialsFile: String?, paths: Paths) throws {
+        guard !bucket.isEmpty, !bucket.contains("/") else { throw DaemonError(.usage, "--bucket \(bucket) is not a bucket name") }
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self.prefix = prefix
+        self.region = region
+        self.mountpoint = Self.absolute(mountpoint)
+        self.readOnly = readOnly
+        self.allowOther = allowOther
+        self.metadataTTL = metadataTTL
+        self.paths = paths
+        self.cacheDir = cacheDir.map(Self.absolute) ?? paths.dataDir + "/cache/" + Self.slug(self.mountpoint)
+        credentials = try Self.loadCredentials(file: credentialsFile)
+    }
+
+    var source: String { "s3://\(bucket)/\(prefix) at \(endpoint.absoluteString)" }
+    var registryFile: String { paths.dataDir + "/mounts/" + Self.slug(mountpoint) + ".json" }
+    var logFile: String { paths.logDir + "/mount-" + Self.slug(mountpoint) + ".log" }
+
+    static func registryFile(for mountpoint: String, paths: Paths) -> String { paths.dataDir + "/mounts/" + slug(mountpoint) + ".json" }
+
+    static func slug(_ path: String) -> String {
+        let s = path.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+        return s.isEmpty ? "_" : s
+    }
+
+    static func absolute(_ path: String) -> String {
+        var p = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        return (p as NSString).standardizingPath
+    }
+
+    static func loadCredentials(file: String?) throws -> S3Credentials {
+        if let file {
+            let data: Data
+            do { data = try SecretFile.read(file) } catch let e as SecretFileError {
+                throw DaemonError(.corrupt, "credentials file \(e.path) \(e.problem)", fix: "chmod 600 '\(file)'")
+            } catch {
+                throw DaemonError(.usage, "cannot read credentials file \(file)", fix: "check the path")
+            }
+            guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: String],
+                  let ak = obj["access_key_id"], let sk = obj["secret_access_key"], !ak.isEmpty, !sk.isEmpty else {
+                throw DaemonError(.corrupt, "credentials file \(file) must be JSON with access_key_id and secret_access_key")
+            }
+            return S3Credentials(accessKeyID: ak, secretAccessKey: sk)
+        }
+        let env = ProcessInfo.processInfo.environment
+        guard let ak = env["AWS_ACCESS_KEY_ID"], let sk = env["AWS_SECRET_ACCESS_KEY"], !ak.isEmpty, !sk.isEmpty else {
+            throw DaemonError(.usage, "no credentials for the mount",
+                              fix: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --credentials-file FILE (0600 JSON)")
+        }
+        return S3Credentials(accessKeyID: ak, secretAccessKey: sk, sessionToken: env["AWS_SESSION_TOKEN"])
+    }
+
+    /// The mountpoint must be an empty directory that nothing is mounted on; a stale mount left by a
+    /// killed mount process (ENOTCONN) is cleaned up first.
+    func checkMountpoint() throws {
+        var st = stat()
+        if stat(mountpoint, &st) != 0 {
+            if errno == ENOTCONN {
+                umount2(mountpoint, Int32(MNT_DETACH))
+                FileHandle.standardError.write(Data("recovered a stale mount on \(mountpoint)\n".utf8))
+                return try checkMountpoint()
+            }
+            if errno == ENOENT {
+                throw DaemonError(.usage, "mountpoint \(mountpoint) does not exist", fix: "create it: mkdir -p \(mountpoint)")
+            }
+            throw DaemonError(.environment, "cannot use \(mountpoint): \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw DaemonError(.usage, "mountpoint \(mountpoint) is not a directory") }
+        if Self.isMounted(mountpoint) {
+            // Ours, and its process is gone (kill -9): the kernel may still answer stat from its
+            // cache, but the mount is dead. Clean it up and go on.
+            let pid = MountRunner.registeredPID(mountpoint, paths: paths)
+            if Self.mountType(mountpoint) == "fuse.garagetytus" && !(pid.map(Sentinel.processIsAlive) ?? false) {
+                umount2(mountpoint, Int32(MNT_DETACH))
+                unlink(registryFile)
+                FileHandle.standardError.write(Data("recovered a stale mount on \(mountpoint)\n".utf8))
+                return try checkMountpoint()
+            }
+            throw DaemonError(.usage, "\(mountpoint) is already mounted", fix: "run garagetytus unmount \(mountpoint) first")
+        }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: mountpoint)) ?? []
+        guard entries.isEmpty else {
+            throw DaemonError(.usage, "mountpoint \(mountpoint) is not empty", fix: "mount on an empty directory")
+        }
+    }
+
+    /// One request proves the endpoint, the bucket and the credentials before anything is mounted.
+    func checkAccess() throws {
+        let client = S3Client(endpoint: endpoint, region: region, retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.2, budget: 10),
+                              timeout: 10, credentials: { [credentials] in credentials })
+        do {
+            _ = try client.list(bucket: bucket, prefix: prefix, maxKeys: 1)
+        } catch let e as S3Error {
+            switch e.kind {
+            case .accessDenied:
+                throw DaemonError(.failed, "the endpoint refused the credentials: \(e)", fix: "check the access key and secret")
+            case .notFound:
+                throw DaemonError(.failed, "no such bucket \(bucket) at \(endpoint.absoluteString): \(e)", fix: "check --bucket, or create the bucket")
+            case .transport:
+                throw DaemonError(.environment, "cannot reach \(endpoint.absoluteString): \(e.message)", fix: "check --endpoint and that the service runs")
+            default:
+                throw DaemonError(.failed, "the endpoint refused to list \(bucket): \(e)")
+            }
+        }
+    }
+
+    /// Whether something is mounted exactly at `path` (from /proc/self/mountinfo).
+    static func isMounted(_ path: String) -> Bool { mountType(path) != nil }
+
+    /// The filesystem type mounted exactly at `path`, or nil.
+    static func mountType(_ path: String) -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, fields[4].replacingOccurrences(of: "\\040", with: " ") == path,
+                  let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { continue }
+            return String(fields[dash + 1])
+        }
+        return nil
+    }
+}

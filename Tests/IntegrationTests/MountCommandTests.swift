@@ -1,0 +1,79 @@
+import Daemon
+import Foundation
+import S3
+import Testing
+import TestSupport
+
+/// `garagetytus mount` / `unmount` as a container entrypoint uses them: real processes, real FUSE.
+@Suite(.serialized) struct MountCommandTests {
+    @Test func mountIsReadyWhenItReturnsRefusesBadInputAndRecoversFromKill9() throws {
+        let h = try DaemonHarness(name: "mcmd")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        let id = try EngineIdentity.load(from: h.paths.identityFile)
+        let endpoint = "http://127.0.0.1:\(h.config.engine.s3Port)"
+        let client = S3Client(endpoint: URL(string: endpoint)!, credentials: .init(accessKeyID: id.accessKeyID, secretAccessKey: id.secretAccessKey))
+        try client.createBucket("entry")
+        try client.put(bucket: "entry", key: "seed.txt", body: Data("seeded".utf8))
+        let creds = ["AWS_ACCESS_KEY_ID": id.accessKeyID, "AWS_SECRET_ACCESS_KEY": id.secretAccessKey]
+        let mnt = h.home + "/mnt"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        defer { _ = try? DaemonHarness.runProcess("/bin/umount", ["-l", mnt], env: [:], timeout: 10) }
+        let mountArgs = ["mount", "--endpoint", endpoint, "--bucket", "entry", mnt]
+
+        // Ready when it returns: the very next file operation works, no polling.
+        let r = try h.run(mountArgs, env: creds)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try String(contentsOfFile: mnt + "/seed.txt", encoding: .utf8) == "seeded")
+        #expect(FileManager.default.createFile(atPath: mnt + "/out.txt", contents: Data("written".utf8)))
+        #expect(try client.get(bucket: "entry", key: "out.txt") == Data("written".utf8))
+
+        // Refusals, each one line naming what to do.
+        let again = try h.run(mountArgs, env: creds)
+        #expect(again.status != 0 && again.stderr.contains("already mounted") && again.stderr.contains("garagetytus unmount"))
+        let other = h.home + "/other"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        let badKey = try h.run(["mount", "--endpoint", endpoint, "--bucket", "entry", other],
+                               env: ["AWS_ACCESS_KEY_ID": id.accessKeyID, "AWS_SECRET_ACCESS_KEY": "wrong"])
+        #expect(badKey.status != 0 && badKey.stderr.contains("refused the credentials"), "\(badKey.stderr)")
+        let noBucket = try h.run(["mount", "--endpoint", endpoint, "--bucket", "nope", other], env: creds)
+        #expect(noBucket.status != 0 && noBucket.stderr.contains("no such bucket nope"), "\(noBucket.stderr)")
+        let unreachable = try h.run(["mount", "--endpoint", "http://127.0.0.1:1", "--bucket", "entry", other], env: creds)
+        #expect(unreachable.status != 0 && unreachable.stderr.contains("cannot reach"), "\(unreachable.stderr)")
+        let missing = try h.run(["mount", "--endpoint", endpoint, "--bucket", "entry", h.home + "/missing"], env: creds)
+        #expect(missing.status != 0 && missing.stderr.contains("does not exist"))
+        let noCreds = try h.run(["mount", "--endpoint", endpoint, "--bucket", "entry", other],
+                                env: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
+        #expect(noCreds.status != 0 && noCreds.stderr.contains("--credentials-file"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: other).isEmpty)  // refused mounts change nothing
+
+        // kill -9 of the mount process leaves a dead mountpoint; `mount` recovers it by itself.
+        let pid = try #require(registeredPID(h, mnt))
+        kill(pid, SIGKILL)
+        #expect(eventually(timeout: 5) { (try? FileManager.default.contentsOfDirectory(atPath: mnt)) == nil })
+        let recovered = try h.run(mountArgs, env: creds)
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        #expect(recovered.stderr.contains("recovered a stale mount"))
+        #expect(try String(contentsOfFile: mnt + "/out.txt", encoding: .utf8) == "written")
+
+        // unmount: clean; and after another kill -9, it cleans up the stale mount.
+        let u = try h.run(["unmount", mnt])
+        #expect(u.status == 0 && u.stdout.contains("unmounted"), "\(u.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mnt).isEmpty)
+        #expect(try h.run(mountArgs, env: creds).status == 0)
+        kill(try #require(registeredPID(h, mnt)), SIGKILL)
+        let stale = try h.run(["unmount", mnt])
+        #expect(stale.status == 0 && stale.stdout.contains("stale"), "\(stale.stdout) \(stale.stderr)")
+        #expect(try h.run(["unmount", mnt]).stderr.contains("is not mounted"))
+    }
+
+    func registeredPID(_ h: DaemonHarness, _ mnt: String) -> Int32? {
+        let dir = h.paths.dataDir + "/mounts"
+        for f in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            if let d = FileManager.default.contents(atPath: dir + "/" + f),
+               let j = try? JSONSerialization.jsonObject(with: d) as? [String: Any], j["mountpoint"] as? String == mnt,
+               let pid = j["pid"] as? Int { return Int32(pid) }
+        }
+        return nil
+    }
+}
