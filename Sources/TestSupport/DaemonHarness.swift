@@ -76,6 +76,16 @@ public final class DaemonHarness: @unchecked Sendable {
         return (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
     }
 
+    /// The engine's internal S3 endpoint (what the daemon itself talks to).
+    public var engineEndpoint: URL { URL(string: "http://127.0.0.1:\(config.engine.s3Port)")! }
+
+    /// A client for the engine with the daemon's own identity (the home must be bootstrapped).
+    public func engineClient(retry: RetryPolicy = RetryPolicy()) throws -> S3Client {
+        let id = try EngineIdentity.load(from: paths.identityFile)
+        return S3Client(endpoint: engineEndpoint, credentials: .init(accessKeyID: id.accessKeyID, secretAccessKey: id.secretAccessKey),
+                        retry: retry)
+    }
+
     public func logText() -> String {
         (try? String(contentsOfFile: paths.logFile, encoding: .utf8)) ?? ""
     }

@@ -11,9 +11,7 @@ import TestSupport
         let h = try DaemonHarness(name: "fuse")
         defer { _ = try? h.run(["stop"]) }
         #expect(try h.run(["start"]).status == 0)
-        let id = try EngineIdentity.load(from: h.paths.identityFile)
-        let client = S3Client(endpoint: URL(string: "http://127.0.0.1:\(h.config.engine.s3Port)")!,
-                              credentials: .init(accessKeyID: id.accessKeyID, secretAccessKey: id.secretAccessKey))
+        let client = try h.engineClient()
         try client.createBucket("fusebucket")
         let big = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         try client.put(bucket: "fusebucket", key: "big.bin", body: big, metadata: ["mode": "33188"])

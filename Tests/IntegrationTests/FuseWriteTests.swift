@@ -19,9 +19,7 @@ import TestSupport
         let h = try DaemonHarness(name: "fusew")
         defer { _ = try? h.run(["stop"]) }
         #expect(try h.run(["start"]).status == 0)
-        let id = try EngineIdentity.load(from: h.paths.identityFile)
-        let client = S3Client(endpoint: URL(string: "http://127.0.0.1:\(h.config.engine.s3Port)")!,
-                              credentials: .init(accessKeyID: id.accessKeyID, secretAccessKey: id.secretAccessKey))
+        let client = try h.engineClient()
         try client.createBucket("wbucket")
         let mnt = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-mnt-")
         defer { try? FileManager.default.removeItem(atPath: mnt) }

@@ -15,9 +15,7 @@ import TestSupport
         let h = try DaemonHarness(name: "s3c")
         defer { _ = try? h.run(["stop"]) }
         #expect(try h.run(["start"]).status == 0)
-        let id = try EngineIdentity.load(from: h.paths.identityFile)
-        let s3 = S3Client(endpoint: URL(string: "http://127.0.0.1:\(h.config.engine.s3Port)")!,
-                          credentials: .init(accessKeyID: id.accessKeyID, secretAccessKey: id.secretAccessKey))
+        let s3 = try h.engineClient()
         let b = "client-test"
         try s3.createBucket(b)
 

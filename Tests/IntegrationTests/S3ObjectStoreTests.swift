@@ -11,9 +11,8 @@ import TestSupport
         let h = try DaemonHarness(name: "store")
         defer { _ = try? h.run(["stop"]) }
         #expect(try h.run(["start"]).status == 0)
-        let id = try EngineIdentity.load(from: h.paths.identityFile)
-        let endpoint = URL(string: "http://127.0.0.1:\(h.config.engine.s3Port)")!
-        let client = S3Client(endpoint: endpoint, credentials: .init(accessKeyID: id.accessKeyID, secretAccessKey: id.secretAccessKey))
+        let endpoint = h.engineEndpoint
+        let client = try h.engineClient()
         try client.createBucket("contract")
         let store = S3ObjectStore(client: client, bucket: "contract")
         #expect(StoreContract.check(store, prefix: "") == [])
