@@ -16,10 +16,17 @@ struct MountRunner {
         try FileManager.default.createDirectory(atPath: spec.cacheDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: (spec.registryFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let creds = spec.credentials
-        let client = S3Client(endpoint: spec.endpoint, region: spec.region, credentials: { creds })
-        let options = VFSOptions(prefix: spec.prefix, metadataTTL: spec.metadataTTL,
+        let metrics = MountMetrics()
+        let client = S3Client(endpoint: spec.endpoint, region: spec.region,
+                              observer: { op, method, status, bytes, retry in
+                                  metrics.request(operation: op, method: method, status: status, bytes: bytes, retry: retry)
+                              },
+                              credentials: { creds })
+        var options = VFSOptions(prefix: spec.prefix, metadataTTL: spec.metadataTTL,
                                  defaults: AttributeDefaults(uid: getuid(), gid: getgid()), readOnly: spec.readOnly, cacheDir: spec.cacheDir)
-        let vfs = VFS(store: S3ObjectStore(client: client, bucket: spec.bucket), options: options)
+        options.info = ["endpoint": spec.endpoint.absoluteString, "bucket": spec.bucket, "region": spec.region,
+                        "mountpoint": spec.mountpoint, "access_key_id": Self.mask(creds.accessKeyID)]
+        let vfs = VFS(store: S3ObjectStore(client: client, bucket: spec.bucket), options: options, metrics: metrics)
         let mount = try FuseMount(vfs: vfs, mountpoint: spec.mountpoint, options: spec.allowOther ? ["allow_other"] : [])
         let record: [String: Any] = ["pid": Int(getpid()), "mountpoint": spec.mountpoint, "source": spec.source,
                                      "log": spec.logFile, "started_at": Date().timeIntervalSince1970]
@@ -40,6 +47,11 @@ struct MountRunner {
         try? FileManager.default.removeItem(atPath: spec.cacheDir)
         FileHandle.standardError.write(Data("unmounted \(spec.mountpoint)\n".utf8))
         _ = sources
+    }
+
+    /// `GKAB***WXYZ`: enough to recognise a key, never enough to use it.
+    static func mask(_ key: String) -> String {
+        key.count <= 8 ? "***" : String(key.prefix(4)) + "***" + String(key.suffix(4))
     }
 
     /// Spawns `mount --foreground` detached, logging to the mount's log file; returns its pid once the

@@ -63,10 +63,15 @@ public final class S3Client: Sendable {
     public let timeout: Double
     private let credentials: @Sendable () -> S3Credentials
     private let pool: CurlPool
+    /// Told about every answered attempt: the operation ("GetObject b/k"), method, status, body
+    /// bytes sent or received, and whether it was a retry.
+    private let observer: (@Sendable (String, String, Int, Int64, Bool) -> Void)?
 
     /// `credentials` is asked on every request, so a rotated key takes effect without a new client.
     public init(endpoint: URL, region: String = "us-east-1", retry: RetryPolicy = RetryPolicy(), timeout: Double = 60,
-                pool: CurlPool = CurlPool(), credentials: @escaping @Sendable () -> S3Credentials) {
+                pool: CurlPool = CurlPool(), observer: (@Sendable (String, String, Int, Int64, Bool) -> Void)? = nil,
+                credentials: @escaping @Sendable () -> S3Credentials) {
+        self.observer = observer
         self.endpoint = endpoint
         self.region = region
         self.retry = retry
@@ -97,6 +102,7 @@ public final class S3Client: Sendable {
             let failure: S3Error
             do {
                 let r = try pool.perform(request)
+                observer?(operation, method, r.status, Int64(method == "PUT" || method == "POST" ? body?.count ?? 0 : r.body.count), attempt > 1)
                 if (200..<300).contains(r.status) || expect.contains(r.status) { return r }
                 failure = S3Error.from(status: r.status, body: method == "HEAD" ? nil : XMLNode.parse(r.body), operation: operation)
             } catch let e as HTTPTransportError {

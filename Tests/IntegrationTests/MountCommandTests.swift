@@ -28,6 +28,15 @@ import TestSupport
         #expect(FileManager.default.createFile(atPath: mnt + "/out.txt", contents: Data("written".utf8)))
         #expect(try client.get(bucket: "entry", key: "out.txt") == Data("written".utf8))
 
+        // The seed's health-check grep works verbatim on .stats; .config shows options, never the secret.
+        let grep = try DaemonHarness.runProcess("/bin/grep", ["-E", "^(juicefs_fuse_ops_io_total|juicefs_object_request_data_bytes_GET|juicefs_blockcache_hits)", mnt + "/.stats"],
+                                                env: [:], timeout: 10)
+        #expect(grep.status == 0 && grep.stdout.split(separator: "\n").count == 3, "\(grep.stdout)")
+        #expect(grep.stdout.contains("juicefs_object_request_data_bytes_GET 6"))  // "seeded" was fetched once
+        let config = try String(contentsOfFile: mnt + "/.config", encoding: .utf8)
+        #expect(config.contains("\"bucket\" : \"entry\"") && !config.contains(id.secretAccessKey) && !config.contains(id.accessKeyID))
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: mnt).contains(".stats")))
+
         // Refusals, each one line naming what to do.
         let again = try h.run(mountArgs, env: creds)
         #expect(again.status != 0 && again.stderr.contains("already mounted") && again.stderr.contains("garagetytus unmount"))

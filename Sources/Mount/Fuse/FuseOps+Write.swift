@@ -25,7 +25,7 @@ extension FuseOps {
     /// The operations that change the filesystem.
     static func addWriteOps(_ ops: inout fuse_lowlevel_ops) {
         ops.create = { req, parent, name, mode, fi in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "create") {
                 let who = FuseOps.caller(req)
                 let (e, fh) = try FuseOps.vfs(req).create(parent: UInt64(parent), name: String(cString: name!), mode: mode, uid: who.uid, gid: who.gid)
                 var p = FuseOps.entry(e)
@@ -34,25 +34,25 @@ extension FuseOps {
             }
         }
         ops.write = { req, _, buf, size, off, fi in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "write") {
                 let data = Data(bytes: buf!, count: size)
                 fuse_reply_write(req, try FuseOps.vfs(req).write(fi!.pointee.fh, offset: Int64(off), data: data))
             }
         }
         ops.flush = { req, _, fi in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "flush") {
                 try FuseOps.vfs(req).flush(fi!.pointee.fh)
                 fuse_reply_err(req, 0)
             }
         }
         ops.fsync = { req, _, _, fi in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "fsync") {
                 try FuseOps.vfs(req).flush(fi!.pointee.fh)
                 fuse_reply_err(req, 0)
             }
         }
         ops.setattr = { req, ino, attr, toSet, _ in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "setattr") {
                 let a = attr!.pointee
                 var c = AttrChange()
                 if toSet & FUSE_SET_ATTR_MODE != 0 { c.mode = a.st_mode }
@@ -66,7 +66,7 @@ extension FuseOps {
             }
         }
         ops.mkdir = { req, parent, name, mode in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "mkdir") {
                 let who = FuseOps.caller(req)
                 var p = FuseOps.entry(try FuseOps.vfs(req).mkdir(parent: UInt64(parent), name: String(cString: name!), mode: mode,
                                                                    uid: who.uid, gid: who.gid))
@@ -74,7 +74,7 @@ extension FuseOps {
             }
         }
         ops.symlink = { req, target, parent, name in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "symlink") {
                 let who = FuseOps.caller(req)
                 var p = FuseOps.entry(try FuseOps.vfs(req).symlink(parent: UInt64(parent), name: String(cString: name!),
                                                                      target: String(cString: target!), uid: who.uid, gid: who.gid))
@@ -82,19 +82,19 @@ extension FuseOps {
             }
         }
         ops.unlink = { req, parent, name in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "unlink") {
                 try FuseOps.vfs(req).unlink(parent: UInt64(parent), name: String(cString: name!))
                 fuse_reply_err(req, 0)
             }
         }
         ops.rmdir = { req, parent, name in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "rmdir") {
                 try FuseOps.vfs(req).rmdir(parent: UInt64(parent), name: String(cString: name!))
                 fuse_reply_err(req, 0)
             }
         }
         ops.rename = { req, parent, name, newParent, newName, flags in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "rename") {
                 if flags & UInt32(2) /* RENAME_EXCHANGE */ != 0 { throw VFSError(.invalid, "RENAME_EXCHANGE is not supported") }
                 try FuseOps.vfs(req).rename(parent: UInt64(parent), name: String(cString: name!), newParent: UInt64(newParent),
                                             newName: String(cString: newName!), noReplace: flags & UInt32(1) /* RENAME_NOREPLACE */ != 0)

@@ -14,14 +14,21 @@ enum FuseOps {
     }
 
     /// Replies with the errno of whatever `body` threw, or lets `body` reply itself.
-    static func serve(_ req: fuse_req_t?, _ body: () throws -> Void) {
+    static func serve(_ req: fuse_req_t?, _ op: String, _ body: () throws -> Void) {
+        // The request is freed by its reply: take what we need from it first.
+        let metrics = vfs(req).metrics
+        let started = DispatchTime.now().uptimeNanoseconds
+        var failed = false
         do {
             try body()
         } catch let e as VFSError {
+            failed = true
             fuse_reply_err(req, e.errno)
         } catch {
+            failed = true
             fuse_reply_err(req, EIO)
         }
+        metrics.op(op, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, failed: failed)
     }
 
     static func stat(_ a: FileAttr) -> Glibc.stat {
@@ -45,7 +52,7 @@ enum FuseOps {
     static func table() -> fuse_lowlevel_ops {
         var ops = fuse_lowlevel_ops()
         ops.lookup = { req, parent, name in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "lookup") {
                 let e = try FuseOps.vfs(req).lookup(parent: UInt64(parent), name: String(cString: name!))
                 var p = fuse_entry_param()
                 p.ino = fuse_ino_t(e.attr.ino)
@@ -65,16 +72,16 @@ enum FuseOps {
             fuse_reply_none(req)
         }
         ops.getattr = { req, ino, _ in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "getattr") {
                 var st = FuseOps.stat(try FuseOps.vfs(req).getattr(UInt64(ino)))
                 fuse_reply_attr(req, &st, FuseOps.vfs(req).options.metadataTTL)
             }
         }
         ops.readlink = { req, ino in
-            FuseOps.serve(req) { _ = try FuseOps.vfs(req).readlink(UInt64(ino)).withCString { fuse_reply_readlink(req, $0) } }
+            FuseOps.serve(req, "readlink") { _ = try FuseOps.vfs(req).readlink(UInt64(ino)).withCString { fuse_reply_readlink(req, $0) } }
         }
         ops.opendir = { req, ino, fi in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "opendir") {
                 let entries = try FuseOps.vfs(req).readdir(UInt64(ino))
                 // The listing is taken at opendir and served from memory by readdir offsets.
                 let box = Unmanaged.passRetained(DirSnapshot(entries))
@@ -107,16 +114,17 @@ enum FuseOps {
             fuse_reply_err(req, 0)
         }
         ops.open = { req, ino, fi in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "open") {
                 let flags = fi!.pointee.flags
                 let write = (flags & O_ACCMODE) != O_RDONLY
                 let fh = try FuseOps.vfs(req).open(UInt64(ino), write: write, truncate: write && flags & O_TRUNC != 0)
-                gt_fuse_fi_set(fi, fh, 0, 0)
+                // Virtual files change between opens: bypass the page cache for them.
+                gt_fuse_fi_set(fi, fh, 0, VFS.isVirtual(UInt64(ino)) ? 1 : 0)
                 fuse_reply_open(req, fi)
             }
         }
         ops.read = { req, _, size, off, fi in
-            FuseOps.serve(req) {
+            FuseOps.serve(req, "read") {
                 let data = try FuseOps.vfs(req).read(fi!.pointee.fh, offset: Int64(off), size: size)
                 _ = data.withUnsafeBytes { fuse_reply_buf(req, $0.baseAddress?.assumingMemoryBound(to: CChar.self), data.count) }
             }

@@ -30,6 +30,17 @@ extension VFS {
     /// Opens a file. Readers remember the object's ETag so a change underneath is noticed;
     /// writers (and `truncate`) get the file's bytes staged locally until they are uploaded.
     public func open(_ ino: UInt64, write: Bool, truncate: Bool = false) throws -> UInt64 {
+        if Self.isVirtual(ino) {
+            if write { throw VFSError(.readOnly, "\(ino == Self.statsIno ? ".stats" : ".config") is read-only") }
+            let snapshot = Data(try virtualContent(ino).utf8)
+            return state.withLock { s in
+                let fh = s.nextHandle
+                s.nextHandle += 1
+                s.handles[fh] = Handle(ino: ino, key: "", etag: nil, size: Int64(snapshot.count), writable: false,
+                                       holdsStaging: false, snapshot: snapshot)
+                return fh
+            }
+        }
         if write && options.readOnly { throw VFSError(.readOnly, "the mount is read-only") }
         var n = try node(ino)
         guard n.kind != .directory else { throw VFSError(.isDirectory, "open: is a directory") }
@@ -53,12 +64,20 @@ extension VFS {
     /// store, where ESTALE means the object changed since it was opened.
     public func read(_ fh: UInt64, offset: Int64, size: Int) throws -> Data {
         guard let h = state.withLock({ $0.handles[fh] }) else { throw VFSError(.invalid, "unknown file handle \(fh)") }
+        if let snapshot = h.snapshot {
+            let lower = Int(min(offset, Int64(snapshot.count)))
+            return snapshot.subdata(in: lower..<min(snapshot.count, lower + size))
+        }
         if let staged = state.withLock({ $0.open[h.ino] }) {
-            return try Self.pread(staged.fd, offset: offset, count: Int(max(0, min(Int64(size), staged.size - offset))))
+            let data = try Self.pread(staged.fd, offset: offset, count: Int(max(0, min(Int64(size), staged.size - offset))))
+            metrics.fuseRead(data.count, fromCache: true)
+            return data
         }
         let end = min(h.size, offset + Int64(size))
         guard offset < end else { return Data() }
-        return try store.read(h.key, range: offset..<end, etag: h.etag)
+        let data = try store.read(h.key, range: offset..<end, etag: h.etag)
+        metrics.fuseRead(data.count, fromCache: false)
+        return data
     }
 
     /// Last close of a handle: drops its staging file when no handle is left.

@@ -44,6 +44,7 @@ extension VFS {
         guard let h = state.withLock({ $0.handles[fh] }), h.writable else { throw VFSError(.invalid, "handle \(fh) is not open for writing") }
         guard let o = state.withLock({ $0.open[h.ino] }) else { throw VFSError(.io, "no staging file for inode \(h.ino)") }
         try Self.pwrite(o.fd, data, offset: offset)
+        metrics.fuseWritten(data.count)
         state.withLock { s in
             guard var o = s.open[h.ino] else { return }
             o.size = max(o.size, offset + Int64(data.count))
@@ -65,7 +66,13 @@ extension VFS {
         let n = try node(ino)
         var attrs = n.attrs
         attrs.mtime = clock.now()
-        let meta = try store.putFile(n.key, path: o.path, metadata: attrs.encode())
+        let meta: ObjectMeta
+        do {
+            meta = try store.putFile(n.key, path: o.path, metadata: attrs.encode())
+        } catch {
+            metrics.uploadFailed()
+            throw error
+        }
         state.withLock { s in
             s.open[ino]?.dirty = false
             guard var node = s.nodes[ino] else { return }

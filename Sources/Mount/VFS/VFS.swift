@@ -6,6 +6,10 @@ import Synchronization
 /// `VFSError`'s errno).
 public final class VFS: Sendable {
     public static let rootIno: UInt64 = 1
+    /// Virtual files in the root: readable by name, never listed, never uploaded.
+    public static let statsIno: UInt64 = 0x7FFF_FFFF_FFFF_FF01
+    public static let configIno: UInt64 = 0x7FFF_FFFF_FFFF_FF02
+    public static let virtualNames: [String: UInt64] = [".stats": statsIno, ".config": configIno]
 
     struct Node {
         var ino: UInt64
@@ -29,6 +33,8 @@ public final class VFS: Sendable {
         var writable: Bool
         /// Holds a reference on the inode's staging file.
         var holdsStaging: Bool
+        /// Contents of a virtual file, taken at open.
+        var snapshot: Data? = nil
     }
 
     /// A file with open handles whose bytes live in a staging file (being written, or unlinked
@@ -53,10 +59,12 @@ public final class VFS: Sendable {
 
     public let store: any ObjectStore
     public let options: VFSOptions
+    public let metrics: MountMetrics
     let clock: any Clock
     let state: Mutex<State>
 
-    public init(store: any ObjectStore, options: VFSOptions, clock: any Clock = SystemClock()) {
+    public init(store: any ObjectStore, options: VFSOptions, clock: any Clock = SystemClock(), metrics: MountMetrics = MountMetrics()) {
+        self.metrics = metrics
         self.store = store
         self.options = options
         self.clock = clock
@@ -71,6 +79,9 @@ public final class VFS: Sendable {
     // MARK: lookup / forget / getattr
 
     public func lookup(parent: UInt64, name: String) throws -> EntryReply {
+        if parent == Self.rootIno, let v = Self.virtualNames[name] {
+            return EntryReply(attr: try virtualAttr(v), ttl: 0)
+        }
         try Self.checkName(name)
         let dir = try node(parent)
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "lookup \(name): parent is not a directory") }
@@ -105,7 +116,7 @@ public final class VFS: Sendable {
 
     /// The kernel dropped `count` references; an inode nobody references is forgotten.
     public func forget(_ ino: UInt64, count: UInt64) {
-        guard ino != Self.rootIno else { return }
+        guard ino != Self.rootIno, !Self.isVirtual(ino) else { return }
         state.withLock { s in
             guard var n = s.nodes[ino] else { return }
             n.lookups = n.lookups > count ? n.lookups - count : 0
@@ -119,6 +130,7 @@ public final class VFS: Sendable {
     }
 
     public func getattr(_ ino: UInt64) throws -> FileAttr {
+        if Self.isVirtual(ino) { return try virtualAttr(ino) }
         var n = try node(ino)
         if let staged = state.withLock({ $0.open[ino] }) {
             n.size = staged.size  // what this mount has written is what the file is

@@ -35,6 +35,8 @@ public struct VFSOptions: Sendable {
     public var readOnly: Bool
     /// Where files being written are staged until they are uploaded.
     public var cacheDir: String
+    /// Extra facts shown in `.config` (endpoint, bucket, …; never secrets).
+    public var info: [String: String] = [:]
 
     public init(prefix: String = "", metadataTTL: Double = 1, defaults: AttributeDefaults, readOnly: Bool = false,
                 cacheDir: String = NSTemporaryDirectory()) {

@@ -1,0 +1,24 @@
+import Foundation
+
+extension VFS {
+    public static func isVirtual(_ ino: UInt64) -> Bool { ino == statsIno || ino == configIno }
+
+    func virtualAttr(_ ino: UInt64) throws -> FileAttr {
+        FileAttr(ino: ino, size: Int64(try virtualContent(ino).utf8.count), mode: NodeKind.file.typeBits | 0o444,
+                 uid: options.defaults.uid, gid: options.defaults.gid, mtime: clock.now(), nlink: 1)
+    }
+
+    /// `.stats`: Prometheus text of this mount's counters. `.config`: the mount's options (no secrets).
+    func virtualContent(_ ino: UInt64) throws -> String {
+        if ino == Self.statsIno {
+            let (inodes, pending) = state.withLock { s in (s.nodes.count, s.open.values.filter(\.dirty).count) }
+            return metrics.render(inodes: inodes, pendingUploads: pending)
+        }
+        let info: [String: Any] = ["prefix": options.prefix, "metadata_ttl_seconds": options.metadataTTL,
+                                   "read_only": options.readOnly, "cache_dir": options.cacheDir,
+                                   "default_uid": options.defaults.uid, "default_gid": options.defaults.gid]
+            .merging(options.info) { a, _ in a }
+        let data = try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
