@@ -1,22 +1,9 @@
 import Foundation
+import S3
 
-/// What the store knows about one object.
-public struct ObjectMeta: Sendable, Equatable {
-    public var key: String
-    public var size: Int64
-    public var etag: String?
-    public var lastModified: Date?
-    /// User metadata (`x-amz-meta-*`), names lowercased without the prefix. Empty from listings.
-    public var userMetadata: [String: String]
-
-    public init(key: String, size: Int64, etag: String? = nil, lastModified: Date? = nil, userMetadata: [String: String] = [:]) {
-        self.key = key
-        self.size = size
-        self.etag = etag
-        self.lastModified = lastModified
-        self.userMetadata = userMetadata
-    }
-}
+/// What the store knows about one object: the S3 client's `ObjectInfo` (user metadata are
+/// `metadata`, names lowercased without `x-amz-meta-`; empty from listings).
+public typealias ObjectMeta = ObjectInfo
 
 /// One directory level of keys under a prefix (delimiter `/`).
 public struct StoreListing: Sendable, Equatable {

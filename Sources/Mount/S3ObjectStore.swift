@@ -12,8 +12,7 @@ public final class S3ObjectStore: ObjectStore {
     }
 
     public func head(_ key: String) throws -> ObjectMeta {
-        let info = try mapped { try client.head(bucket: bucket, key: key) }
-        return ObjectMeta(key: key, size: info.size, etag: info.etag, lastModified: info.lastModified, userMetadata: info.metadata)
+        try mapped { try client.head(bucket: bucket, key: key) }
     }
 
     public func read(_ key: String, range: Range<Int64>, etag: String?) throws -> Data {
@@ -24,7 +23,7 @@ public final class S3ObjectStore: ObjectStore {
     @discardableResult
     public func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta {
         let etag = try mapped { try client.put(bucket: bucket, key: key, body: data, metadata: metadata) }
-        return ObjectMeta(key: key, size: Int64(data.count), etag: etag, lastModified: Date(), userMetadata: metadata)
+        return ObjectMeta(key: key, size: Int64(data.count), etag: etag, lastModified: Date(), metadata: metadata)
     }
 
     /// Whole-object PUT up to `multipartThreshold`, multipart above (parts of at least 16 MiB, at
@@ -70,8 +69,7 @@ public final class S3ObjectStore: ObjectStore {
 
     public func list(prefix: String) throws -> StoreListing {
         let page = try mapped { try client.listAll(bucket: bucket, prefix: prefix, delimiter: "/") }
-        return StoreListing(objects: page.objects.map { ObjectMeta(key: $0.key, size: $0.size, etag: $0.etag, lastModified: $0.lastModified) },
-                            prefixes: page.commonPrefixes)
+        return StoreListing(objects: page.objects, prefixes: page.commonPrefixes)
     }
 
     /// The one place an S3 failure becomes a filesystem error.

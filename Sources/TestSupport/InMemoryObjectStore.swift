@@ -33,7 +33,7 @@ public final class InMemoryObjectStore: ObjectStore {
     @discardableResult
     public func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta {
         let etag = "\"" + Insecure.MD5.hash(data: data).map { String(format: "%02x", $0) }.joined() + "\""
-        let meta = ObjectMeta(key: key, size: Int64(data.count), etag: etag, lastModified: Date(), userMetadata: metadata)
+        let meta = ObjectMeta(key: key, size: Int64(data.count), etag: etag, lastModified: Date(), metadata: metadata)
         objects.withLock { $0[key] = Entry(data: data, meta: meta) }
         return meta
     }
@@ -49,7 +49,7 @@ public final class InMemoryObjectStore: ObjectStore {
             guard var e = all[source] else { throw VFSError(.notFound, "CopyObject \(source): not found") }
             e.meta.key = destination
             e.meta.lastModified = Date()
-            if let metadata { e.meta.userMetadata = metadata }
+            if let metadata { e.meta.metadata = metadata }
             all[destination] = e
         }
     }
@@ -68,7 +68,7 @@ public final class InMemoryObjectStore: ObjectStore {
                 prefixes.insert(prefix + rest[...slash])
             } else {
                 var m = e.meta
-                m.userMetadata = [:]  // listings carry no user metadata, as in S3
+                m.metadata = [:]  // listings carry no user metadata, as in S3
                 listing.objects.append(m)
             }
         }

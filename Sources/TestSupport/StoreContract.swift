@@ -20,7 +20,7 @@ public enum StoreContract {
             expect(meta.etag != nil, "put returns an ETag")
             let head = try store.head(p + "a/file.bin")
             expect(head.size == 5000, "head size")
-            expect(head.userMetadata["mode"] == "33188" && head.userMetadata["uid"] == "1000", "head carries user metadata")
+            expect(head.metadata["mode"] == "33188" && head.metadata["uid"] == "1000", "head carries user metadata")
             expect(head.etag == meta.etag, "head ETag equals put ETag")
             expect(try store.read(p + "a/file.bin", range: 0..<5000, etag: nil) == data, "whole read")
             expect(try store.read(p + "a/file.bin", range: 100..<110, etag: meta.etag) == data[100..<110], "ranged read with the right ETag")
@@ -32,7 +32,7 @@ public enum StoreContract {
             expect(code { _ = try store.read(p + "a/file.bin", range: 0..<3, etag: meta.etag) } == .stale, "read with an outdated ETag is stale")
 
             try store.copy(from: p + "a/file.bin", to: p + "b/copy.bin", metadata: ["mode": "33261"])
-            expect(try store.head(p + "b/copy.bin").userMetadata == ["mode": "33261"], "copy replaces metadata")
+            expect(try store.head(p + "b/copy.bin").metadata == ["mode": "33261"], "copy replaces metadata")
             expect(try store.read(p + "b/copy.bin", range: 0..<7, etag: nil) == Data("changed".utf8), "copy copies the bytes")
             expect(code { try store.copy(from: p + "a/none", to: p + "b/x", metadata: nil) } == .notFound, "copy of a missing key is notFound")
 

@@ -23,7 +23,7 @@ import TestSupport
         try v.flush(fh)
         v.release(fh)
         #expect(try text(store, "new.txt") == "hello world")
-        let meta = try store.head("new.txt").userMetadata
+        let meta = try store.head("new.txt").metadata
         #expect(meta["mode"] == String(0o100640) && meta["uid"] == "5" && meta["gid"] == "6")
         #expect(try v.getattr(e.attr.ino).size == 11)
     }
@@ -102,12 +102,12 @@ import TestSupport
         let fileIno = try v.lookup(parent: d.attr.ino, name: "f").attr.ino
         let a = try v.setattr(fileIno, AttrChange(mode: 0o600, uid: 9, mtime: 1_234_567))
         #expect(a.mode == 0o100600 && a.uid == 9 && a.mtime == 1_234_567)
-        #expect(try store.head("dir/f").userMetadata["mode"] == String(0o100600))
+        #expect(try store.head("dir/f").metadata["mode"] == String(0o100600))
         try v.unlink(parent: d.attr.ino, name: "f")
         try v.rmdir(parent: VFS.rootIno, name: "dir")
         #expect(store.keys.isEmpty)
         let l = try v.symlink(parent: VFS.rootIno, name: "ln", target: "../elsewhere", uid: 0, gid: 0)
         #expect(try v.readlink(l.attr.ino) == "../elsewhere")
-        #expect(try store.head("ln").userMetadata["mode"] == String(0o120777))
+        #expect(try store.head("ln").metadata["mode"] == String(0o120777))
     }
 }

@@ -42,7 +42,7 @@ extension VFS {
             let target = newPrefix + key.dropFirst(dir.key.count)
             if key.hasSuffix("/") {
                 // Markers are stored again rather than copied (CopyObject of `dir/` fails on SeaweedFS).
-                try store.put(target, data: Data(), metadata: (try? store.head(key).userMetadata) ?? [:])
+                try store.put(target, data: Data(), metadata: (try? store.head(key).metadata) ?? [:])
             } else {
                 try store.copy(from: key, to: target, metadata: nil)
             }

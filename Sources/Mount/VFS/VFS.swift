@@ -173,7 +173,7 @@ public final class VFS: Sendable {
         let key = dirKey + name
         do {
             let meta = try store.head(key)
-            let attrs = PosixAttributes.decode(meta.userMetadata, kind: .file, lastModified: meta.lastModified, defaults: options.defaults)
+            let attrs = PosixAttributes.decode(meta.metadata, kind: .file, lastModified: meta.lastModified, defaults: options.defaults)
             return Node(ino: 0, parent: 0, name: name, kind: attrs.kind, key: key, attrs: attrs, size: meta.size,
                         etag: meta.etag, lookups: 0, validUntil: 0)
         } catch let e as VFSError where e.code == .notFound {
@@ -182,7 +182,7 @@ public final class VFS: Sendable {
                 throw VFSError(.notFound, "\(key): no such file or directory")
             }
             let marker = listing.objects.first { $0.key == key + "/" }
-            let attrs = PosixAttributes.decode(marker?.userMetadata ?? [:], kind: .directory, lastModified: marker?.lastModified,
+            let attrs = PosixAttributes.decode(marker?.metadata ?? [:], kind: .directory, lastModified: marker?.lastModified,
                                                defaults: options.defaults)
             return Node(ino: 0, parent: 0, name: name, kind: .directory, key: key + "/", attrs: attrs, size: 0,
                         etag: nil, lookups: 0, validUntil: 0)
