@@ -30,12 +30,23 @@ public final class CannedHTTPServer: Sendable {
 
     public var requests: Int { count.withLock { $0 } }
 
-    public func close() { shutdown(fd, Int32(SHUT_RDWR)); Glibc.close(fd) }
+    private let closed = Mutex(false)
+
+    /// Stops serving. Only the serving thread closes the descriptor (after `accept` fails), so its
+    /// number cannot be reused by another server while this thread might still accept on it.
+    public func close() {
+        closed.withLock { $0 = true }
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
 
     private func serve() {
+        defer { Glibc.close(fd) }
         while true {
             let c = accept(fd, nil, nil)
-            if c < 0 { return }
+            if c < 0 || closed.withLock({ $0 }) {
+                if c >= 0 { Glibc.close(c) }
+                return
+            }
             // Read the request head (and a small body) until the blank line.
             var buf = [UInt8](repeating: 0, count: 65536)
             var got = Data()
