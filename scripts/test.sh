@@ -5,6 +5,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
+# Leftovers of an earlier run that was killed mid-test (a killed test skips its clean-up): FUSE
+# mounts, daemons and engines under the tests' /tmp/gt-* homes.
+reap_leftovers() {
+  awk '$2 ~ "^/tmp/gt-" {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  for env in /proc/[0-9]*/environ; do
+    pid=${env#/proc/}; pid=${pid%/environ}
+    [ "$pid" = "$$" ] || [ "$pid" = "$PPID" ] && continue
+    if grep -qz '^GARAGETYTUS_HOME=/tmp/gt-' "$env" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  done
+  pkill -9 -f -- '-dir=/tmp/gt-' 2>/dev/null || true
+}
+reap_leftovers
+
 log=$(mktemp /tmp/garagetytus-test.XXXXXX)
 trap 'rm -f "$log"' EXIT
 echo "building (a first build compiles the dependencies: a few minutes on 2 cores)..."
