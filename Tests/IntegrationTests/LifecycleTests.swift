@@ -83,7 +83,7 @@ import TestSupport
         let enginePID = try #require((status["engine"] as? [String: Any])?["pid"] as? Int)
         kill(Int32(daemonPID), SIGKILL)
         // The engine must not outlive its daemon.
-        #expect(eventually(timeout: 5) { kill(Int32(enginePID), 0) != 0 || isZombie(Int32(enginePID)) })
+        #expect(eventually(timeout: 5) { !Sentinel.processIsAlive(Int32(enginePID)) })
 
         let start = try h.run(["start"])
         #expect(start.status == 0, "\(start.stderr)")
@@ -126,11 +126,6 @@ import TestSupport
         #expect(try h.run(["healthz"]).status == 0)
         #expect(try h.run(["stop"]).status == 0)
     }
-}
-
-func isZombie(_ pid: Int32) -> Bool {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }
-    return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first == "Z"
 }
 
 @Suite(.serialized) struct ConcurrentStartTests {

@@ -82,11 +82,17 @@ extension VFS {
 
     /// Last close of a handle: drops its staging file when no handle is left.
     public func release(_ fh: UInt64) {
+        guard let h = state.withLock({ $0.handles.removeValue(forKey: fh) }), h.holdsStaging else { return }
+        dropStagingReference(h.ino)
+    }
+
+    /// One reference to the inode's staging file goes; the last one closes and removes the file.
+    func dropStagingReference(_ ino: UInt64) {
         let toClose = state.withLock { s -> OpenFile? in
-            guard let h = s.handles.removeValue(forKey: fh), h.holdsStaging, var o = s.open[h.ino] else { return nil }
+            guard var o = s.open[ino] else { return nil }
             o.handles -= 1
-            if o.handles > 0 { s.open[h.ino] = o; return nil }
-            s.open[h.ino] = nil
+            if o.handles > 0 { s.open[ino] = o; return nil }
+            s.open[ino] = nil
             return o
         }
         if let o = toClose {

@@ -131,18 +131,7 @@ extension VFS {
             try stage(n, truncate: size == 0)
             state.withLock { $0.open[ino]?.handles += 1 }
         }
-        defer {
-            if !wasOpen {
-                let o = state.withLock { s -> OpenFile? in
-                    guard var o = s.open[ino] else { return nil }
-                    o.handles -= 1
-                    if o.handles > 0 { s.open[ino] = o; return nil }
-                    s.open[ino] = nil
-                    return o
-                }
-                if let o { close(o.fd); Glibc.unlink(o.path) }
-            }
-        }
+        defer { if !wasOpen { dropStagingReference(ino) } }
         guard let o = state.withLock({ $0.open[ino] }) else { throw VFSError(.io, "no staging file") }
         guard ftruncate(o.fd, off_t(size)) == 0 else { throw VFSError(.io, "ftruncate: \(String(cString: strerror(errno)))") }
         state.withLock { s in
