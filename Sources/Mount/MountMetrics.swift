@@ -13,6 +13,9 @@ public final class MountMetrics: Sendable {
         var cacheHits = 0
         var cacheMisses = 0
         var uploadsFailed = 0
+        var readAheadHits = 0
+        var readAheadMisses = 0
+        var credentialExpiry: Double = 0
     }
 
     private let state = Mutex(State())
@@ -36,6 +39,16 @@ public final class MountMetrics: Sendable {
             if fromCache { s.cacheHits += 1 } else { s.cacheMisses += 1 }
         }
     }
+
+    /// A read served by read-ahead: a hit when its bytes were already fetched, a miss when it waited.
+    public func readAhead(hit: Bool) {
+        state.withLock { s in
+            if hit { s.readAheadHits += 1 } else { s.readAheadMisses += 1 }
+        }
+    }
+
+    /// When the mount's credentials expire (seconds since 1970), or nil when they do not.
+    public func setCredentialExpiry(_ t: Double?) { state.withLock { $0.credentialExpiry = t ?? 0 } }
 
     public func fuseWritten(_ bytes: Int) { state.withLock { $0.fuseBytesWritten += Int64(bytes) } }
 
@@ -77,6 +90,10 @@ public final class MountMetrics: Sendable {
         line("garagetytus_object_retries_total", "", Double(s.retries))
         line("garagetytus_cache_hits_total", "", Double(s.cacheHits))
         line("garagetytus_cache_misses_total", "", Double(s.cacheMisses))
+        line("garagetytus_readahead_hits_total", "", Double(s.readAheadHits))
+        line("garagetytus_readahead_misses_total", "", Double(s.readAheadMisses))
+        out += "# HELP garagetytus_credential_expiry_timestamp_seconds When the credentials expire; 0: they do not.\n"
+        line("garagetytus_credential_expiry_timestamp_seconds", "", s.credentialExpiry)
         line("garagetytus_uploads_pending", "", Double(pendingUploads))
         line("garagetytus_uploads_failed_total", "", Double(s.uploadsFailed))
         line("garagetytus_inodes", "", Double(inodes))

@@ -38,4 +38,13 @@ public protocol ObjectStore: Sendable {
     func delete(_ key: String) throws
     /// Everything one level below `prefix`, all pages.
     func list(prefix: String) throws -> StoreListing
+    /// One request's worth of `list`: at most `limit` entries, and whether that is all of them.
+    func listFirst(prefix: String, limit: Int) throws -> (listing: StoreListing, complete: Bool)
+}
+
+extension ObjectStore {
+    public func listFirst(prefix: String, limit: Int) throws -> (listing: StoreListing, complete: Bool) {
+        let l = try list(prefix: prefix)
+        return (l, l.objects.count + l.prefixes.count <= limit)
+    }
 }

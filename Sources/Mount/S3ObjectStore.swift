@@ -1,5 +1,9 @@
 import Foundation
 import S3
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `ObjectStore` over an S3 bucket through `S3Client`.
 public final class S3ObjectStore: ObjectStore {
@@ -26,29 +30,31 @@ public final class S3ObjectStore: ObjectStore {
         return ObjectMeta(key: key, size: Int64(data.count), etag: etag, lastModified: Date(), metadata: metadata)
     }
 
-    /// Whole-object PUT up to `multipartThreshold`, multipart above (parts of at least 16 MiB, at
-    /// most 10 000 of them, so files beyond 5 GiB work).
+    /// Whole-object PUT up to `multipartThreshold`, multipart above: parts of at least 8 MiB (at
+    /// most 10 000 of them, so files beyond 5 GiB work), `uploadWidth` of them in flight at once.
     @discardableResult
     public func putFile(_ key: String, path: String, metadata: [String: String]) throws -> ObjectMeta {
-        guard let fh = FileHandle(forReadingAtPath: path) else { throw VFSError(.io, "cannot read staging file \(path)") }
-        defer { try? fh.close() }
-        let size = Int64((try? fh.seekToEnd()) ?? 0)
-        try? fh.seek(toOffset: 0)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw VFSError(.io, "cannot read staging file \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw VFSError(.io, "cannot stat staging file \(path)") }
+        let size = Int64(st.st_size)
         if size <= Self.multipartThreshold {
-            return try put(key, data: fh.readData(ofLength: Int(size)), metadata: metadata)
+            return try put(key, data: try Self.readFully(fd, offset: 0, count: Int(size), path: path), metadata: metadata)
         }
-        let partSize = max(Int64(16 << 20), (size + 9_999) / 10_000)
+        let partSize = max(Self.minimumPartSize, (size + 9_999) / 10_000)
+        let count = Int((size + partSize - 1) / partSize)
         let upload = try mapped { try client.createMultipartUpload(bucket: bucket, key: key, metadata: metadata) }
+        let etags = Mutex([String](repeating: "", count: count))
         do {
-            var parts: [(Int, String)] = []
-            var offset: Int64 = 0
-            while offset < size {
-                let chunk = fh.readData(ofLength: Int(min(partSize, size - offset)))
-                guard !chunk.isEmpty else { throw VFSError(.io, "staging file \(path) shrank during upload") }
-                let number = parts.count + 1
-                parts.append((number, try mapped { try client.uploadPart(bucket: bucket, key: key, uploadId: upload, number: number, body: chunk) }))
-                offset += Int64(chunk.count)
+            try parallelFor(count, width: Self.uploadWidth) { [self] i in
+                let offset = Int64(i) * partSize
+                let chunk = try Self.readFully(fd, offset: offset, count: Int(min(partSize, size - offset)), path: path)
+                let etag = try mapped { try client.uploadPart(bucket: bucket, key: key, uploadId: upload, number: i + 1, body: chunk) }
+                etags.withLock { $0[i] = etag }
             }
+            let parts = etags.withLock { $0 }.enumerated().map { ($0.offset + 1, $0.element) }
             try mapped { try client.completeMultipartUpload(bucket: bucket, key: key, uploadId: upload, parts: parts) }
         } catch {
             try? client.abortMultipartUpload(bucket: bucket, key: key, uploadId: upload)
@@ -57,6 +63,26 @@ public final class S3ObjectStore: ObjectStore {
         return try head(key)
     }
 
+    /// Exactly `count` bytes at `offset` of the file, or `.io` if it is shorter.
+    static func readFully(_ fd: Int32, offset: Int64, count: Int, path: String) throws -> Data {
+        var data = Data(count: count)
+        let got = data.withUnsafeMutableBytes { raw -> Int in
+            var done = 0
+            while done < count {
+                // SAFETY: `raw` has `count` bytes and `done < count`.
+                let n = pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+            return done
+        }
+        guard got == count else { throw VFSError(.io, "staging file \(path) shrank during upload") }
+        return data
+    }
+
+    public static let minimumPartSize: Int64 = 8 << 20
+    public static let uploadWidth = 4
     public static let multipartThreshold: Int64 = 32 << 20
 
     public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
@@ -70,6 +96,21 @@ public final class S3ObjectStore: ObjectStore {
     public func list(prefix: String) throws -> StoreListing {
         let page = try mapped { try client.listAll(bucket: bucket, prefix: prefix, delimiter: "/") }
         return StoreListing(objects: page.objects, prefixes: page.commonPrefixes)
+    }
+
+    public func listFirst(prefix: String, limit: Int) throws -> (listing: StoreListing, complete: Bool) {
+        var listing = StoreListing()
+        var token: String?
+        repeat {
+            let page = try mapped {
+                try client.list(bucket: bucket, prefix: prefix, delimiter: "/", continuationToken: token,
+                                maxKeys: min(1000, limit - listing.objects.count - listing.prefixes.count))
+            }
+            listing.objects += page.objects
+            listing.prefixes += page.commonPrefixes
+            token = page.nextContinuationToken
+        } while token != nil && listing.objects.count + listing.prefixes.count < limit
+        return (listing, token == nil)
     }
 
     /// The one place an S3 failure becomes a filesystem error.

@@ -107,17 +107,7 @@ extension S3Client {
         return all
     }
 
-    static func parseISODate(_ s: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: s) ?? ISO8601DateFormatter().date(from: s)
-    }
+    static func parseISODate(_ s: String) -> Date? { UTCTime.parseISO8601(s) }
 
-    static func parseHTTPDate(_ s: String) -> Date? {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "GMT")
-        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return f.date(from: s)
-    }
+    static func parseHTTPDate(_ s: String) -> Date? { UTCTime.parseHTTPDate(s) }
 }

@@ -95,7 +95,13 @@ public enum SigV4 {
     public static func uriEncode(_ s: String) -> String {
         var out = ""
         for b in s.utf8 {
-            if unreserved.contains(b) { out.append(Character(UnicodeScalar(b))) } else { out += String(format: "%%%02X", b) }
+            if unreserved.contains(b) {
+                out.append(Character(UnicodeScalar(b)))
+            } else {
+                out.append("%")
+                out.append(Character(UnicodeScalar(upperHex[Int(b >> 4)])))
+                out.append(Character(UnicodeScalar(upperHex[Int(b & 15)])))
+            }
         }
         return out
     }
@@ -105,7 +111,14 @@ public enum SigV4 {
     }
 
     static func collapseSpaces(_ s: String) -> String {
-        s.trimmingCharacters(in: .whitespaces).split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        // Fast path: nearly every header value has no space to trim or collapse.
+        var previousSpace = true
+        var clean = true
+        for b in s.utf8 {
+            if b == 32 || b == 9 { if previousSpace { clean = false; break }; previousSpace = true } else { previousSpace = false }
+        }
+        if clean && !previousSpace || s.isEmpty { return s }
+        return s.trimmingCharacters(in: .whitespaces).split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
     }
 
     public static func amzDateString(_ date: Date) -> String { UTCTime.amzDate(date) }
@@ -113,6 +126,15 @@ public enum SigV4 {
     public static func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
 
     static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        bytes.map { String(format: "%02x", $0) }.joined()
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for b in bytes {
+            out.append(lowerHex[Int(b >> 4)])
+            out.append(lowerHex[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let lowerHex = Array("0123456789abcdef".utf8)
+    private static let upperHex = Array("0123456789ABCDEF".utf8)
 }

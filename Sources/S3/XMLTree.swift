@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// A parsed XML element: name, text and children. Small S3 responses only.
 public final class XMLNode: @unchecked Sendable {
@@ -21,32 +18,151 @@ public final class XMLNode: @unchecked Sendable {
 
     /// Parses a document; nil when it is not well-formed XML.
     public static func parse(_ data: Data) -> XMLNode? {
-        let builder = Builder()
-        let parser = XMLParser(data: data)
-        parser.delegate = builder
-        guard parser.parse() else { return nil }
-        return builder.root
+        data.withUnsafeBytes { raw in
+            var p = XMLScanner(bytes: raw.bindMemory(to: UInt8.self))
+            return p.document()
+        }
     }
+}
 
-    private final class Builder: NSObject, XMLParserDelegate {
+/// A small scanner for the XML that S3 speaks: elements, attributes (skipped), text with the
+/// predefined and numeric entities, CDATA, comments, the prolog. Hand-written because
+/// FoundationXML's delegate callbacks cost tens of microseconds per element, which made one
+/// 1000-key listing cost 40 ms of CPU; DTDs are refused, so there is no entity expansion.
+struct XMLScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    mutating func document() -> XMLNode? {
         var root: XMLNode?
         var stack: [XMLNode] = []
-
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                    attributes: [String: String] = [:]) {
-            let node = XMLNode(name: name)
-            stack.last?.children.append(node)
-            if root == nil { root = node }
-            stack.append(node)
+        var text: [UInt8] = []
+        while i < bytes.count {
+            if bytes[i] != UInt8(ascii: "<") {
+                let start = i
+                while i < bytes.count && bytes[i] != UInt8(ascii: "<") { i += 1 }
+                if stack.isEmpty {
+                    guard bytes[start..<i].allSatisfy({ $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }) else { return nil }
+                } else {
+                    guard Self.unescape(bytes[start..<i], into: &text) else { return nil }
+                }
+                continue
+            }
+            if starts("<?") {
+                guard skip(past: "?>") else { return nil }
+            } else if starts("<!--") {
+                guard skip(past: "-->") else { return nil }
+            } else if starts("<![CDATA[") {
+                i += 9
+                let start = i
+                guard skip(past: "]]>"), !stack.isEmpty else { return nil }
+                text.append(contentsOf: bytes[start..<(i - 3)])
+            } else if starts("<!") {
+                return nil  // DOCTYPE: never in S3, refused
+            } else if starts("</") {
+                i += 2
+                let name = scanName()
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ">"), let top = stack.popLast(), top.name == name else { return nil }
+                i += 1
+                top.text += String(decoding: text, as: UTF8.self)
+                text.removeAll(keepingCapacity: true)
+            } else {
+                i += 1
+                let name = scanName()
+                guard !name.isEmpty, stack.count < 64 else { return nil }
+                if let parent = stack.last {
+                    parent.text += String(decoding: text, as: UTF8.self)
+                    text.removeAll(keepingCapacity: true)
+                } else if root != nil {
+                    return nil  // a second root element
+                }
+                let node = XMLNode(name: name)
+                guard let selfClosing = skipAttributes() else { return nil }
+                stack.last?.children.append(node)
+                if root == nil { root = node }
+                if !selfClosing { stack.append(node) }
+            }
         }
+        return stack.isEmpty ? root : nil
+    }
 
-        func parser(_ parser: XMLParser, foundCharacters string: String) {
-            stack.last?.text += string
-        }
+    private func starts(_ s: StaticString) -> Bool {
+        let n = s.utf8CodeUnitCount
+        guard i + n <= bytes.count else { return false }
+        return s.withUTF8Buffer { p in (0..<n).allSatisfy { bytes[i + $0] == p[$0] } }
+    }
 
-        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
-            stack.removeLast()
+    private mutating func skip(past s: StaticString) -> Bool {
+        while i < bytes.count {
+            if starts(s) { i += s.utf8CodeUnitCount; return true }
+            i += 1
         }
+        return false
+    }
+
+    private mutating func skipSpace() {
+        while i < bytes.count, bytes[i] == 32 || bytes[i] == 9 || bytes[i] == 10 || bytes[i] == 13 { i += 1 }
+    }
+
+    private mutating func scanName() -> String {
+        let start = i
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == 32 || c == 9 || c == 10 || c == 13 || c == UInt8(ascii: ">") || c == UInt8(ascii: "/") || c == UInt8(ascii: "=") { break }
+            i += 1
+        }
+        return String(decoding: bytes[start..<i], as: UTF8.self)
+    }
+
+    /// Skips attributes up to the end of a start tag; true when it was `/>`, nil when malformed.
+    private mutating func skipAttributes() -> Bool? {
+        var quote: UInt8 = 0
+        while i < bytes.count {
+            let c = bytes[i]
+            i += 1
+            if quote != 0 {
+                if c == quote { quote = 0 }
+            } else if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") {
+                quote = c
+            } else if c == UInt8(ascii: ">") {
+                return false
+            } else if c == UInt8(ascii: "/") {
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ">") else { return nil }
+                i += 1
+                return true
+            } else if c == UInt8(ascii: "<") {
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// Appends text with `&…;` references resolved; false on an unknown or malformed one.
+    static func unescape(_ s: Slice<UnsafeBufferPointer<UInt8>>, into out: inout [UInt8]) -> Bool {
+        var j = s.startIndex
+        while j < s.endIndex {
+            let c = s[j]
+            guard c == UInt8(ascii: "&") else { out.append(c); j += 1; continue }
+            guard let semi = s[j..<s.endIndex].firstIndex(of: UInt8(ascii: ";")), semi - j <= 12 else { return false }
+            let ref = String(decoding: s[(j + 1)..<semi], as: UTF8.self)
+            switch ref {
+            case "amp": out.append(UInt8(ascii: "&"))
+            case "lt": out.append(UInt8(ascii: "<"))
+            case "gt": out.append(UInt8(ascii: ">"))
+            case "quot": out.append(UInt8(ascii: "\""))
+            case "apos": out.append(UInt8(ascii: "'"))
+            default:
+                let hex = ref.hasPrefix("#x") || ref.hasPrefix("#X")
+                guard ref.hasPrefix("#"), let v = UInt32(ref.dropFirst(hex ? 2 : 1), radix: hex ? 16 : 10),
+                      let scalar = Unicode.Scalar(v) else { return false }
+                out.append(contentsOf: Array(String(Character(scalar)).utf8))
+            }
+            j = semi + 1
+        }
+        return true
     }
 }
 

@@ -1,5 +1,6 @@
 import Daemon
 import Foundation
+import Synchronization
 import S3
 #if canImport(Glibc)
 import Glibc
@@ -162,28 +163,37 @@ public func eventually(timeout: Double, every: Double = 0.05, _ condition: () th
     return try condition()
 }
 
-/// Free TCP ports on 127.0.0.1 (bound to port 0, then released).
+/// Free TCP ports on 127.0.0.1, chosen below the kernel's ephemeral range (32768–60999 here) so
+/// that no outgoing connection of a test running in parallel can take one between this check
+/// and the engine's bind. `port + 10000` is free too (some SeaweedFS parts derive gRPC ports so).
 public enum FreePorts {
+    private static let claimed = Mutex<Set<Int>>([])
+
     public static func take(_ n: Int) throws -> [Int] {
-        var fds: [Int32] = []
-        defer { fds.forEach { close($0) } }
         var ports: [Int] = []
+        var attempts = 0
         while ports.count < n {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = 0
-            sa.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ok = withUnsafeMutablePointer(to: &sa) { ptr in
-                ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-            }
-            guard ok else { close(fd); throw DaemonError(.environment, "cannot find a free port") }
-            fds.append(fd)
-            let port = Int(UInt16(bigEndian: sa.sin_port))
-            // gRPC ports are derived by some SeaweedFS parts as port+10000: keep headroom.
-            if port < 55000 { ports.append(port) }
+            attempts += 1
+            guard attempts < 20_000 else { throw DaemonError(.environment, "cannot find \(n) free ports in 10000-21999") }
+            let port = Int.random(in: 10_000..<22_000)
+            let fresh = claimed.withLock { $0.insert(port).inserted && !$0.contains(port + 10_000) }
+            guard fresh, canBind(port), canBind(port + 10_000) else { continue }
+            claimed.withLock { _ = $0.insert(port + 10_000) }
+            ports.append(port)
         }
         return ports
+    }
+
+    static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = UInt16(port).bigEndian
+        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &sa) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 }

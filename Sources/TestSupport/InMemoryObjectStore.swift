@@ -92,7 +92,15 @@ public final class FaultInjectingStore: ObjectStore {
         plan.withLock { $0[op, default: []] += Array(repeating: code, count: times) }
     }
 
+    /// How many calls of `op` were made (failed ones included).
+    public func calls(_ op: Op) -> Int { counts.withLock { $0[op] ?? 0 } }
+    private let counts = Mutex<[Op: Int]>([:])
+    /// The byte ranges asked of `read`, in order.
+    public var reads: [Range<Int64>] { readRanges.withLock { $0 } }
+    private let readRanges = Mutex<[Range<Int64>]>([])
+
     private func inject(_ op: Op, _ key: String) throws {
+        counts.withLock { $0[op, default: 0] += 1 }
         let code = plan.withLock { p -> VFSError.Code? in
             guard var queue = p[op], !queue.isEmpty else { return nil }
             let c = queue.removeFirst()
@@ -104,6 +112,7 @@ public final class FaultInjectingStore: ObjectStore {
 
     public func head(_ key: String) throws -> ObjectMeta { try inject(.head, key); return try base.head(key) }
     public func read(_ key: String, range: Range<Int64>, etag: String?) throws -> Data {
+        readRanges.withLock { $0.append(range) }
         try inject(.read, key); return try base.read(key, range: range, etag: etag)
     }
     @discardableResult

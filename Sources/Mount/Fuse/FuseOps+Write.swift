@@ -47,7 +47,7 @@ extension FuseOps {
         }
         ops.fsync = { req, _, _, fi in
             FuseOps.serve(req, "fsync") {
-                try FuseOps.vfs(req).flush(fi!.pointee.fh)
+                try FuseOps.vfs(req).flush(fi!.pointee.fh, sync: true)
                 fuse_reply_err(req, 0)
             }
         }

@@ -31,7 +31,7 @@ extension VFS {
             guard let ino = s.children[parent]?[name], let n = s.nodes[ino], n.validUntil > now || s.open[ino] != nil else { return nil }
             return n
         }) { return n }
-        var n = try resolve(dirKey: dir.key, name: name)
+        var n = try find(parent: parent, dirKey: dir.key, name: name)
         n.parent = parent
         n.validUntil = now + options.metadataTTL
         n.lookups = 0
@@ -104,7 +104,9 @@ extension VFS {
 
     /// Forgets the name; the inode lives on while the kernel holds references.
     func detach(parent: UInt64, name: String) {
+        if let dir = state.withLock({ $0.nodes[parent] }) { prefetch.invalidate(dir.key + name) }
         state.withLock { s in
+            Self.note(&s, parent: parent, name: name, kind: nil)
             guard let ino = s.children[parent]?[name] else { return }
             s.children[parent]?[name] = nil
             if var n = s.nodes[ino] {

@@ -10,7 +10,16 @@ extension VFS {
         let dir = try node(ino)
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "readdir: not a directory") }
         let listing = try store.list(prefix: dir.key)
-        let known = state.withLock { $0.children[ino] ?? [:] }
+        let now = clock.now()
+        let (known, fresh) = state.withLock { s -> ([String: UInt64], Set<String>) in
+            s.listings[ino] = Self.snapshot(of: listing, dirKey: dir.key, until: now + options.metadataTTL)
+            let known = s.children[ino] ?? [:]
+            return (known, Set(known.compactMap { name, i in (s.nodes[i]?.validUntil ?? 0) > now ? name : nil }))
+        }
+        prefetch.prefetch(listing.objects.map(\.key).filter { k in
+            let name = k.dropFirst(dir.key.count)
+            return !name.isEmpty && !name.contains("/") && !fresh.contains(String(name))
+        })
         var entries = [DirEntry(name: ".", ino: ino, mode: dir.attrs.mode),
                        DirEntry(name: "..", ino: dir.parent, mode: NodeKind.directory.typeBits)]
         var seen = Set<String>()
@@ -55,7 +64,12 @@ extension VFS {
             s.nextHandle += 1
             let holds = s.open[node.ino] != nil
             if holds { s.open[node.ino]?.handles += 1 }
-            s.handles[fh] = Handle(ino: node.ino, key: node.key, etag: node.etag, size: node.size, writable: write, holdsStaging: holds)
+            var h = Handle(ino: node.ino, key: node.key, etag: node.etag, size: node.size, writable: write, holdsStaging: holds)
+            if !holds && node.size > 0 {
+                h.readAhead = ReadAhead(key: node.key, etag: node.etag, size: node.size, tuning: options.readAhead,
+                                        store: store, pool: readPool)
+            }
+            s.handles[fh] = h
             return fh
         }
     }
@@ -75,6 +89,11 @@ extension VFS {
         }
         let end = min(h.size, offset + Int64(size))
         guard offset < end else { return Data() }
+        if let ra = h.readAhead, let r = try ra.read(offset: offset, count: size) {
+            metrics.readAhead(hit: r.hit)
+            metrics.fuseRead(r.data.count, fromCache: r.hit)
+            return r.data
+        }
         let data = try store.read(h.key, range: offset..<end, etag: h.etag)
         metrics.fuseRead(data.count, fromCache: false)
         return data
@@ -82,7 +101,11 @@ extension VFS {
 
     /// Last close of a handle: drops its staging file when no handle is left.
     public func release(_ fh: UInt64) {
-        guard let h = state.withLock({ $0.handles.removeValue(forKey: fh) }), h.holdsStaging else { return }
+        guard let h = state.withLock({ $0.handles.removeValue(forKey: fh) }) else { return }
+        h.readAhead?.cancel()
+        guard h.holdsStaging else { return }
+        let lastOfEmptyCreate = state.withLock { s in s.open[h.ino].map { $0.handles == 1 && $0.emptyCreate } ?? false }
+        if lastOfEmptyCreate { try? upload(h.ino) }  // a failure is counted in .stats (uploads failed)
         dropStagingReference(h.ino)
     }
 

@@ -75,6 +75,8 @@ extension VFS {
             }
             s.children[from.0]?[from.1] = nil
             s.children[to.0, default: [:]][to.1] = ino
+            Self.note(&s, parent: from.0, name: from.1, kind: nil)
+            Self.note(&s, parent: to.0, name: to.1, kind: n.kind)
             n.parent = to.0
             n.name = to.1
             n.key = newKey

@@ -49,6 +49,7 @@ extension VFS {
             guard var o = s.open[h.ino] else { return }
             o.size = max(o.size, offset + Int64(data.count))
             o.dirty = true
+            o.emptyCreate = false
             s.open[h.ino] = o
         }
         return data.count
@@ -56,8 +57,9 @@ extension VFS {
 
     /// flush/fsync: uploads a dirty file. When this returns, other S3 clients see the bytes;
     /// when the upload fails, the error reaches `close`/`fsync` (EIO), and the file stays dirty.
-    public func flush(_ fh: UInt64) throws {
+    public func flush(_ fh: UInt64, sync: Bool = false) throws {
         guard let h = state.withLock({ $0.handles[fh] }) else { return }
+        if !sync && state.withLock({ $0.open[h.ino]?.emptyCreate == true }) { return }
         try upload(h.ino)
     }
 
@@ -73,8 +75,10 @@ extension VFS {
             metrics.uploadFailed()
             throw error
         }
+        prefetch.invalidate(n.key)
         state.withLock { s in
             s.open[ino]?.dirty = false
+            s.open[ino]?.emptyCreate = false
             guard var node = s.nodes[ino] else { return }
             node.size = meta.size
             node.etag = meta.etag
@@ -99,7 +103,10 @@ extension VFS {
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .file, key: dir.key + name, attrs: attrs,
                                             size: 0, etag: nil, lookups: 1, validUntil: clock.now() + options.metadataTTL))
         try stage(n, truncate: true)
-        state.withLock { $0.open[n.ino]?.dirty = true }
+        state.withLock { s in
+            s.open[n.ino]?.dirty = true
+            s.open[n.ino]?.emptyCreate = true
+        }
         let fh = try open(n.ino, write: true)
         return (EntryReply(attr: attr(n), ttl: options.metadataTTL), fh)
     }
@@ -108,6 +115,7 @@ extension VFS {
     func insert(parent: UInt64, _ node: Node) -> Node {
         state.withLock { s -> Node in
             var n = node
+            Self.note(&s, parent: parent, name: n.name, kind: n.kind)
             if let ino = s.children[parent]?[n.name], let old = s.nodes[ino] {
                 n.ino = ino
                 n.lookups = old.lookups + n.lookups
@@ -137,6 +145,7 @@ extension VFS {
         state.withLock { s in
             s.open[ino]?.size = size
             s.open[ino]?.dirty = true
+            s.open[ino]?.emptyCreate = false
         }
         if !wasOpen { try upload(ino) }
     }

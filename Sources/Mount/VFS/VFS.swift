@@ -35,6 +35,8 @@ public final class VFS: Sendable {
         var holdsStaging: Bool
         /// Contents of a virtual file, taken at open.
         var snapshot: Data? = nil
+        /// Sequential prefetch for a handle that reads from the store.
+        var readAhead: ReadAhead? = nil
     }
 
     /// A file with open handles whose bytes live in a staging file (being written, or unlinked
@@ -46,6 +48,10 @@ public final class VFS: Sendable {
         var dirty: Bool
         var handles: Int
         var unlinked: Bool
+        /// Created by this mount and neither written nor stored yet: a `close` of one of several
+        /// descriptors (a shell's `> file` dups and closes before writing) does not store it;
+        /// `fsync`, a later `close` with data, or the last release does.
+        var emptyCreate = false
     }
 
     struct State {
@@ -53,6 +59,10 @@ public final class VFS: Sendable {
         var children: [UInt64: [String: UInt64]] = [:]
         var handles: [UInt64: Handle] = [:]
         var open: [UInt64: OpenFile] = [:]
+        /// Directory listings trusted for the metadata TTL (see `ListingSnapshot`).
+        var listings: [UInt64: ListingSnapshot] = [:]
+        /// Directories too big to snapshot, until when.
+        var largeDirs: [UInt64: Double] = [:]
         var nextIno: UInt64 = 2
         var nextHandle: UInt64 = 1
     }
@@ -62,18 +72,31 @@ public final class VFS: Sendable {
     public let metrics: MountMetrics
     let clock: any Clock
     let state: Mutex<State>
+    /// Threads for read-ahead GETs.
+    let readPool: WorkerPool
+    /// Threads and answers of the HEADs sent ahead after a listing.
+    let metaPool: WorkerPool
+    let prefetch: MetaPrefetch
 
     public init(store: any ObjectStore, options: VFSOptions, clock: any Clock = SystemClock(), metrics: MountMetrics = MountMetrics()) {
         self.metrics = metrics
         self.store = store
         self.options = options
         self.clock = clock
+        self.readPool = WorkerPool(threads: options.readAhead.maxWindow, name: "gt-readahead")
+        self.metaPool = WorkerPool(threads: 8, name: "gt-head")
+        self.prefetch = MetaPrefetch(store: store, pool: metaPool, clock: clock, ttl: options.metadataTTL)
         var s = State()
         let rootAttrs = PosixAttributes(mode: NodeKind.directory.typeBits | options.defaults.directoryMode,
                                         uid: options.defaults.uid, gid: options.defaults.gid, mtime: clock.now())
         s.nodes[Self.rootIno] = Node(ino: Self.rootIno, parent: Self.rootIno, name: "", kind: .directory, key: options.prefix,
                                      attrs: rootAttrs, size: 0, etag: nil, lookups: 1, validUntil: .infinity)
         state = Mutex(s)
+    }
+
+    deinit {
+        readPool.shutdown()
+        metaPool.shutdown()
     }
 
     // MARK: lookup / forget / getattr
@@ -94,7 +117,7 @@ public final class VFS: Sendable {
         }) {
             return EntryReply(attr: attr(cached), ttl: options.metadataTTL)
         }
-        let resolved = try resolve(dirKey: dir.key, name: name)
+        let resolved = try find(parent: parent, dirKey: dir.key, name: name)
         let n = state.withLock { s -> Node in
             var n = resolved
             n.parent = parent
@@ -168,24 +191,17 @@ public final class VFS: Sendable {
         }
     }
 
-    /// What `name` under the prefix `dirKey` is: an object (file or symlink) or a prefix (directory).
+    /// What `name` under the prefix `dirKey` is now: an object (file or symlink) or a prefix (directory).
     func resolve(dirKey: String, name: String) throws -> Node {
         let key = dirKey + name
         do {
-            let meta = try store.head(key)
-            let attrs = PosixAttributes.decode(meta.metadata, kind: .file, lastModified: meta.lastModified, defaults: options.defaults)
-            return Node(ino: 0, parent: 0, name: name, kind: attrs.kind, key: key, attrs: attrs, size: meta.size,
-                        etag: meta.etag, lookups: 0, validUntil: 0)
+            return fileNode(name: name, meta: try store.head(key))
         } catch let e as VFSError where e.code == .notFound {
-            let listing = try store.list(prefix: key + "/")
+            let listing = try store.listFirst(prefix: key + "/", limit: 1).listing
             guard !listing.objects.isEmpty || !listing.prefixes.isEmpty else {
                 throw VFSError(.notFound, "\(key): no such file or directory")
             }
-            let marker = listing.objects.first { $0.key == key + "/" }
-            let attrs = PosixAttributes.decode(marker?.metadata ?? [:], kind: .directory, lastModified: marker?.lastModified,
-                                               defaults: options.defaults)
-            return Node(ino: 0, parent: 0, name: name, kind: .directory, key: key + "/", attrs: attrs, size: 0,
-                        etag: nil, lookups: 0, validUntil: 0)
+            return directoryNode(name: name, key: key + "/")
         }
     }
 

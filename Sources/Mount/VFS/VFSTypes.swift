@@ -37,6 +37,8 @@ public struct VFSOptions: Sendable {
     public var cacheDir: String
     /// Extra facts shown in `.config` (endpoint, bucket, …; never secrets).
     public var info: [String: String] = [:]
+    /// Chunk size and window of sequential read-ahead.
+    var readAhead = ReadAhead.Tuning()
 
     public init(prefix: String = "", metadataTTL: Double = 1, defaults: AttributeDefaults, readOnly: Bool = false,
                 cacheDir: String = NSTemporaryDirectory()) {

@@ -1,0 +1,74 @@
+import Foundation
+
+/// HEADs issued in parallel for the files of a directory that was just listed, so the `lstat`
+/// of every entry that follows a `readdir` (`ls -l`, `find -ls`, `du`, `cp -a`) finds its answer
+/// ready instead of waiting for one HEAD after another. A lookup of a key whose HEAD is still in
+/// flight waits for it rather than sending a second one. Answers are trusted for the metadata TTL.
+final class MetaPrefetch: @unchecked Sendable {
+    enum Entry {
+        case pending
+        case done(Result<ObjectMeta, VFSError>, until: Double)
+    }
+
+    let store: any ObjectStore
+    let pool: WorkerPool
+    let clock: any Clock
+    let ttl: Double
+    /// At most this many keys are remembered; a bigger listing prefetches its first ones.
+    static let capacity = 10_000
+
+    // SAFETY: `entries` is read and written with `cond` locked.
+    private let cond = NSCondition()
+    private var entries: [String: Entry] = [:]
+
+    init(store: any ObjectStore, pool: WorkerPool, clock: any Clock, ttl: Double) {
+        self.store = store
+        self.pool = pool
+        self.clock = clock
+        self.ttl = ttl
+    }
+
+    /// Queues a HEAD for each key not already known or in flight.
+    func prefetch(_ keys: [String]) {
+        let now = clock.now()
+        cond.lock()
+        defer { cond.unlock() }
+        entries = entries.filter { if case .done(_, let until) = $0.value { return until > now }; return true }
+        for key in keys where entries.count < Self.capacity {
+            if let e = entries[key], !Self.expired(e, now) { continue }
+            entries[key] = .pending
+            pool.submit { [self] in
+                let result: Result<ObjectMeta, VFSError>
+                do { result = .success(try store.head(key)) } catch let e as VFSError { result = .failure(e) } catch {
+                    result = .failure(VFSError(.io, "\(error)"))
+                }
+                cond.lock()
+                entries[key] = .done(result, until: clock.now() + ttl)
+                cond.broadcast()
+                cond.unlock()
+            }
+        }
+    }
+
+    /// The prefetched HEAD of `key` (waiting for it if it is in flight), or nil when there is none.
+    /// Taking an answer removes it: a later lookup asks the store again.
+    func take(_ key: String) throws -> ObjectMeta? {
+        cond.lock()
+        defer { cond.unlock() }
+        while case .pending = entries[key] { cond.wait() }
+        guard let e = entries.removeValue(forKey: key), case .done(let result, let until) = e, until > clock.now() else { return nil }
+        return try result.get()
+    }
+
+    /// Forgets what is known of `key` (it was written or deleted through this mount).
+    func invalidate(_ key: String) {
+        cond.lock()
+        if case .done = entries[key] { entries[key] = nil }
+        cond.unlock()
+    }
+
+    private static func expired(_ e: Entry, _ now: Double) -> Bool {
+        if case .done(_, let until) = e { return until <= now }
+        return false
+    }
+}

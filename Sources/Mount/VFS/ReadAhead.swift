@@ -1,0 +1,133 @@
+import Foundation
+
+/// Read-ahead for one handle open for reading: while the reads are sequential, the object is
+/// fetched in chunks by parallel ranged GETs on the pool, `window` chunks ahead of the reader,
+/// the window doubling up to `maxWindow` as the reader keeps going. A read that jumps elsewhere
+/// is not served here (`read` returns nil) and goes to the store directly, so random 4 KiB reads
+/// fetch 4 KiB. Memory per handle stays below `(maxWindow + 2) × chunkSize`.
+final class ReadAhead: @unchecked Sendable {
+    enum Chunk {
+        case pending
+        case ready(Data)
+        case failed(any Error)
+    }
+
+    struct Tuning: Sendable {
+        var chunkSize: Int64 = 8 << 20
+        var initialWindow = 2
+        var maxWindow = 8
+    }
+
+    let key: String
+    let etag: String?
+    let size: Int64
+    let tuning: Tuning
+    let store: any ObjectStore
+    let pool: WorkerPool
+
+    // SAFETY: every field below is read and written with `cond` locked.
+    private let cond = NSCondition()
+    private var chunks: [Int64: Chunk] = [:]
+    private var window: Int
+    private var lastEnd: Int64 = 0
+    private var lastChunk: Int64 = -1
+    private var cancelled = false
+    private var streak = 0
+    static let slack: Int64 = 1 << 20
+
+    init(key: String, etag: String?, size: Int64, tuning: Tuning = Tuning(), store: any ObjectStore, pool: WorkerPool) {
+        self.key = key
+        self.etag = etag
+        self.size = size
+        self.tuning = tuning
+        self.store = store
+        self.pool = pool
+        self.window = tuning.initialWindow
+    }
+
+    /// Bytes `offset..<offset+count` (cut at the end of the object) and whether they had all
+    /// arrived already (a hit), or nil when the read is not part of a sequential run.
+    func read(offset: Int64, count: Int) throws -> (data: Data, hit: Bool)? {
+        let end = min(size, offset + Int64(count))
+        guard offset < end else { return (Data(), true) }
+        let cs = tuning.chunkSize
+        let first = offset / cs, last = (end - 1) / cs
+        cond.lock()
+        defer { cond.unlock() }
+        // Sequential: continues the last read (the kernel's own read-ahead may deliver reads a
+        // little out of order), twice in a row, or starts the file, or falls in a chunk already asked for.
+        let near = abs(offset - lastEnd) <= Self.slack
+        streak = near ? streak + 1 : 0
+        lastEnd = end
+        let sequential = chunks[first] != nil || offset == 0 || streak >= 2
+        guard sequential, !cancelled else {
+            if !near { window = tuning.initialWindow }
+            return nil
+        }
+        if first != lastChunk {
+            if lastChunk >= 0 && first == lastChunk + 1 { window = min(tuning.maxWindow, window * 2) }
+            lastChunk = first
+        }
+        let finalChunk = (size - 1) / cs
+        let ahead = min(finalChunk, max(last, first + Int64(window) - 1))
+        var waited = false
+        for i in first...ahead where chunks[i] == nil { schedule(i) }
+        for k in chunks.keys where k < first - 1 || k > ahead + 1 { chunks[k] = nil }
+
+        var out = Data(capacity: Int(end - offset))
+        for i in first...last {
+            while true {
+                switch chunks[i] {
+                case .ready(let d):
+                    let lo = Int(max(offset, i * cs) - i * cs)
+                    let hi = Int(min(end, i * cs + Int64(d.count)) - i * cs)
+                    if lo < hi { out.append(d[d.startIndex + lo ..< d.startIndex + hi]) }
+                case .failed(let e):
+                    chunks[i] = nil
+                    throw e
+                case .pending:
+                    waited = true
+                    cond.wait()
+                    continue
+                case nil:
+                    waited = true
+                    schedule(i)
+                    continue
+                }
+                break
+            }
+        }
+        return (out, !waited)
+    }
+
+    /// Stops scheduling; fetches under way finish and are dropped.
+    func cancel() {
+        cond.lock()
+        cancelled = true
+        chunks.removeAll()
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Marks chunk `i` pending and queues its GET. Called with `cond` locked.
+    private func schedule(_ i: Int64) {
+        chunks[i] = .pending
+        let lo = i * tuning.chunkSize, hi = min(size, lo + tuning.chunkSize)
+        pool.submit { [self] in
+            cond.lock()
+            let wanted = !cancelled && chunks[i] != nil
+            cond.unlock()
+            guard wanted else { return }
+            let result: Chunk
+            do {
+                result = .ready(try store.read(key, range: lo..<hi, etag: etag))
+            } catch {
+                result = .failed(error)
+            }
+            cond.lock()
+            if !cancelled, case .pending = chunks[i] { chunks[i] = result }
+            cond.broadcast()
+            cond.unlock()
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Mount
+import Testing
+import TestSupport
+
+/// How many object requests common work costs: what makes the mount fast (or slow) over a real
+/// network, checked by counting the calls that reach the store.
+@Suite struct VFSRequestShapeTests {
+    let defaults = AttributeDefaults(uid: 0, gid: 0)
+
+    func fixture() -> (InMemoryObjectStore, FaultInjectingStore, VFS, ManualClock) {
+        let base = InMemoryObjectStore()
+        let counted = FaultInjectingStore(base)
+        let clock = ManualClock()
+        return (base, counted, VFS(store: counted, options: VFSOptions(defaults: defaults), clock: clock), clock)
+    }
+
+    /// The shell's `printf x > file`: lookup (miss), create, close of a dup before the write,
+    /// write, close, release.
+    func shellCreate(_ v: VFS, parent: UInt64, name: String, body: String) throws {
+        do {
+            _ = try v.lookup(parent: parent, name: name)
+            Issue.record("\(name) existed")
+        } catch let e as VFSError where e.code == .notFound {}
+        let (_, fh) = try v.create(parent: parent, name: name, mode: 0o644, uid: 0, gid: 0)
+        try v.flush(fh)
+        _ = try v.write(fh, offset: 0, data: Data(body.utf8))
+        try v.flush(fh)
+        v.release(fh)
+    }
+
+    @Test func creatingManyFilesCostsOnePutEachAfterOneListing() throws {
+        let (base, counted, v, _) = fixture()
+        let dir = try v.mkdir(parent: VFS.rootIno, name: "small", mode: 0o755, uid: 0, gid: 0).attr.ino
+        let before = (counted.calls(.head), counted.calls(.list), counted.calls(.put))
+        for i in 0..<200 { try shellCreate(v, parent: dir, name: "f\(i)", body: "file \(i)") }
+        #expect(counted.calls(.put) - before.2 == 200)
+        #expect(counted.calls(.head) - before.0 <= 1)
+        #expect(counted.calls(.list) - before.1 <= 1)
+        #expect(try base.read("small/f199", range: 0..<100, etag: nil) == Data("file 199".utf8))
+    }
+
+    @Test func aFileCreatedAndClosedUnwrittenIsStoredByItsLastRelease() throws {
+        let (base, _, v, _) = fixture()
+        let (_, fh) = try v.create(parent: VFS.rootIno, name: "touched", mode: 0o600, uid: 0, gid: 0)
+        try v.flush(fh)
+        #expect(!base.keys.contains("touched"))  // a dup of the descriptor may still write
+        v.release(fh)
+        #expect(base.keys.contains("touched"))
+        #expect(try base.head("touched").metadata["mode"] == String(0o100600))
+    }
+
+    @Test func fsyncOfAnUnwrittenNewFileStoresItAtOnce() throws {
+        let (base, _, v, _) = fixture()
+        let (_, fh) = try v.create(parent: VFS.rootIno, name: "synced", mode: 0o644, uid: 0, gid: 0)
+        try v.flush(fh, sync: true)
+        #expect(base.keys.contains("synced"))
+        v.release(fh)
+    }
+
+    @Test func aNameAddedByAnotherClientShowsUpWhenTheListingExpires() throws {
+        let (base, _, v, clock) = fixture()
+        #expect(throws: VFSError.self) { try v.lookup(parent: VFS.rootIno, name: "late") }
+        try base.put("late", data: Data("x".utf8), metadata: [:])
+        #expect(throws: VFSError.self) { try v.lookup(parent: VFS.rootIno, name: "late") }  // within the TTL
+        clock.advance(1.01)
+        #expect(try v.lookup(parent: VFS.rootIno, name: "late").attr.size == 1)
+    }
+
+    @Test func statOfEveryListedFileUsesHeadsSentAheadAndKeepsModes() throws {
+        let (base, counted, v, _) = fixture()
+        for i in 0..<50 { try base.put("d/f\(i)", data: Data(count: i), metadata: ["mode": String(0o100600 + (i % 2) * 0o40)]) }
+        let dir = try v.lookup(parent: VFS.rootIno, name: "d").attr.ino
+        let names = try v.readdir(dir).map(\.name).filter { $0.hasPrefix("f") }
+        #expect(names.count == 50)
+        for name in names {
+            let i = Int(name.dropFirst())!
+            let a = try v.lookup(parent: dir, name: name).attr
+            #expect(a.size == Int64(i))
+            #expect(a.mode == 0o100600 + UInt32(i % 2) * 0o40)
+        }
+        #expect(counted.calls(.head) <= 51)  // one per file, sent ahead, plus the lookup of d
+    }
+
+    @Test func sequentialReadsBecomeFewLargeRangedGets() throws {
+        let (base, counted, v, _) = fixture()
+        let size = 20 << 20
+        let body = Data((0..<size).map { (i: Int) -> UInt8 in UInt8(truncatingIfNeeded: (i &* 2654435761) >> 7) })
+        try base.put("big", data: body, metadata: [:])
+        let ino = try v.lookup(parent: VFS.rootIno, name: "big").attr.ino
+        let fh = try v.open(ino, write: false)
+        var got = Data()
+        var offset: Int64 = 0
+        while true {
+            let d = try v.read(fh, offset: offset, size: 128 << 10)
+            if d.isEmpty { break }
+            got.append(d)
+            offset += Int64(d.count)
+        }
+        v.release(fh)
+        #expect(got == body)
+        #expect(counted.calls(.read) <= 4)  // 8 MiB chunks, not 160 reads of 128 KiB
+    }
+
+    @Test func randomSmallReadsFetchOnlyWhatIsAsked() throws {
+        let (base, counted, v, _) = fixture()
+        try base.put("big", data: Data(count: 64 << 20), metadata: [:])
+        let ino = try v.lookup(parent: VFS.rootIno, name: "big").attr.ino
+        let fh = try v.open(ino, write: false)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<50 {
+            let offset = Int64.random(in: 0..<(16 << 10), using: &rng) * 4096
+            #expect(try v.read(fh, offset: offset, size: 4096).count == 4096)
+        }
+        v.release(fh)
+        #expect(counted.reads.allSatisfy { $0.count <= 8 << 20 })
+        let fetched: Int = counted.reads.map { Int($0.count) }.reduce(0, +)
+        let bound: Int = 50 * 4096 + 2 * (8 << 20)
+        #expect(fetched <= bound)
+    }
+
+    @Test func anObjectReplacedDuringASequentialReadIsStaleNotMixed() throws {
+        let (base, _, v, _) = fixture()
+        try base.put("big", data: Data(repeating: 1, count: 40 << 20), metadata: [:])
+        let ino = try v.lookup(parent: VFS.rootIno, name: "big").attr.ino
+        let fh = try v.open(ino, write: false)
+        _ = try v.read(fh, offset: 0, size: 1 << 20)
+        try base.put("big", data: Data(repeating: 2, count: 40 << 20), metadata: [:])
+        var failed: VFSError?
+        var offset: Int64 = 1 << 20
+        while offset < 40 << 20 {
+            do {
+                let d = try v.read(fh, offset: offset, size: 1 << 20)
+                #expect(d.allSatisfy { $0 == 1 })
+                offset += Int64(d.count)
+            } catch let e as VFSError {
+                failed = e
+                break
+            }
+        }
+        v.release(fh)
+        #expect(failed?.errno == ESTALE)
+    }
+}
