@@ -1,3 +1,4 @@
+#include <malloc.h>
 #define _GNU_SOURCE
 #include "CGaragetytus.h"
 #include <errno.h>
@@ -53,4 +54,9 @@ pid_t gt_spawn(const char *path, char *const argv[], char *const envp[],
 int gt_flock_exclusive_nb(int fd) {
     if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
     return -errno;
+}
+
+void gt_tune_malloc(int mmap_threshold, int arenas) {
+    mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+    mallopt(M_ARENA_MAX, arenas);
 }

@@ -27,6 +27,9 @@ struct MountRunner {
         options.info = ["endpoint": spec.endpoint.absoluteString, "bucket": spec.bucket, "region": spec.region,
                         "mountpoint": spec.mountpoint, "access_key_id": Self.mask(creds.accessKeyID)]
         let vfs = VFS(store: S3ObjectStore(client: client, bucket: spec.bucket), options: options, metrics: metrics)
+        // Big buffers (read-ahead chunks, upload parts) straight from mmap and back: glibc would
+        // otherwise raise its mmap threshold after the first free and keep them in per-thread arenas.
+        gt_tune_malloc(1 << 20, 4)
         let mount = try FuseMount(vfs: vfs, mountpoint: spec.mountpoint, options: spec.allowOther ? ["allow_other"] : [])
         let record: [String: Any] = ["pid": Int(getpid()), "mountpoint": spec.mountpoint, "source": spec.source,
                                      "log": spec.logFile, "started_at": Date().timeIntervalSince1970]

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import S3
 
 /// What the store knows about one object: the S3 client's `ObjectInfo` (user metadata are
@@ -40,9 +43,60 @@ public protocol ObjectStore: Sendable {
     func list(prefix: String) throws -> StoreListing
     /// One request's worth of `list`: at most `limit` entries, and whether that is all of them.
     func listFirst(prefix: String, limit: Int) throws -> (listing: StoreListing, complete: Bool)
+    /// Stores `size` bytes as `key`: the ranges in `local` from the file at `path` (same offsets),
+    /// every other byte from `base` as it was at its ETag (`.stale` if it has changed since). A
+    /// store that can copy server side leaves untouched parts of a big file where they are.
+    @discardableResult
+    func putFile(_ key: String, path: String, size: Int64, local: ByteRanges, base: BaseObject, metadata: [String: String]) throws -> ObjectMeta
+}
+
+/// The object a partly staged file was opened from.
+public struct BaseObject: Sendable, Equatable {
+    public var key: String
+    public var etag: String?
+    public var size: Int64
+
+    public init(key: String, etag: String?, size: Int64) {
+        self.key = key
+        self.etag = etag
+        self.size = size
+    }
 }
 
 extension ObjectStore {
+    /// Without server-side copy: the whole body is put together in memory and stored with one PUT.
+    @discardableResult
+    public func putFile(_ key: String, path: String, size: Int64, local: ByteRanges, base: BaseObject, metadata: [String: String]) throws -> ObjectMeta {
+        try put(key, data: try assemble(0..<size, path: path, local: local, base: base), metadata: metadata)
+    }
+
+    /// Bytes `range` of a partly staged file: local ranges from `path`, the others from `base`.
+    public func assemble(_ range: Range<Int64>, path: String, local: ByteRanges, base: BaseObject) throws -> Data {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw VFSError(.io, "cannot read staging file \(path)") }
+        defer { close(fd) }
+        var out = Data(count: Int(range.count))
+        var at = range.lowerBound
+        let gaps = local.missing(in: range)
+        func copyLocal(_ r: Range<Int64>) throws {
+            guard !r.isEmpty else { return }
+            let d = try S3ObjectStore.readFully(fd, offset: r.lowerBound, count: Int(r.count), path: path)
+            out.replaceSubrange(Int(r.lowerBound - range.lowerBound)..<Int(r.upperBound - range.lowerBound), with: d)
+        }
+        for gap in gaps {
+            try copyLocal(at..<gap.lowerBound)
+            let fromBase = gap.clamped(to: 0..<base.size)
+            if !fromBase.isEmpty {
+                let d = try read(base.key, range: fromBase, etag: base.etag)
+                guard d.count == fromBase.count else { throw VFSError(.stale, "\(base.key) is shorter than when it was opened") }
+                out.replaceSubrange(Int(fromBase.lowerBound - range.lowerBound)..<Int(fromBase.upperBound - range.lowerBound), with: d)
+            }
+            at = gap.upperBound
+        }
+        try copyLocal(at..<range.upperBound)
+        return out
+    }
+
     public func listFirst(prefix: String, limit: Int) throws -> (listing: StoreListing, complete: Bool) {
         let l = try list(prefix: prefix)
         return (l, l.objects.count + l.prefixes.count <= limit)

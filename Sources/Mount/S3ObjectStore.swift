@@ -63,6 +63,42 @@ public final class S3ObjectStore: ObjectStore {
         return try head(key)
     }
 
+    /// Parts that this mount has not touched are copied server side (UploadPartCopy, guarded by the
+    /// base's ETag); the others are put together from the staging file and ranged GETs.
+    @discardableResult
+    public func putFile(_ key: String, path: String, size: Int64, local: ByteRanges, base: BaseObject,
+                        metadata: [String: String]) throws -> ObjectMeta {
+        if size <= Self.multipartThreshold {
+            return try put(key, data: try assemble(0..<size, path: path, local: local, base: base), metadata: metadata)
+        }
+        let partSize = max(Self.minimumPartSize, (size + 9_999) / 10_000)
+        let count = Int((size + partSize - 1) / partSize)
+        let upload = try mapped { try client.createMultipartUpload(bucket: bucket, key: key, metadata: metadata) }
+        let etags = Mutex([String](repeating: "", count: count))
+        do {
+            try parallelFor(count, width: Self.uploadWidth) { [self] i in
+                let part = Int64(i) * partSize..<min(size, Int64(i + 1) * partSize)
+                let etag: String
+                if !local.intersects(part) && part.upperBound <= base.size {
+                    etag = try mapped {
+                        try client.uploadPartCopy(bucket: bucket, key: key, uploadId: upload, number: i + 1, source: base.key,
+                                                  range: part.lowerBound...(part.upperBound - 1), ifMatch: base.etag)
+                    }
+                } else {
+                    let body = try assemble(part, path: path, local: local, base: base)
+                    etag = try mapped { try client.uploadPart(bucket: bucket, key: key, uploadId: upload, number: i + 1, body: body) }
+                }
+                etags.withLock { $0[i] = etag }
+            }
+            let parts = etags.withLock { $0 }.enumerated().map { ($0.offset + 1, $0.element) }
+            try mapped { try client.completeMultipartUpload(bucket: bucket, key: key, uploadId: upload, parts: parts) }
+        } catch {
+            try? client.abortMultipartUpload(bucket: bucket, key: key, uploadId: upload)
+            throw error
+        }
+        return try head(key)
+    }
+
     /// Exactly `count` bytes at `offset` of the file, or `.io` if it is shorter.
     static func readFully(_ fd: Int32, offset: Int64, count: Int, path: String) throws -> Data {
         var data = Data(count: count)

@@ -151,7 +151,15 @@ public enum CurlHTTP {
             // SAFETY: as for the write callback; the header bytes are copied into a String.
             let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
-            if let ptr { t.headerLines.append(String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)) }
+            if let ptr {
+                let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
+                // Room for the whole body at once (a growing buffer would copy a big GET several times).
+                if line.utf8.count < 40, line.lowercased().hasPrefix("content-length:"),
+                   let length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespacesAndNewlines)), length > 0 {
+                    t.body.reserveCapacity(min(length, 64 << 20))
+                }
+                t.headerLines.append(line)
+            }
             return n
         }
         let rc = curl_easy_perform(h)

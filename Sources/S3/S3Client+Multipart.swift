@@ -23,6 +23,24 @@ extension S3Client {
         return etag
     }
 
+    /// Part `number` copied server side from bytes `range` of `source` (a key of the same bucket),
+    /// refused (412) when `ifMatch` is given and the source has changed; returns the part's ETag.
+    public func uploadPartCopy(bucket: String, key: String, uploadId: String, number: Int, source: String,
+                               range: ClosedRange<Int64>, ifMatch: String?) throws -> String {
+        let op = "UploadPartCopy \(bucket)/\(key) #\(number)"
+        var headers = [("x-amz-copy-source", "/\(SigV4.uriEncode(bucket))/\(SigV4.canonicalURI(source))"),
+                       ("x-amz-copy-source-range", "bytes=\(range.lowerBound)-\(range.upperBound)")]
+        if let ifMatch { headers.append(("x-amz-copy-source-if-match", ifMatch)) }
+        let r = try send("PUT", bucket: bucket, key: key, query: [("partNumber", "\(number)"), ("uploadId", uploadId)],
+                         headers: headers, operation: op)
+        guard let xml = XMLNode.parse(r.body), xml.name != "Error", let etag = xml.string("ETag") else {
+            let xml = XMLNode.parse(r.body)
+            throw S3Error(kind: .server, status: r.status, code: xml?.string("Code"), message: xml?.string("Message") ?? "no ETag for the copied part",
+                          operation: op)
+        }
+        return etag
+    }
+
     /// Completes the upload from its parts (number, ETag), in order.
     public func completeMultipartUpload(bucket: String, key: String, uploadId: String, parts: [(Int, String)]) throws {
         let op = "CompleteMultipartUpload \(bucket)/\(key)"

@@ -14,4 +14,8 @@ pid_t gt_spawn(const char *path, char *const argv[], char *const envp[],
 /// Non-blocking exclusive flock; 0 on success, -errno otherwise.
 int gt_flock_exclusive_nb(int fd);
 
+/// Allocations of at least `mmap_threshold` bytes come from mmap and go back at free (a fixed
+/// threshold: glibc's moving one keeps big freed buffers), with at most `arenas` malloc arenas.
+void gt_tune_malloc(int mmap_threshold, int arenas);
+
 #endif

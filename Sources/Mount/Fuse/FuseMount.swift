@@ -48,9 +48,31 @@ public final class FuseMount: @unchecked Sendable {
         }
         thread.name = "fuse-loop"
         thread.start()
+        // After the kernel's INIT (which caps the window at the value it offered), so from a
+        // thread that waits for the first stat of the root to be answered by the loop.
+        let tuner = Thread {
+            var st = stat()
+            if stat(mountpoint, &st) == 0 { Self.raiseKernelReadAhead(mountpoint: mountpoint, kib: 1024) }
+        }
+        tuner.start()
     }
 
     private let ended = Mutex(false)
+
+    /// The kernel reads a FUSE file 128 KiB at a time by default; with a 1 MiB read-ahead window
+    /// it sends 1 MiB requests (the most libfuse negotiates), eight times fewer round trips.
+    /// Best effort: it needs root (writable /sys), and the mount works the same without it.
+    static func raiseKernelReadAhead(mountpoint: String, kib: Int) {
+        guard let info = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return }
+        let escaped = mountpoint.replacingOccurrences(of: "\\", with: "\\134").replacingOccurrences(of: " ", with: "\\040")
+            .replacingOccurrences(of: "\t", with: "\\011").replacingOccurrences(of: "\n", with: "\\012")
+        for line in info.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            guard f.count > 4, f[4] == escaped, line.contains(" - fuse.garagetytus ") else { continue }
+            let path = "/sys/class/bdi/\(f[2])/read_ahead_kb"
+            try? "\(kib)\n".write(toFile: path, atomically: false, encoding: .utf8)
+        }
+    }
 
     /// Asks the loop to end and unmounts (from a signal handler's queue, say).
     public func requestUnmount() {

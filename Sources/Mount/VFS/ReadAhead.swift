@@ -74,6 +74,11 @@ final class ReadAhead: @unchecked Sendable {
         for i in first...ahead where chunks[i] == nil { schedule(i) }
         for k in chunks.keys where k < first - 1 || k > ahead + 1 { chunks[k] = nil }
 
+        if first == last, case .ready(let d)? = chunks[first] {
+            // The common case: inside one chunk, answered from it without a copy.
+            let lo = Int(offset - first * cs), hi = Int(min(end - first * cs, Int64(d.count)))
+            return (lo < hi ? d[d.startIndex + lo ..< d.startIndex + hi] : Data(), true)
+        }
         var out = Data(capacity: Int(end - offset))
         for i in first...last {
             while true {

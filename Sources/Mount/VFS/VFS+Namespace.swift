@@ -77,6 +77,7 @@ extension VFS {
         let handlesOpen = state.withLock { s in s.handles.values.contains { $0.ino == n.ino } }
         if handlesOpen {
             try stage(n, truncate: false)
+            try materialize(n.ino)  // the object goes away; readers keep the bytes
             state.withLock { s in
                 s.open[n.ino]?.unlinked = true
                 for (fh, var h) in s.handles where h.ino == n.ino && !h.holdsStaging {

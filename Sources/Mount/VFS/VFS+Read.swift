@@ -83,6 +83,7 @@ extension VFS {
             return snapshot.subdata(in: lower..<min(snapshot.count, lower + size))
         }
         if let staged = state.withLock({ $0.open[h.ino] }) {
+            if staged.local != nil { try fill(h.ino, offset..<min(staged.size, offset + Int64(size))) }
             let data = try Self.pread(staged.fd, offset: offset, count: Int(max(0, min(Int64(size), staged.size - offset))))
             metrics.fuseRead(data.count, fromCache: true)
             return data

@@ -28,6 +28,7 @@ extension VFS {
             try renameDirectory(src, to: dstDir.key + newName + "/")
             if let existing, existing.kind == .directory { try? store.delete(existing.key) }
         } else {
+            try materialize(src.ino)  // an open, partly staged file no longer has its base after the move
             try upload(src.ino)  // unsaved bytes go with the file
             try store.copy(from: src.key, to: dstDir.key + newName, metadata: nil)
             try store.delete(src.key)

@@ -15,8 +15,13 @@ extension VFS {
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VFSError(.io, "cannot create staging file \(path): \(String(cString: strerror(errno)))") }
         var size: Int64 = 0
+        var partial = false
         do {
-            if !truncate && n.size > 0 {
+            if !truncate && n.size > Self.partialStagingThreshold {
+                guard ftruncate(fd, off_t(n.size)) == 0 else { throw VFSError(.io, "cannot size staging file \(path)") }
+                size = n.size
+                partial = true
+            } else if !truncate && n.size > 0 {
                 var offset: Int64 = 0
                 let chunk: Int64 = 8 << 20
                 while offset < n.size {
@@ -34,7 +39,12 @@ extension VFS {
         }
         let raced = state.withLock { s -> Bool in
             if s.open[n.ino] != nil { return true }
-            s.open[n.ino] = OpenFile(path: path, fd: fd, size: size, dirty: truncate && n.size > 0, handles: 0, unlinked: false)
+            var o = OpenFile(path: path, fd: fd, size: size, dirty: truncate && n.size > 0, handles: 0, unlinked: false)
+            if partial {
+                o.local = ByteRanges()
+                o.base = BaseObject(key: n.key, etag: n.etag, size: n.size)
+            }
+            s.open[n.ino] = o
             return false
         }
         if raced { close(fd); Glibc.unlink(path) }
@@ -43,11 +53,18 @@ extension VFS {
     public func write(_ fh: UInt64, offset: Int64, data: Data) throws -> Int {
         guard let h = state.withLock({ $0.handles[fh] }), h.writable else { throw VFSError(.invalid, "handle \(fh) is not open for writing") }
         guard let o = state.withLock({ $0.open[h.ino] }) else { throw VFSError(.io, "no staging file for inode \(h.ino)") }
+        stagingLock.lock()
+        defer { stagingLock.unlock() }
         try Self.pwrite(o.fd, data, offset: offset)
         metrics.fuseWritten(data.count)
         state.withLock { s in
             guard var o = s.open[h.ino] else { return }
-            o.size = max(o.size, offset + Int64(data.count))
+            let end = offset + Int64(data.count)
+            if o.local != nil {
+                if end > o.size { o.local!.insert(o.size..<end) }  // a hole beyond the old end reads as zeros
+                o.local!.insert(offset..<end)
+            }
+            o.size = max(o.size, end)
             o.dirty = true
             o.emptyCreate = false
             s.open[h.ino] = o
@@ -70,7 +87,11 @@ extension VFS {
         attrs.mtime = clock.now()
         let meta: ObjectMeta
         do {
-            meta = try store.putFile(n.key, path: o.path, metadata: attrs.encode())
+            if let local = o.local, let base = o.base, !local.covers(0..<o.size) {
+                meta = try store.putFile(n.key, path: o.path, size: o.size, local: local, base: base, metadata: attrs.encode())
+            } else {
+                meta = try store.putFile(n.key, path: o.path, metadata: attrs.encode())
+            }
         } catch {
             metrics.uploadFailed()
             throw error
@@ -79,6 +100,7 @@ extension VFS {
         state.withLock { s in
             s.open[ino]?.dirty = false
             s.open[ino]?.emptyCreate = false
+            if s.open[ino]?.base != nil { s.open[ino]?.base = BaseObject(key: n.key, etag: meta.etag, size: meta.size) }
             guard var node = s.nodes[ino] else { return }
             node.size = meta.size
             node.etag = meta.etag
@@ -141,12 +163,22 @@ extension VFS {
         }
         defer { if !wasOpen { dropStagingReference(ino) } }
         guard let o = state.withLock({ $0.open[ino] }) else { throw VFSError(.io, "no staging file") }
-        guard ftruncate(o.fd, off_t(size)) == 0 else { throw VFSError(.io, "ftruncate: \(String(cString: strerror(errno)))") }
+        stagingLock.lock()
+        guard ftruncate(o.fd, off_t(size)) == 0 else {
+            stagingLock.unlock()
+            throw VFSError(.io, "ftruncate: \(String(cString: strerror(errno)))")
+        }
         state.withLock { s in
+            if var local = s.open[ino]?.local, let old = s.open[ino]?.size {
+                local.cut(at: size)
+                local.insert(min(old, size)..<size)  // what grows is zeros, not the base's bytes
+                s.open[ino]?.local = local
+            }
             s.open[ino]?.size = size
             s.open[ino]?.dirty = true
             s.open[ino]?.emptyCreate = false
         }
+        stagingLock.unlock()
         if !wasOpen { try upload(ino) }
     }
 

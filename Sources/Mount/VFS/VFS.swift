@@ -52,6 +52,10 @@ public final class VFS: Sendable {
         /// descriptors (a shell's `> file` dups and closes before writing) does not store it;
         /// `fsync`, a later `close` with data, or the last release does.
         var emptyCreate = false
+        /// The ranges of the file the staging file holds, when not all of them: a big file opened
+        /// for writing is not downloaded first; the other bytes are still those of `base`.
+        var local: ByteRanges? = nil
+        var base: BaseObject? = nil
     }
 
     struct State {
@@ -72,6 +76,11 @@ public final class VFS: Sendable {
     public let metrics: MountMetrics
     let clock: any Clock
     let state: Mutex<State>
+    /// Serialises filling a partly staged file from its base object with writes to it, so a
+    /// fetched range never lands over bytes written meanwhile.
+    let stagingLock = NSLock()
+    /// Files above this size are staged partly (see `OpenFile.local`).
+    static let partialStagingThreshold: Int64 = 8 << 20
     /// Threads for read-ahead GETs.
     let readPool: WorkerPool
     /// Threads and answers of the HEADs sent ahead after a listing.
