@@ -48,6 +48,16 @@ public protocol ObjectStore: Sendable {
     /// store that can copy server side leaves untouched parts of a big file where they are.
     @discardableResult
     func putFile(_ key: String, path: String, size: Int64, local: ByteRanges, base: BaseObject, metadata: [String: String]) throws -> ObjectMeta
+
+    /// A multipart upload fed part by part (a file uploaded while it is written): its id.
+    func startUpload(_ key: String, metadata: [String: String]) throws -> String
+    /// Part `number` (from 1) of the upload; its ETag.
+    func uploadPart(_ key: String, uploadId: String, number: Int, data: Data) throws -> String
+    /// Makes the parts (number, ETag, in order) the object.
+    @discardableResult
+    func completeUpload(_ key: String, uploadId: String, parts: [(Int, String)]) throws -> ObjectMeta
+    /// Drops the upload and its parts (best effort).
+    func abortUpload(_ key: String, uploadId: String)
 }
 
 /// The object a partly staged file was opened from.

@@ -75,8 +75,9 @@ public final class S3ObjectStore: ObjectStore {
         let count = Int((size + partSize - 1) / partSize)
         let upload = try mapped { try client.createMultipartUpload(bucket: bucket, key: key, metadata: metadata) }
         let etags = Mutex([String](repeating: "", count: count))
+        let buffers = DispatchSemaphore(value: Self.uploadWidth)
         do {
-            try parallelFor(count, width: Self.uploadWidth) { [self] i in
+            try parallelFor(count, width: Self.copyWidth) { [self] i in
                 let part = Int64(i) * partSize..<min(size, Int64(i + 1) * partSize)
                 let etag: String
                 if !local.intersects(part) && part.upperBound <= base.size {
@@ -85,6 +86,8 @@ public final class S3ObjectStore: ObjectStore {
                                                   range: part.lowerBound...(part.upperBound - 1), ifMatch: base.etag)
                     }
                 } else {
+                    buffers.wait()
+                    defer { buffers.signal() }
                     let body = try assemble(part, path: path, local: local, base: base)
                     etag = try mapped { try client.uploadPart(bucket: bucket, key: key, uploadId: upload, number: i + 1, body: body) }
                 }
@@ -97,6 +100,24 @@ public final class S3ObjectStore: ObjectStore {
             throw error
         }
         return try head(key)
+    }
+
+    public func startUpload(_ key: String, metadata: [String: String]) throws -> String {
+        try mapped { try client.createMultipartUpload(bucket: bucket, key: key, metadata: metadata) }
+    }
+
+    public func uploadPart(_ key: String, uploadId: String, number: Int, data: Data) throws -> String {
+        try mapped { try client.uploadPart(bucket: bucket, key: key, uploadId: uploadId, number: number, body: data) }
+    }
+
+    @discardableResult
+    public func completeUpload(_ key: String, uploadId: String, parts: [(Int, String)]) throws -> ObjectMeta {
+        try mapped { try client.completeMultipartUpload(bucket: bucket, key: key, uploadId: uploadId, parts: parts) }
+        return try head(key)
+    }
+
+    public func abortUpload(_ key: String, uploadId: String) {
+        try? client.abortMultipartUpload(bucket: bucket, key: key, uploadId: uploadId)
     }
 
     /// Exactly `count` bytes at `offset` of the file, or `.io` if it is shorter.
@@ -119,6 +140,8 @@ public final class S3ObjectStore: ObjectStore {
 
     public static let minimumPartSize: Int64 = 8 << 20
     public static let uploadWidth = 4
+    /// Server-side part copies in flight at once (they hold no buffer here).
+    public static let copyWidth = 8
     public static let multipartThreshold: Int64 = 32 << 20
 
     public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {

@@ -58,6 +58,43 @@ public final class InMemoryObjectStore: ObjectStore {
         _ = objects.withLock { $0.removeValue(forKey: key) }
     }
 
+    private let uploads = Mutex<[String: (key: String, metadata: [String: String], parts: [Int: Data])]>([:])
+
+    /// Multipart uploads started and neither completed nor aborted.
+    public var openUploads: Int { uploads.withLock { $0.count } }
+
+    public func startUpload(_ key: String, metadata: [String: String]) throws -> String {
+        let id = UUID().uuidString
+        uploads.withLock { $0[id] = (key, metadata, [:]) }
+        return id
+    }
+
+    public func uploadPart(_ key: String, uploadId: String, number: Int, data: Data) throws -> String {
+        try uploads.withLock { u in
+            guard u[uploadId]?.key == key else { throw VFSError(.notFound, "UploadPart: no upload \(uploadId)") }
+            u[uploadId]!.parts[number] = data
+        }
+        return "\"part-\(number)-\(data.count)\""
+    }
+
+    @discardableResult
+    public func completeUpload(_ key: String, uploadId: String, parts: [(Int, String)]) throws -> ObjectMeta {
+        guard let u = uploads.withLock({ $0.removeValue(forKey: uploadId) }), u.key == key else {
+            throw VFSError(.notFound, "CompleteMultipartUpload: no upload \(uploadId)")
+        }
+        var body = Data()
+        for (i, (number, _)) in parts.enumerated() {
+            guard let d = u.parts[number] else { throw VFSError(.invalid, "CompleteMultipartUpload: part \(number) missing") }
+            if i < parts.count - 1 && d.count < 5 << 20 { throw VFSError(.invalid, "CompleteMultipartUpload: part \(number) below 5 MiB") }
+            body.append(d)
+        }
+        return try put(key, data: body, metadata: u.metadata)
+    }
+
+    public func abortUpload(_ key: String, uploadId: String) {
+        _ = uploads.withLock { $0.removeValue(forKey: uploadId) }
+    }
+
     public func list(prefix: String) throws -> StoreListing {
         let all = objects.withLock { $0 }
         var listing = StoreListing()
@@ -128,4 +165,15 @@ public final class FaultInjectingStore: ObjectStore {
     }
     public func delete(_ key: String) throws { try inject(.delete, key); try base.delete(key) }
     public func list(prefix: String) throws -> StoreListing { try inject(.list, prefix); return try base.list(prefix: prefix) }
+    public func startUpload(_ key: String, metadata: [String: String]) throws -> String {
+        try inject(.put, key); return try base.startUpload(key, metadata: metadata)
+    }
+    public func uploadPart(_ key: String, uploadId: String, number: Int, data: Data) throws -> String {
+        try inject(.put, key); return try base.uploadPart(key, uploadId: uploadId, number: number, data: data)
+    }
+    @discardableResult
+    public func completeUpload(_ key: String, uploadId: String, parts: [(Int, String)]) throws -> ObjectMeta {
+        try inject(.put, key); return try base.completeUpload(key, uploadId: uploadId, parts: parts)
+    }
+    public func abortUpload(_ key: String, uploadId: String) { base.abortUpload(key, uploadId: uploadId) }
 }

@@ -78,6 +78,7 @@ extension VFS {
         if handlesOpen {
             try stage(n, truncate: false)
             try materialize(n.ino)  // the object goes away; readers keep the bytes
+            cancelStream(n.ino)
             state.withLock { s in
                 s.open[n.ino]?.unlinked = true
                 for (fh, var h) in s.handles where h.ino == n.ino && !h.holdsStaging {
@@ -133,6 +134,7 @@ extension VFS {
             s.open[ino]?.dirty = true  // the next flush stores the new attributes with the bytes
             return true
         }
+        if staged { cancelStream(ino) }  // its parts carry the old attributes
         if !staged {
             switch n.kind {
             case .directory:

@@ -120,6 +120,7 @@ extension VFS {
             return o
         }
         if let o = toClose {
+            o.stream?.abort()  // closed without a successful flush: nothing half-uploaded stays behind
             close(o.fd)
             Glibc.unlink(o.path)
         }

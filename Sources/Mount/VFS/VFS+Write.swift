@@ -69,6 +69,7 @@ extension VFS {
             o.emptyCreate = false
             s.open[h.ino] = o
         }
+        streamWrite(h.ino, offset..<offset + Int64(data.count))
         return data.count
     }
 
@@ -87,7 +88,15 @@ extension VFS {
         attrs.mtime = clock.now()
         let meta: ObjectMeta
         do {
-            if let local = o.local, let base = o.base, !local.covers(0..<o.size) {
+            if let stream = o.stream {
+                do {
+                    meta = try store.completeUpload(n.key, uploadId: stream.uploadId, parts: try stream.finish(size: o.size))
+                } catch {
+                    cancelStream(ino)  // the next flush stores the file in one go
+                    throw error
+                }
+                state.withLock { $0.open[ino]?.stream = nil }
+            } else if let local = o.local, let base = o.base, !local.covers(0..<o.size) {
                 meta = try store.putFile(n.key, path: o.path, size: o.size, local: local, base: base, metadata: attrs.encode())
             } else {
                 meta = try store.putFile(n.key, path: o.path, metadata: attrs.encode())
@@ -163,6 +172,7 @@ extension VFS {
         }
         defer { if !wasOpen { dropStagingReference(ino) } }
         guard let o = state.withLock({ $0.open[ino] }) else { throw VFSError(.io, "no staging file") }
+        cancelStream(ino)
         stagingLock.lock()
         guard ftruncate(o.fd, off_t(size)) == 0 else {
             stagingLock.unlock()

@@ -56,6 +56,9 @@ public final class VFS: Sendable {
         /// for writing is not downloaded first; the other bytes are still those of `base`.
         var local: ByteRanges? = nil
         var base: BaseObject? = nil
+        /// The multipart upload running while the file is written (see `UploadStream`).
+        var stream: UploadStream? = nil
+        var streamStarting = false
     }
 
     struct State {
@@ -83,6 +86,10 @@ public final class VFS: Sendable {
     static let partialStagingThreshold: Int64 = 8 << 20
     /// Threads for read-ahead GETs.
     let readPool: WorkerPool
+    /// Threads for the parts of uploads that run while files are written.
+    let uploadPool: WorkerPool
+    /// Part size of those uploads; a file starts uploading once it is two parts long.
+    static let streamPartSize: Int64 = 8 << 20
     /// Threads and answers of the HEADs sent ahead after a listing.
     let metaPool: WorkerPool
     let prefetch: MetaPrefetch
@@ -94,6 +101,7 @@ public final class VFS: Sendable {
         self.clock = clock
         self.readPool = WorkerPool(threads: options.readAhead.maxWindow, name: "gt-readahead")
         self.metaPool = WorkerPool(threads: 8, name: "gt-head")
+        self.uploadPool = WorkerPool(threads: S3ObjectStore.uploadWidth, name: "gt-upload")
         self.prefetch = MetaPrefetch(store: store, pool: metaPool, clock: clock, ttl: options.metadataTTL)
         var s = State()
         let rootAttrs = PosixAttributes(mode: NodeKind.directory.typeBits | options.defaults.directoryMode,
@@ -106,6 +114,7 @@ public final class VFS: Sendable {
     deinit {
         readPool.shutdown()
         metaPool.shutdown()
+        uploadPool.shutdown()
     }
 
     // MARK: lookup / forget / getattr
