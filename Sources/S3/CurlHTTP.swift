@@ -111,6 +111,9 @@ public enum CurlHTTP {
         _ = ccurl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
         _ = ccurl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(min(request.timeout, 5) * 1000))
         _ = ccurl_setopt_long(h, CURLOPT_TCP_NODELAY, 1)
+        // Big reads from the socket: the 16 KiB default means 512 callbacks per 8 MiB chunk.
+        _ = ccurl_setopt_long(h, CURLOPT_BUFFERSIZE, 256 << 10)
+        _ = ccurl_setopt_long(h, CURLOPT_UPLOAD_BUFFERSIZE, 256 << 10)
         _ = ccurl_setopt_ptr(h, CURLOPT_HTTPHEADER, headerList)
         if let socket = request.unixSocket {
             _ = ccurl_setopt_ptr(h, CURLOPT_UNIX_SOCKET_PATH, socket)

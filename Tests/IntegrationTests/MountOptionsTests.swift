@@ -1,0 +1,53 @@
+import Daemon
+import Foundation
+import S3
+import Testing
+import TestSupport
+
+/// Mount options a user notices from another account or another tool: `--allow-other` and
+/// `--read-only`, through the real command and the kernel.
+@Suite(.serialized) struct MountOptionsTests {
+    @Test func allowOtherLetsAnotherUserInAndReadOnlyRefusesWrites() throws {
+        let h = try DaemonHarness(name: "mopts")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        let id = try EngineIdentity.load(from: h.paths.identityFile)
+        let client = try h.engineClient()
+        try client.createBucket("opts")
+        try client.put(bucket: "opts", key: "seed.txt", body: Data("seeded".utf8))
+        let creds = ["AWS_ACCESS_KEY_ID": id.accessKeyID, "AWS_SECRET_ACCESS_KEY": id.secretAccessKey]
+        let mnt = h.home + "/mnt"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        // The other user must be able to reach the mountpoint.
+        chmod(h.home, 0o755)
+        defer { _ = try? DaemonHarness.runProcess("/bin/umount", ["-l", mnt], env: [:], timeout: 10) }
+        let base = ["mount", "--endpoint", h.engineEndpoint.absoluteString, "--bucket", "opts", mnt]
+        func asNobody(_ args: [String]) throws -> DaemonHarness.Result {
+            try DaemonHarness.runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups"] + args, env: [:], timeout: 20)
+        }
+
+        // Without --allow-other, FUSE keeps every other user out.
+        var r = try h.run(base, env: creds)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try asNobody(["/bin/cat", mnt + "/seed.txt"]).status != 0)
+        #expect(try h.run(["unmount", mnt]).status == 0)
+
+        // With it, file modes decide (seed.txt is 0644: readable, not writable).
+        r = try h.run(base + ["--allow-other"], env: creds)
+        #expect(r.status == 0, "\(r.stderr)")
+        let cat = try asNobody(["/bin/cat", mnt + "/seed.txt"])
+        #expect(cat.status == 0 && cat.stdout == "seeded", "\(cat.stderr)")
+        #expect(try asNobody(["/bin/sh", "-c", "echo x >> \(mnt)/seed.txt"]).status != 0)
+        #expect(try h.run(["unmount", mnt]).status == 0)
+
+        // --read-only: reads work, every write is EROFS and nothing reaches the bucket.
+        r = try h.run(base + ["--read-only"], env: creds)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try String(contentsOfFile: mnt + "/seed.txt", encoding: .utf8) == "seeded")
+        let fd = open(mnt + "/new.txt", O_WRONLY | O_CREAT, 0o644)
+        #expect(fd == -1 && errno == EROFS)
+        #expect(mkdir(mnt + "/d", 0o755) == -1 && errno == EROFS)
+        #expect(try h.run(["unmount", mnt]).status == 0)
+        #expect(try client.listAll(bucket: "opts").objects.map(\.key) == ["seed.txt"])
+    }
+}

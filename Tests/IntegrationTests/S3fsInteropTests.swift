@@ -1,0 +1,74 @@
+import Credentials
+import Daemon
+import Foundation
+import Mount
+import S3
+import Testing
+import TestSupport
+
+/// s3fs (the Debian package) and our mount on the same bucket: each sees the other's bytes,
+/// modes, directories and symlinks, because both keep POSIX attributes under s3fs's names.
+@Suite(.serialized) struct S3fsInteropTests {
+    static var s3fsPath: String? {
+        ["/usr/bin/s3fs", "/usr/local/bin/s3fs"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func isMounted(_ path: String, type: String) -> Bool {
+        let info = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return info.split(separator: "\n").contains { $0.contains(" \(path) ") && $0.contains(" - \(type) ") }
+    }
+
+    @Test(.enabled(if: s3fsPath != nil, "s3fs is not installed (scripts/setup.sh installs it)"))
+    func s3fsAndTheMountAgreeOnBytesModesDirectoriesAndSymlinks() throws {
+        let h = try DaemonHarness(name: "s3fs")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        let id = try EngineIdentity.load(from: h.paths.identityFile)
+        let client = try h.engineClient()
+        try client.createBucket("both")
+
+        let passwd = h.home + "/s3fs.passwd"
+        try SecretFile.write(Data("\(id.accessKeyID):\(id.secretAccessKey)\n".utf8), to: passwd)
+        let theirs = h.home + "/s3fs-mnt", ours = h.home + "/gt-mnt"
+        for d in [theirs, ours] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        let s3fs = Process()
+        s3fs.executableURL = URL(fileURLWithPath: Self.s3fsPath!)
+        s3fs.arguments = ["both", theirs, "-f", "-o", "url=\(h.engineEndpoint.absoluteString)", "-o", "use_path_request_style",
+                          "-o", "endpoint=us-east-1", "-o", "passwd_file=\(passwd)", "-o", "sigv4", "-o", "dbglevel=warn",
+                          "-o", "stat_cache_expire=1"]
+        s3fs.standardOutput = FileHandle.nullDevice
+        s3fs.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try s3fs.run()
+        defer {
+            _ = try? DaemonHarness.runProcess("/bin/fusermount3", ["-u", theirs], env: [:], timeout: 10)
+            if s3fs.isRunning { s3fs.terminate() }
+            s3fs.waitUntilExit()
+        }
+        #expect(try eventually(timeout: 20) { Self.isMounted(theirs, type: "fuse.s3fs") })
+
+        let vfs = VFS(store: S3ObjectStore(client: client, bucket: "both"),
+                      options: VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), cacheDir: h.home))
+        let mount = try FuseMount(vfs: vfs, mountpoint: ours)
+        defer { mount.unmount() }
+        let fm = FileManager.default
+
+        // s3fs writes; the mount reads bytes, mode, directory and symlink.
+        try fm.createDirectory(atPath: theirs + "/by-s3fs", withIntermediateDirectories: false)
+        #expect(fm.createFile(atPath: theirs + "/by-s3fs/f.txt", contents: Data("from s3fs\n".utf8), attributes: [.posixPermissions: 0o600]))
+        try fm.createSymbolicLink(atPath: theirs + "/by-s3fs/ln", withDestinationPath: "f.txt")
+        #expect(try eventually(timeout: 10) { fm.fileExists(atPath: ours + "/by-s3fs/ln") })
+        #expect(try String(contentsOfFile: ours + "/by-s3fs/f.txt", encoding: .utf8) == "from s3fs\n")
+        #expect(try fm.attributesOfItem(atPath: ours + "/by-s3fs/f.txt")[.posixPermissions] as? Int == 0o600)
+        #expect(try fm.destinationOfSymbolicLink(atPath: ours + "/by-s3fs/ln") == "f.txt")
+        #expect(try fm.attributesOfItem(atPath: ours + "/by-s3fs")[.type] as? FileAttributeType == .typeDirectory)
+
+        // The mount writes; s3fs reads the same.
+        try fm.createDirectory(atPath: ours + "/by-gt", withIntermediateDirectories: false)
+        #expect(fm.createFile(atPath: ours + "/by-gt/g.txt", contents: Data("from garagetytus\n".utf8), attributes: [.posixPermissions: 0o640]))
+        try fm.createSymbolicLink(atPath: ours + "/by-gt/ln", withDestinationPath: "g.txt")
+        #expect(try eventually(timeout: 10) { fm.fileExists(atPath: theirs + "/by-gt/ln") })
+        #expect(try String(contentsOfFile: theirs + "/by-gt/g.txt", encoding: .utf8) == "from garagetytus\n")
+        #expect(try fm.attributesOfItem(atPath: theirs + "/by-gt/g.txt")[.posixPermissions] as? Int == 0o640)
+        #expect(try fm.destinationOfSymbolicLink(atPath: theirs + "/by-gt/ln") == "g.txt")
+    }
+}
