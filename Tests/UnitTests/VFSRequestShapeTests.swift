@@ -142,3 +142,30 @@ import TestSupport
         #expect(failed?.errno == ESTALE)
     }
 }
+
+@Suite struct VFSPageCacheTests {
+    @Test func theKernelKeepsCachedPagesOnlyWhileTheETagIsTheSame() throws {
+        let store = InMemoryObjectStore()
+        let clock = ManualClock()
+        let v = VFS(store: store, options: VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0)), clock: clock)
+        try store.put("f", data: Data("one".utf8), metadata: [:])
+        let ino = try v.lookup(parent: VFS.rootIno, name: "f").attr.ino
+        func openRead() throws -> Bool {
+            let fh = try v.open(ino, write: false)
+            defer { v.release(fh) }
+            return v.keepsCache(fh)
+        }
+        #expect(try openRead() == false)  // nothing cached yet
+        #expect(try openRead() == true)   // same ETag: the pages are still right
+        try store.put("f", data: Data("two".utf8), metadata: [:])  // another client
+        clock.advance(1.01)
+        #expect(try openRead() == false)  // changed: the kernel must drop its pages
+        #expect(try openRead() == true)
+        let fh = try v.open(ino, write: true)
+        #expect(v.keepsCache(fh) == false)
+        _ = try v.write(fh, offset: 0, data: Data("three".utf8))
+        try v.flush(fh)
+        v.release(fh)
+        #expect(try openRead() == true)  // written through this mount: the cache holds those bytes
+    }
+}

@@ -65,6 +65,12 @@ extension VFS {
             let holds = s.open[node.ino] != nil
             if holds { s.open[node.ino]?.handles += 1 }
             var h = Handle(ino: node.ino, key: node.key, etag: node.etag, size: node.size, writable: write, holdsStaging: holds)
+            if let etag = node.etag, !write {
+                h.keepCache = s.pageCache[node.ino] == etag
+                s.pageCache[node.ino] = etag
+            } else {
+                s.pageCache[node.ino] = nil
+            }
             if !holds && node.size > 0 {
                 h.readAhead = ReadAhead(key: node.key, etag: node.etag, size: node.size, tuning: options.readAhead,
                                         store: store, pool: readPool)
@@ -99,6 +105,10 @@ extension VFS {
         metrics.fuseRead(data.count, fromCache: false)
         return data
     }
+
+    /// Whether the kernel may keep its cached pages of the file for this handle: they were cached
+    /// for the ETag the file still has.
+    public func keepsCache(_ fh: UInt64) -> Bool { state.withLock { $0.handles[fh]?.keepCache ?? false } }
 
     /// Last close of a handle: drops its staging file when no handle is left.
     public func release(_ fh: UInt64) {

@@ -114,6 +114,8 @@ extension VFS {
             node.size = meta.size
             node.etag = meta.etag
             node.attrs = attrs
+            // Writes went through the page cache, so its pages are the bytes just stored.
+            if let etag = meta.etag { s.pageCache[ino] = etag }
             node.validUntil = clock.now() + options.metadataTTL
             s.nodes[ino] = node
             for (fh, var hd) in s.handles where hd.ino == ino {

@@ -37,6 +37,8 @@ public final class VFS: Sendable {
         var snapshot: Data? = nil
         /// Sequential prefetch for a handle that reads from the store.
         var readAhead: ReadAhead? = nil
+        /// The kernel may keep the pages it cached for this inode (same ETag as then).
+        var keepCache = false
     }
 
     /// A file with open handles whose bytes live in a staging file (being written, or unlinked
@@ -68,6 +70,9 @@ public final class VFS: Sendable {
         var open: [UInt64: OpenFile] = [:]
         /// Directory listings trusted for the metadata TTL (see `ListingSnapshot`).
         var listings: [UInt64: ListingSnapshot] = [:]
+        /// The ETag whose bytes the kernel may hold in its page cache for an inode: an open that
+        /// finds the same ETag keeps those pages (`keep_cache`), any other drops them.
+        var pageCache: [UInt64: String] = [:]
         /// Directories too big to snapshot, until when.
         var largeDirs: [UInt64: Double] = [:]
         var nextIno: UInt64 = 2
@@ -163,6 +168,7 @@ public final class VFS: Sendable {
             n.lookups = n.lookups > count ? n.lookups - count : 0
             if n.lookups == 0 {
                 s.nodes[ino] = nil
+                s.pageCache[ino] = nil
                 if s.children[n.parent]?[n.name] == ino { s.children[n.parent]?[n.name] = nil }
             } else {
                 s.nodes[ino] = n
