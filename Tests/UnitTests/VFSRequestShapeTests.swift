@@ -169,3 +169,24 @@ import TestSupport
         #expect(try openRead() == true)  // written through this mount: the cache holds those bytes
     }
 }
+
+@Suite struct VFSStableAttributesTests {
+    @Test func attributesDoNotChangeWhenTheyAreReadAgain() throws {
+        let store = InMemoryObjectStore()
+        let clock = ManualClock()
+        clock.advance(0.25)  // a fractional "now"
+        let v = VFS(store: store, options: VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0)), clock: clock)
+        let dir = try v.mkdir(parent: VFS.rootIno, name: "d", mode: 0o750, uid: 0, gid: 0).attr
+        let (e, fh) = try v.create(parent: dir.ino, name: "f", mode: 0o644, uid: 0, gid: 0)
+        _ = try v.write(fh, offset: 0, data: Data("x".utf8))
+        _ = try v.setattr(e.attr.ino, AttrChange(mtime: 1_600_000_000.75))  // futimens before close
+        try v.flush(fh)
+        v.release(fh)
+        let before = (try v.getattr(dir.ino), try v.getattr(e.attr.ino))
+        #expect(before.1.mtime == 1_600_000_000)
+        clock.advance(5)  // past the TTL: both are read from the store again
+        let after = (try v.getattr(dir.ino), try v.getattr(e.attr.ino))
+        #expect(after.0 == before.0)
+        #expect(after.1 == before.1)
+    }
+}

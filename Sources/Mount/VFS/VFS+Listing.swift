@@ -86,9 +86,11 @@ extension VFS {
     }
 
     /// A directory: its marker's metadata are not kept by every store (SeaweedFS drops them), so
-    /// directories found by name get the default attributes.
+    /// directories found by name get the default attributes, and the mount's start as their mtime
+    /// (a stable one: `tar` and `rsync` take a changing directory mtime for a change).
     func directoryNode(name: String, key: String) -> Node {
-        let attrs = PosixAttributes.decode([:], kind: .directory, lastModified: nil, defaults: options.defaults)
+        let attrs = PosixAttributes.decode([:], kind: .directory, lastModified: Date(timeIntervalSince1970: mountedAt),
+                                           defaults: options.defaults)
         return Node(ino: 0, parent: 0, name: name, kind: .directory, key: key, attrs: attrs, size: 0,
                     etag: nil, lookups: 0, validUntil: 0)
     }

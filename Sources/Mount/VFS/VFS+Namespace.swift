@@ -50,7 +50,7 @@ extension VFS {
         try requireWritable()
         if try exists(parent, name) { throw VFSError(.exists, "mkdir \(name): exists") }
         let dir = try node(parent)
-        let attrs = PosixAttributes(mode: NodeKind.directory.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now())
+        let attrs = PosixAttributes(mode: NodeKind.directory.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now().rounded(.down))
         let key = dir.key + name + "/"
         try store.put(key, data: Data(), metadata: attrs.encode())
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .directory, key: key, attrs: attrs, size: 0,
@@ -62,7 +62,7 @@ extension VFS {
         try requireWritable()
         if try exists(parent, name) { throw VFSError(.exists, "symlink \(name): exists") }
         let dir = try node(parent)
-        let attrs = PosixAttributes(mode: NodeKind.symlink.typeBits | 0o777, uid: uid, gid: gid, mtime: clock.now())
+        let attrs = PosixAttributes(mode: NodeKind.symlink.typeBits | 0o777, uid: uid, gid: gid, mtime: clock.now().rounded(.down))
         let meta = try store.put(dir.key + name, data: Data(target.utf8), metadata: attrs.encode())
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .symlink, key: dir.key + name, attrs: attrs,
                                             size: meta.size, etag: meta.etag, lookups: 1, validUntil: clock.now() + options.metadataTTL))
@@ -127,11 +127,12 @@ extension VFS {
         if let m = change.mode { a.mode = (a.mode & 0o170000) | (m & 0o7777) }
         if let u = change.uid { a.uid = u }
         if let g = change.gid { a.gid = g }
-        if let t = change.mtime { a.mtime = t }
+        if let t = change.mtime { a.mtime = t.rounded(.down) }  // whole seconds, as stored
         let staged = state.withLock { s -> Bool in
             s.nodes[ino]?.attrs = a
             guard s.open[ino] != nil else { return false }
             s.open[ino]?.dirty = true  // the next flush stores the new attributes with the bytes
+            if change.mtime != nil { s.open[ino]?.mtimeSet = true }
             return true
         }
         if staged { cancelStream(ino) }  // its parts carry the old attributes

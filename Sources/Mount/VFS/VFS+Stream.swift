@@ -20,7 +20,7 @@ extension VFS {
             st.wrote(range, size: size)
         case .start(let o, let n):
             var attrs = n.attrs
-            attrs.mtime = clock.now()
+            attrs.mtime = clock.now().rounded(.down)  // whole seconds, as stored
             let id = try? store.startUpload(n.key, metadata: attrs.encode())
             let stream = id.map {
                 UploadStream(key: n.key, uploadId: $0, partSize: p, fd: o.fd, path: o.path, store: store, pool: uploadPool,

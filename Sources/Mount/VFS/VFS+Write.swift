@@ -67,6 +67,7 @@ extension VFS {
             o.size = max(o.size, end)
             o.dirty = true
             o.emptyCreate = false
+            o.mtimeSet = false
             s.open[h.ino] = o
         }
         streamWrite(h.ino, offset..<offset + Int64(data.count))
@@ -85,7 +86,7 @@ extension VFS {
         guard let o = state.withLock({ $0.open[ino] }), o.dirty, !o.unlinked else { return }
         let n = try node(ino)
         var attrs = n.attrs
-        attrs.mtime = clock.now()
+        if !o.mtimeSet { attrs.mtime = clock.now().rounded(.down) }  // whole seconds, as stored
         let meta: ObjectMeta
         do {
             if let stream = o.stream {
@@ -132,7 +133,7 @@ extension VFS {
         try Self.checkName(name)
         let dir = try node(parent)
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "create \(name): parent is not a directory") }
-        let attrs = PosixAttributes(mode: NodeKind.file.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now())
+        let attrs = PosixAttributes(mode: NodeKind.file.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now().rounded(.down))
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .file, key: dir.key + name, attrs: attrs,
                                             size: 0, etag: nil, lookups: 1, validUntil: clock.now() + options.metadataTTL))
         try stage(n, truncate: true)

@@ -61,6 +61,8 @@ public final class VFS: Sendable {
         /// The multipart upload running while the file is written (see `UploadStream`).
         var stream: UploadStream? = nil
         var streamStarting = false
+        /// `utimens` set the mtime after the last write: the upload keeps it instead of "now".
+        var mtimeSet = false
     }
 
     struct State {
@@ -84,6 +86,8 @@ public final class VFS: Sendable {
     public let metrics: MountMetrics
     let clock: any Clock
     let state: Mutex<State>
+    /// When the mount started (the mtime of directories nothing else dates).
+    let mountedAt: Double
     /// Serialises filling a partly staged file from its base object with writes to it, so a
     /// fetched range never lands over bytes written meanwhile.
     let stagingLock = NSLock()
@@ -104,13 +108,14 @@ public final class VFS: Sendable {
         self.store = store
         self.options = options
         self.clock = clock
+        self.mountedAt = clock.now().rounded(.down)
         self.readPool = WorkerPool(threads: options.readAhead.maxWindow, name: "gt-readahead")
         self.metaPool = WorkerPool(threads: 8, name: "gt-head")
         self.uploadPool = WorkerPool(threads: S3ObjectStore.uploadWidth, name: "gt-upload")
         self.prefetch = MetaPrefetch(store: store, pool: metaPool, clock: clock, ttl: options.metadataTTL)
         var s = State()
         let rootAttrs = PosixAttributes(mode: NodeKind.directory.typeBits | options.defaults.directoryMode,
-                                        uid: options.defaults.uid, gid: options.defaults.gid, mtime: clock.now())
+                                        uid: options.defaults.uid, gid: options.defaults.gid, mtime: clock.now().rounded(.down))
         s.nodes[Self.rootIno] = Node(ino: Self.rootIno, parent: Self.rootIno, name: "", kind: .directory, key: options.prefix,
                                      attrs: rootAttrs, size: 0, etag: nil, lookups: 1, validUntil: .infinity)
         state = Mutex(s)
@@ -204,8 +209,9 @@ public final class VFS: Sendable {
         let fresh = try resolve(dirKey: String(n.key.dropLast(n.kind == .directory ? n.name.utf8.count + 1 : n.name.utf8.count)), name: n.name)
         return state.withLock { s -> Node in
             guard var current = s.nodes[n.ino] else { return n }
+            // A directory that is still one keeps its attributes: the store has none to give.
+            if !(fresh.kind == .directory && current.kind == .directory) { current.attrs = fresh.attrs }
             current.kind = fresh.kind
-            current.attrs = fresh.attrs
             current.size = fresh.size
             current.etag = fresh.etag
             current.key = fresh.key
