@@ -78,4 +78,43 @@ import TestSupport
         #expect(truncate(path, off_t(33 << 20) + 5) == 0)
         #expect(try client.get(bucket: "big", key: "big.bin") == expected.prefix((33 << 20) + 5))
     }
+
+    /// Past S3's 5 GiB single-PUT limit: the file is one object of many parts, every MiB where it
+    /// belongs. Heavy: scripts/test.sh runs it alone after the parallel suite (GT_HEAVY=1).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["GT_HEAVY"] != nil, "heavy: run alone by scripts/test.sh"))
+    func aFileLargerThanFiveGiBIsOneObject() throws {
+        let h = try DaemonHarness(name: "fuse5g")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        let client = try h.engineClient()
+        try client.createBucket("huge")
+        let mnt = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-mnt-")
+        defer { try? FileManager.default.removeItem(atPath: mnt) }
+        let path = mnt + "/huge.bin"
+        let mib = 5 * 1024 + 3
+        var block = Data(count: 1 << 20)
+        block.withUnsafeMutableBytes { for i in 0..<$0.count { $0[i] = UInt8.random(in: 0...255) } }
+        func stamped(_ i: Int) -> Data {
+            var b = block
+            b.replaceSubrange(0..<8, with: withUnsafeBytes(of: UInt64(i).bigEndian) { Data($0) })
+            return b
+        }
+
+        var (m, _) = try mountBucket(client, "huge", at: mnt)
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        let out = try #require(FileHandle(forWritingAtPath: path))
+        for i in 0..<mib { out.write(stamped(i)) }
+        try out.close()
+        #expect(try client.head(bucket: "huge", key: "huge.bin").size == Int64(mib) << 20)
+        m.unmount()
+
+        (m, _) = try mountBucket(client, "huge", at: mnt)
+        defer { m.unmount() }
+        let input = try #require(FileHandle(forReadingAtPath: path))
+        defer { try? input.close() }
+        var wrong: [Int] = []
+        for i in 0..<mib where input.readData(ofLength: 1 << 20) != stamped(i) { wrong.append(i) }
+        #expect(wrong.isEmpty, "MiB blocks that differ: \(wrong.prefix(10))")
+        #expect(input.readData(ofLength: 1).isEmpty)
+    }
 }

@@ -85,4 +85,19 @@ import TestSupport
         #expect(base.openUploads == 0)
         #expect(!base.keys.contains("f"))
     }
+
+    @Test func anUploadThatFailsWithNotFoundIsEIONotENOENT() throws {
+        let (_, counted, v) = fixture()
+        let (_, fh) = try v.create(parent: VFS.rootIno, name: "f", mode: 0o644, uid: 0, gid: 0)
+        _ = try v.write(fh, offset: 0, data: Data("x".utf8))
+        counted.failNext(.put, with: .notFound)
+        do {
+            try v.flush(fh)
+            Issue.record("the failed upload was reported as success")
+        } catch let e as VFSError {
+            #expect(e.errno == EIO)
+        }
+        try v.flush(fh)  // and the next close retries
+        v.release(fh)
+    }
 }

@@ -104,7 +104,7 @@ extension VFS {
             }
         } catch {
             metrics.uploadFailed()
-            throw error
+            throw Self.uploadError(error, key: n.key)
         }
         prefetch.invalidate(n.key)
         state.withLock { s in
@@ -124,6 +124,17 @@ extension VFS {
                 hd.size = meta.size
                 s.handles[fh] = hd
             }
+        }
+    }
+
+    /// What `close`/`fsync` report for a failed upload: `EIO`, unless the cause is one the
+    /// caller can act on (no space or quota, no permission, a read-only store). A 404 from the
+    /// store (say, an upload that vanished) must not read as "no such file" for a file just written.
+    static func uploadError(_ error: any Error, key: String) -> VFSError {
+        guard let e = error as? VFSError else { return VFSError(.io, "upload of \(key) failed: \(error)") }
+        switch e.code {
+        case .noSpace, .accessDenied, .readOnly, .io: return e
+        default: return VFSError(.io, "upload of \(key) failed: \(e.message)", cause: e.cause)
         }
     }
 
