@@ -35,6 +35,8 @@ import TestSupport
         #expect(grep.stdout.contains("juicefs_object_request_data_bytes_GET 6"))  // "seeded" was fetched once
         let config = try String(contentsOfFile: mnt + "/.config", encoding: .utf8)
         #expect(config.contains("\"bucket\" : \"entry\"") && !config.contains(id.secretAccessKey) && !config.contains(id.accessKeyID))
+        // What the kernel agreed: 1 MiB writes, no writeback cache (see docs/SEMANTICS.md).
+        #expect(config.contains("\"fuse_max_write\" : \"1048576\"") && config.contains("\"fuse_writeback_cache\" : \"false\""), "\(config)")
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: mnt).contains(".stats")))
 
         // Refusals, each one line naming what to do.

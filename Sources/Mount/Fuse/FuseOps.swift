@@ -51,6 +51,20 @@ enum FuseOps {
 
     static func table() -> fuse_lowlevel_ops {
         var ops = fuse_lowlevel_ops()
+        ops.`init` = { userdata, conn in
+            guard let userdata, let c = conn else { return }
+            // SAFETY: userdata is the VFS retained by FuseMount; `conn` is valid during this call.
+            let vfs = Unmanaged<VFS>.fromOpaque(userdata).takeUnretainedValue()
+            // More asynchronous (read-ahead) requests in flight than the kernel's 12 by default.
+            c.pointee.max_background = 64
+            c.pointee.congestion_threshold = 48
+            // Writeback caching stays off: with it the kernel keeps its own idea of a file's size
+            // and mtime, so another client's change to an object would not show within the TTL.
+            let writeback = (c.pointee.want & UInt32(FUSE_CAP_WRITEBACK_CACHE)) != 0
+            vfs.noteKernel(["fuse_protocol": "\(c.pointee.proto_major).\(c.pointee.proto_minor)",
+                            "fuse_max_write": "\(c.pointee.max_write)", "fuse_max_readahead": "\(c.pointee.max_readahead)",
+                            "fuse_max_background": "\(c.pointee.max_background)", "fuse_writeback_cache": "\(writeback)"])
+        }
         ops.lookup = { req, parent, name in
             FuseOps.serve(req, "lookup") {
                 let e = try FuseOps.vfs(req).lookup(parent: UInt64(parent), name: String(cString: name!))

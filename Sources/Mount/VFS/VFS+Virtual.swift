@@ -3,6 +3,9 @@ import Foundation
 extension VFS {
     public static func isVirtual(_ ino: UInt64) -> Bool { ino == statsIno || ino == configIno }
 
+    /// What the kernel and libfuse agreed at INIT (shown in `.config`).
+    public func noteKernel(_ facts: [String: String]) { kernel.withLock { $0.merge(facts) { _, b in b } } }
+
     func virtualAttr(_ ino: UInt64) throws -> FileAttr {
         FileAttr(ino: ino, size: Int64(try virtualContent(ino).utf8.count), mode: NodeKind.file.typeBits | 0o444,
                  uid: options.defaults.uid, gid: options.defaults.gid, mtime: clock.now(), nlink: 1)
@@ -18,6 +21,7 @@ extension VFS {
                                    "read_only": options.readOnly, "cache_dir": options.cacheDir,
                                    "default_uid": options.defaults.uid, "default_gid": options.defaults.gid]
             .merging(options.info) { a, _ in a }
+            .merging(kernel.withLock { $0 }) { a, _ in a }
         let data = try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }

@@ -86,6 +86,8 @@ public final class VFS: Sendable {
     public let metrics: MountMetrics
     let clock: any Clock
     let state: Mutex<State>
+    /// Facts from the kernel's INIT, for `.config`.
+    let kernel = Mutex<[String: String]>([:])
     /// When the mount started (the mtime of directories nothing else dates).
     let mountedAt: Double
     /// Serialises filling a partly staged file from its base object with writes to it, so a
