@@ -24,6 +24,9 @@ struct MountRunner {
                               credentials: { creds })
         var options = VFSOptions(prefix: spec.prefix, metadataTTL: spec.metadataTTL,
                                  defaults: AttributeDefaults(uid: getuid(), gid: getgid()), readOnly: spec.readOnly, cacheDir: spec.cacheDir)
+        options.onError = { message in
+            FileHandle.standardError.write(Data("\(UTCTime.iso8601Millis(Date())) error: \(message)\n".utf8))
+        }
         options.info = ["endpoint": spec.endpoint.absoluteString, "bucket": spec.bucket, "region": spec.region,
                         "mountpoint": spec.mountpoint, "access_key_id": Self.mask(creds.accessKeyID)]
         let vfs = VFS(store: S3ObjectStore(client: client, bucket: spec.bucket), options: options, metrics: metrics)

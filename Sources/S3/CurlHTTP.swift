@@ -31,7 +31,7 @@ public struct HTTPResponse: Sendable {
     public var body: Data
 
     public func header(_ name: String) -> String? {
-        headers.last { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+        headers.last { ASCII.equalsIgnoringCase($0.0, name) }?.1
     }
 
     public var text: String { String(decoding: body, as: UTF8.self) }
@@ -180,8 +180,8 @@ public enum CurlHTTP {
         for line in lines {
             if line.hasPrefix("HTTP/") { out.removeAll(); continue }
             guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = String(line[..<colon]).trimmingCharacters(in: .whitespaces)
-            let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let name = ASCII.trim(line[..<colon])
+            let value = ASCII.trim(line[line.index(after: colon)...])
             out.append((name, value))
         }
         return out

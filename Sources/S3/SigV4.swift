@@ -28,7 +28,7 @@ public enum SigV4 {
                             date: Date = Date()) -> [(String, String)] {
         let amzDate = amzDateString(date)
         let day = String(amzDate.prefix(8))
-        var all = headers.map { ($0.0.lowercased(), $0.1.trimmingCharacters(in: .whitespaces)) }
+        var all = headers.map { ($0.0.lowercased(), ASCII.trim($0.1)) }
         var hostValue = url.host ?? ""
         if let port = url.port { hostValue += ":\(port)" }
         var added: [(String, String)] = [("host", hostValue), ("x-amz-date", amzDate), ("x-amz-content-sha256", payloadHash)]
@@ -39,7 +39,7 @@ public enum SigV4 {
         // and re-encoded the S3 way.
         let comps = URLComponents(url: url, resolvingAgainstBaseURL: false)
         let sentPath = comps?.percentEncodedPath ?? "/"
-        let path = sentPath.isEmpty ? "/" : (sentPath.removingPercentEncoding ?? sentPath)
+        let path = sentPath.isEmpty ? "/" : !sentPath.contains("%") ? sentPath : (sentPath.removingPercentEncoding ?? sentPath)
         let canonical = canonicalRequest(method: method, path: path,
                                          rawQuery: comps?.percentEncodedQuery ?? "", headers: all, signedHeaders: signedNames,
                                          payloadHash: payloadHash)
@@ -107,7 +107,8 @@ public enum SigV4 {
     }
 
     static func percentDecode(_ s: String) -> String {
-        s.replacingOccurrences(of: "+", with: "%20").removingPercentEncoding ?? s
+        guard s.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return s }
+        return s.replacingOccurrences(of: "+", with: "%20").removingPercentEncoding ?? s
     }
 
     static func collapseSpaces(_ s: String) -> String {

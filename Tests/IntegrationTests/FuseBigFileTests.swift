@@ -12,8 +12,9 @@ import TestSupport
     func mountBucket(_ client: S3Client, _ bucket: String, at mnt: String) throws -> (FuseMount, MountMetrics) {
         let cache = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-cache-")
         let metrics = MountMetrics()
-        let vfs = VFS(store: S3ObjectStore(client: client, bucket: bucket),
-                      options: VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), cacheDir: cache), metrics: metrics)
+        var options = VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), cacheDir: cache)
+        options.onError = { print("mount error: \($0)") }
+        let vfs = VFS(store: S3ObjectStore(client: client, bucket: bucket), options: options, metrics: metrics)
         return (try FuseMount(vfs: vfs, mountpoint: mnt), metrics)
     }
 

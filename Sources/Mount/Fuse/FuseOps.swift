@@ -16,16 +16,19 @@ enum FuseOps {
     /// Replies with the errno of whatever `body` threw, or lets `body` reply itself.
     static func serve(_ req: fuse_req_t?, _ op: String, _ body: () throws -> Void) {
         // The request is freed by its reply: take what we need from it first.
-        let metrics = vfs(req).metrics
+        let fs = vfs(req)
+        let metrics = fs.metrics
         let started = DispatchTime.now().uptimeNanoseconds
         var failed = false
         do {
             try body()
         } catch let e as VFSError {
             failed = true
+            if e.errno == EIO || e.errno == ESTALE { fs.options.onError?("\(op): \(e.message)") }
             fuse_reply_err(req, e.errno)
         } catch {
             failed = true
+            fs.options.onError?("\(op): \(error)")
             fuse_reply_err(req, EIO)
         }
         metrics.op(op, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, failed: failed)

@@ -92,11 +92,14 @@ extension VFS {
             if let stream = o.stream {
                 do {
                     meta = try store.completeUpload(n.key, uploadId: stream.uploadId, parts: try stream.finish(size: o.size))
+                    state.withLock { $0.open[ino]?.stream = nil }
                 } catch {
-                    cancelStream(ino)  // the next flush stores the file in one go
-                    throw error
+                    // The streamed upload is lost (the engine may have dropped it, or a retried
+                    // completion found it already done): store the file in one go instead.
+                    cancelStream(ino)
+                    options.onError?("streamed upload of \(n.key) failed (\(error)); storing the file in one go")
+                    meta = try store.putFile(n.key, path: o.path, metadata: attrs.encode())
                 }
-                state.withLock { $0.open[ino]?.stream = nil }
             } else if let local = o.local, let base = o.base, !local.covers(0..<o.size) {
                 meta = try store.putFile(n.key, path: o.path, size: o.size, local: local, base: base, metadata: attrs.encode())
             } else {

@@ -37,6 +37,9 @@ public struct VFSOptions: Sendable {
     public var cacheDir: String
     /// Extra facts shown in `.config` (endpoint, bucket, …; never secrets).
     public var info: [String: String] = [:]
+    /// Where failures that reach an application as EIO (or ESTALE) are told, with their cause:
+    /// the mount's log file.
+    public var onError: (@Sendable (String) -> Void)? = nil
     /// Chunk size and window of sequential read-ahead.
     var readAhead = ReadAhead.Tuning()
 
