@@ -100,4 +100,20 @@ import TestSupport
         try v.flush(fh)  // and the next close retries
         v.release(fh)
     }
+
+    @Test func anUploadTheStoreLostIsStoredInOneGoAtClose() throws {
+        let (base, counted, v) = fixture()
+        let (_, fh) = try v.create(parent: VFS.rootIno, name: "f", mode: 0o644, uid: 0, gid: 0)
+        var expected = Data()
+        for i in 0..<20 {
+            _ = try v.write(fh, offset: Int64(i * mib), data: block(i))
+            expected.append(block(i))
+        }
+        waitFor { counted.calls(.put) >= 2 }  // the upload started and its first part went
+        counted.failNext(.put, times: 1, with: .notFound)  // "NoSuchUpload" for what close sends
+        try v.flush(fh)
+        v.release(fh)
+        #expect(try base.read("f", range: 0..<Int64.max, etag: nil) == expected)
+        #expect(base.openUploads == 0)
+    }
 }
