@@ -8,7 +8,7 @@ import Testing
         #expect(try BucketSpec.parseTTL("30m") == .seconds(1800) && BucketSpec.parseTTL("7d") == .seconds(604_800))
         #expect(try BucketSpec.parseQuota("512K") == .bytes(512 << 10) && BucketSpec.parseQuota("1T") == .bytes(1 << 40))
         #expect(try BucketSpec.parseQuota("4096") == .bytes(4096))
-        #expect(s.ttl.description == "1d" && s.quota.description == "10G")
+        #expect(s.ttl.description == "24h" && s.quota.description == "10G")
     }
 
     @Test func permanentAndUnlimitedNeedConfirmation() throws {
@@ -28,7 +28,7 @@ import Testing
         try BucketSpec.checkName(name)
     }
 
-    @Test(arguments: ["", "0h", "-1h", "1", "1w", "h", "1.5h", "٣h", "99999999d", " 1h"])
+    @Test(arguments: ["", "0h", "-1h", "1", "1w", "h", "1.5h", "٣h", "99999999d", " 1h", "1d", "60m", "2h", "30M", "7D"])
     func badTTLsAreRefused(_ ttl: String) {
         #expect(throws: DaemonError.self) { try BucketSpec.parseTTL(ttl) }
     }

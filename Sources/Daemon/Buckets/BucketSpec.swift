@@ -10,7 +10,7 @@ public struct BucketSpec: Sendable, Equatable {
         public var description: String {
             switch self {
             case .permanent: return "permanent"
-            case .seconds(let s): return BucketSpec.durationText(s)
+            case .seconds(let s): return ["1800": "30m", "3600": "1h", "86400": "24h", "604800": "7d"]["\(s)"] ?? "\(s)s"
             }
         }
     }
@@ -61,15 +61,14 @@ public struct BucketSpec: Sendable, Equatable {
         }
     }
 
-    /// `30m`, `1h`, `24h`, `7d` (any positive count of m/h/d, at most 10 years) or `permanent`.
+    /// Exactly `30m`, `1h`, `24h`, `7d` or `permanent` (the seed's grammar: `1d` or `60m` are refused).
     public static func parseTTL(_ text: String) throws -> TTL {
+        let allowed = ["30m": 1800, "1h": 3600, "24h": 86400, "7d": 604_800]
         if text == "permanent" { return .permanent }
-        let units: [Character: Int] = ["m": 60, "h": 3600, "d": 86400]
-        guard let unit = text.last, let factor = units[unit], let n = Int(text.dropLast()), n > 0, n <= 3650 * 86400 / factor,
-              text.dropLast().allSatisfy(\.isASCII) else {
-            throw DaemonError(.usage, "invalid TTL \"\(text.prefix(40))\"", fix: "use a count with m, h or d (30m, 1h, 24h, 7d) or permanent")
+        guard let seconds = allowed[text] else {
+            throw DaemonError(.usage, "invalid TTL \"\(text.prefix(40))\"", fix: "use one of 30m, 1h, 24h, 7d or permanent")
         }
-        return .seconds(n * factor)
+        return .seconds(seconds)
     }
 
     /// `<n>` bytes or `<n>K|M|G|T` (binary units), or `unlimited`.
@@ -83,12 +82,6 @@ public struct BucketSpec: Sendable, Equatable {
             throw DaemonError(.usage, "invalid quota \"\(text.prefix(40))\"", fix: "use a size like 500M, 10G or 1T (binary units), or unlimited")
         }
         return .bytes(n * factor)
-    }
-
-    static func durationText(_ s: Int) -> String {
-        if s % 86400 == 0 { return "\(s / 86400)d" }
-        if s % 3600 == 0 { return "\(s / 3600)h" }
-        return "\(s / 60)m"
     }
 
     static func sizeText(_ b: Int64) -> String {
