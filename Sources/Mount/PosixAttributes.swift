@@ -63,7 +63,7 @@ public struct PosixAttributes: Sendable, Equatable {
                               defaults: AttributeDefaults) -> PosixAttributes {
         let fallbackMode = kind == .directory ? defaults.directoryMode : defaults.fileMode
         var mode = kind.typeBits | fallbackMode
-        if let text = meta["mode"], let stored = UInt32(text.trimmingCharacters(in: .whitespaces)) {
+        if let text = meta["mode"], let stored = UInt32(text) ?? UInt32(text.trimmingCharacters(in: .whitespaces)) {
             let storedType = stored & 0o170000
             let permissions = stored & 0o7777
             switch (kind, storedType) {
@@ -72,7 +72,7 @@ public struct PosixAttributes: Sendable, Equatable {
             default: mode = kind.typeBits | permissions
             }
         }
-        let mtime = meta["mtime"].flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        let mtime = meta["mtime"].flatMap { Double($0) ?? Double($0.trimmingCharacters(in: .whitespaces)) }
             ?? lastModified?.timeIntervalSince1970 ?? 0
         return PosixAttributes(mode: mode,
                                uid: meta["uid"].flatMap { UInt32($0) } ?? defaults.uid,

@@ -61,6 +61,7 @@ public final class S3Client: Sendable {
     public let region: String
     public let retry: RetryPolicy
     public let timeout: Double
+    let signingKeys = SigningKeyCache()
     private let credentials: @Sendable () -> S3Credentials
     private let pool: CurlPool
     /// Told about every answered attempt: the operation ("GetObject b/k"), method, status, body
@@ -97,7 +98,7 @@ public final class S3Client: Sendable {
         while true {
             attempt += 1
             let signed = SigV4.sign(method: method, url: url, headers: headers, payloadHash: payloadHash,
-                                    credentials: credentials(), region: region)
+                                    credentials: credentials(), region: region, keys: signingKeys)
             let request = HTTPRequest(method: method, url: url.absoluteString, headers: headers + signed, body: body, timeout: timeout)
             let failure: S3Error
             do {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// An S3 access key pair.
 public struct S3Credentials: Sendable, Equatable {
@@ -25,7 +26,7 @@ public enum SigV4 {
     /// `x-amz-content-sha256`, optional `x-amz-security-token`, and `Authorization`.
     public static func sign(method: String, url: URL, headers: [(String, String)] = [], payloadHash: String,
                             credentials: S3Credentials, region: String = "us-east-1", service: String = "s3",
-                            date: Date = Date()) -> [(String, String)] {
+                            date: Date = Date(), keys: SigningKeyCache? = nil) -> [(String, String)] {
         let amzDate = amzDateString(date)
         let day = String(amzDate.prefix(8))
         var all = headers.map { ($0.0.lowercased(), ASCII.trim($0.1)) }
@@ -46,7 +47,8 @@ public enum SigV4 {
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let toSign = stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical)
         let signature = hex(HMAC<SHA256>.authenticationCode(for: Data(toSign.utf8),
-                                                           using: signingKey(secret: credentials.secretAccessKey, day: day, region: region, service: service)))
+                                                           using: keys?.key(secret: credentials.secretAccessKey, day: day, region: region, service: service)
+                                                               ?? signingKey(secret: credentials.secretAccessKey, day: day, region: region, service: service)))
         let auth = "\(algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedNames.joined(separator: ";")), Signature=\(signature)"
         return added.filter { $0.0 != "host" } + [("Authorization", auth)]
     }
@@ -138,4 +140,20 @@ public enum SigV4 {
 
     private static let lowerHex = Array("0123456789abcdef".utf8)
     private static let upperHex = Array("0123456789ABCDEF".utf8)
+}
+
+/// The last signing key derived, kept because it changes once a day (or when the secret does):
+/// deriving it costs four HMACs per request.
+public final class SigningKeyCache: Sendable {
+    private let last = Mutex<(id: String, key: SymmetricKey)?>(nil)
+
+    public init() {}
+
+    func key(secret: String, day: String, region: String, service: String) -> SymmetricKey {
+        let id = "\(day)/\(region)/\(service)/\(secret)"
+        if let hit = last.withLock({ $0 }), hit.id == id { return hit.key }
+        let key = SigV4.signingKey(secret: secret, day: day, region: region, service: service)
+        last.withLock { $0 = (id, key) }
+        return key
+    }
 }
