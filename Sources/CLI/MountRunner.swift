@@ -23,7 +23,7 @@ struct MountRunner {
                               },
                               credentials: { creds })
         var options = VFSOptions(prefix: spec.prefix, metadataTTL: spec.metadataTTL,
-                                 defaults: AttributeDefaults(uid: getuid(), gid: getgid()), readOnly: spec.readOnly, cacheDir: spec.cacheDir)
+                                 defaults: spec.defaults, readOnly: spec.readOnly, cacheDir: spec.cacheDir)
         options.onError = { message in
             FileHandle.standardError.write(Data("\(UTCTime.iso8601Millis(Date())) error: \(message)\n".utf8))
         }

@@ -16,13 +16,15 @@ struct MountSpec {
     let mountpoint: String
     let readOnly: Bool
     let allowOther: Bool
+    /// Attributes of objects without metadata.
+    let defaults: AttributeDefaults
     let metadataTTL: Double
     let cacheDir: String
     let credentials: S3Credentials
     let paths: Paths
 
     init(endpoint: URL, bucket: String, prefix: String, region: String, mountpoint: String, readOnly: Bool, allowOther: Bool,
-         metadataTTL: Double, cacheDir: String?, credentialsFile: String?, paths: Paths) throws {
+         metadataTTL: Double, cacheDir: String?, credentialsFile: String?, defaults: AttributeDefaults, paths: Paths) throws {
         guard !bucket.isEmpty, !bucket.contains("/") else { throw DaemonError(.usage, "--bucket \(bucket) is not a bucket name") }
         self.endpoint = endpoint
         self.bucket = bucket
@@ -32,6 +34,7 @@ struct MountSpec {
         self.readOnly = readOnly
         self.allowOther = allowOther
         self.metadataTTL = metadataTTL
+        self.defaults = defaults
         self.paths = paths
         self.cacheDir = cacheDir.map(Self.absolute) ?? paths.dataDir + "/cache/" + Self.slug(self.mountpoint)
         credentials = try Self.loadCredentials(file: credentialsFile)

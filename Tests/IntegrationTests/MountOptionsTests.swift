@@ -49,5 +49,24 @@ import TestSupport
         #expect(mkdir(mnt + "/d", 0o755) == -1 && errno == EROFS)
         #expect(try h.run(["unmount", mnt]).status == 0)
         #expect(try client.listAll(bucket: "opts").objects.map(\.key) == ["seed.txt"])
+
+        // Objects without metadata get the defaults asked for; bad modes are refused before mounting.
+        try client.put(bucket: "opts", key: "dir/inner.txt", body: Data("x".utf8))
+        r = try h.run(base + ["--uid", "1234", "--gid", "5678", "--file-mode", "0600", "--dir-mode", "0710"], env: creds)
+        #expect(r.status == 0, "\(r.stderr)")
+        let fileAttrs = try FileManager.default.attributesOfItem(atPath: mnt + "/seed.txt")
+        #expect(fileAttrs[.posixPermissions] as? Int == 0o600)
+        #expect(fileAttrs[.ownerAccountID] as? Int == 1234 && fileAttrs[.groupOwnerAccountID] as? Int == 5678)
+        #expect(try FileManager.default.attributesOfItem(atPath: mnt + "/dir")[.posixPermissions] as? Int == 0o710)
+        #expect(try String(contentsOfFile: mnt + "/.config", encoding: .utf8).contains("\"default_file_mode\" : \"600\""))
+        #expect(try h.run(["unmount", mnt]).status == 0)
+        for bad in [["--file-mode", "999"], ["--dir-mode", "rwx"], ["--file-mode", "17777"]] {
+            let refused = try h.run(base + bad, env: creds)
+            #expect(refused.status == 64 && refused.stderr.split(separator: "\n").count == 1 && refused.stderr.contains(bad[0]),
+                    "\(bad): \(refused.stderr)")
+        }
+        let badUID = try h.run(base + ["--uid", "nobody"], env: creds)  // the argument parser's own refusal
+        #expect(badUID.status == 64 && badUID.stderr.contains("--uid"), "\(badUID.stderr)")
+        #expect(!S3fsInteropTests.isMounted(mnt, type: "fuse.garagetytus"))
     }
 }

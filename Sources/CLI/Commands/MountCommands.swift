@@ -33,8 +33,19 @@ struct MountCommand: AsyncParsableCommand {
     @Flag(help: "Refuse every write with EROFS.") var readOnly = false
     @Flag(help: "Let other users access the mount (allow_other).") var allowOther = false
     @Flag(help: "Stay in the foreground until unmounted or signalled.") var foreground = false
+    @Option(help: "Owner shown for objects without metadata (default: the mounting user).") var uid: UInt32?
+    @Option(help: "Group shown for objects without metadata (default: the mounting user's).") var gid: UInt32?
+    @Option(help: "Octal mode of files without metadata.") var fileMode: String = "0644"
+    @Option(help: "Octal mode of directories without metadata.") var dirMode: String = "0755"
     @Option(help: "Seconds to wait for the mount to be ready.") var timeout: Double = 30
     @Argument(help: "Directory to mount on.") var mountpoint: String
+
+    static func octalMode(_ text: String, flag: String) throws -> UInt32 {
+        guard let m = UInt32(text, radix: 8), m <= 0o7777, !text.isEmpty, text.count <= 5 else {
+            throw DaemonError(.usage, "--\(flag) \(text.prefix(20)) is not an octal mode", fix: "e.g. --\(flag) 0640")
+        }
+        return m
+    }
 
     func run() async throws {
         try await CLIRunner.run {
@@ -43,10 +54,13 @@ struct MountCommand: AsyncParsableCommand {
             guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil else {
                 throw DaemonError(.usage, "--endpoint \(endpoint) is not an http(s) URL", fix: "e.g. --endpoint http://127.0.0.1:3900")
             }
+            var defaults = AttributeDefaults(uid: uid ?? getuid(), gid: gid ?? getgid())
+            defaults.fileMode = try Self.octalMode(fileMode, flag: "file-mode")
+            defaults.directoryMode = try Self.octalMode(dirMode, flag: "dir-mode")
             let paths = try CLIRunner.resolvePaths()
             let spec = try MountSpec(endpoint: url, bucket: bucket, prefix: prefix, region: region, mountpoint: mountpoint,
                                      readOnly: readOnly, allowOther: allowOther, metadataTTL: metadataTTL,
-                                     cacheDir: cacheDir, credentialsFile: credentialsFile, paths: paths)
+                                     cacheDir: cacheDir, credentialsFile: credentialsFile, defaults: defaults, paths: paths)
             try spec.checkMountpoint()
             try spec.checkAccess()
             if foreground {

@@ -19,7 +19,9 @@ extension VFS {
         }
         let info: [String: Any] = ["prefix": options.prefix, "metadata_ttl_seconds": options.metadataTTL,
                                    "read_only": options.readOnly, "cache_dir": options.cacheDir,
-                                   "default_uid": options.defaults.uid, "default_gid": options.defaults.gid]
+                                   "default_uid": options.defaults.uid, "default_gid": options.defaults.gid,
+                                   "default_file_mode": String(options.defaults.fileMode, radix: 8),
+                                   "default_dir_mode": String(options.defaults.directoryMode, radix: 8)]
             .merging(options.info) { a, _ in a }
             .merging(kernel.withLock { $0 }) { a, _ in a }
         let data = try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
