@@ -58,6 +58,19 @@ import TestSupport
         #expect(rmdir(mnt + "/moved") == -1 && errno == ENOTEMPTY)
         #expect(link(mnt + "/moved/a.bin", mnt + "/hard") == -1 && (errno == ENOTSUP || errno == EPERM))
 
+        // A missing name is remembered by the kernel for the TTL: probing it again costs no lookup.
+        func lookups() throws -> Int {
+            let stats = try String(contentsOfFile: mnt + "/.stats", encoding: .utf8)
+            let line = stats.split(separator: "\n").first { $0.hasPrefix("garagetytus_fuse_ops_total{op=\"lookup\"}") }
+            return Int(line?.split(separator: " ").last ?? "") ?? -1
+        }
+        #expect(!FileManager.default.fileExists(atPath: mnt + "/probe.h"))
+        let afterFirst = try lookups()
+        for _ in 0..<20 { _ = FileManager.default.fileExists(atPath: mnt + "/probe.h") }
+        #expect(try lookups() == afterFirst + 1)  // + 1: reading .stats looks it up (it is never cached)
+        #expect(FileManager.default.createFile(atPath: mnt + "/probe.h", contents: Data("now here".utf8)))  // clears it
+        #expect(try String(contentsOfFile: mnt + "/probe.h", encoding: .utf8) == "now here")
+
         // Objects written by another S3 client show up (after the metadata TTL).
         try client.put(bucket: "wbucket", key: "external.txt", body: Data("from aws".utf8))
         #expect(eventually(timeout: 3) { (try? String(contentsOfFile: mnt + "/external.txt", encoding: .utf8)) == "from aws" })
@@ -70,7 +83,7 @@ import TestSupport
         m = try mountBucket(client, "wbucket", at: mnt)
         let top = try FileManager.default.contentsOfDirectory(atPath: mnt).sorted()
         let inS3 = try client.listAll(bucket: "wbucket", delimiter: "/")
-        #expect(top == ["external.txt", "ln", "moved"], "\(top) / S3: \(inS3.objects.map(\.key)) \(inS3.commonPrefixes)")
+        #expect(top == ["external.txt", "ln", "moved", "probe.h"], "\(top) / S3: \(inS3.objects.map(\.key)) \(inS3.commonPrefixes)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: mnt + "/moved/a.bin")) == expected.prefix(1000))
         #expect(try FileManager.default.attributesOfItem(atPath: mnt + "/moved/a.bin")[.posixPermissions] as? Int == 0o600)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: mnt + "/ln") == "moved/a.bin")

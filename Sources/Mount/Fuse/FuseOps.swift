@@ -70,7 +70,19 @@ enum FuseOps {
         }
         ops.lookup = { req, parent, name in
             FuseOps.serve(req, "lookup") {
-                let e = try FuseOps.vfs(req).lookup(parent: UInt64(parent), name: String(cString: name!))
+                let vfs = FuseOps.vfs(req)
+                let e: EntryReply
+                do {
+                    e = try vfs.lookup(parent: UInt64(parent), name: String(cString: name!))
+                } catch let err as VFSError where err.code == .notFound {
+                    // A negative entry: the kernel answers ENOENT itself for the metadata TTL
+                    // (build tools probe many missing paths). Creating the name here clears it.
+                    var p = fuse_entry_param()
+                    p.ino = 0
+                    p.entry_timeout = vfs.options.metadataTTL
+                    fuse_reply_entry(req, &p)
+                    return
+                }
                 var p = fuse_entry_param()
                 p.ino = fuse_ino_t(e.attr.ino)
                 p.attr = FuseOps.stat(e.attr)
