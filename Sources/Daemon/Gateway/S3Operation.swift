@@ -1,0 +1,78 @@
+import Foundation
+
+/// What an S3 request asks for, classified from its method, path-style path, query and headers —
+/// the unit the front door's policy decides on (ADR 0002).
+public struct S3Operation: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case listBuckets, createBucket, deleteBucket, headBucket, getBucketLocation
+        case listObjects, listObjectsV2, listMultipartUploads, deleteObjects
+        case headObject, getObject, putObject, copyObject, deleteObject
+        case createMultipartUpload, uploadPart, uploadPartCopy, completeMultipartUpload, abortMultipartUpload, listParts
+        case unsupported
+    }
+
+    /// The permission of a grant that an operation needs (issue 5's mapping).
+    public enum Permission: String, Sendable, CaseIterable, Comparable {
+        case read, write, list, delete
+        public static func < (a: Permission, b: Permission) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    public var kind: Kind
+    public var bucket: String?
+    public var key: String?
+    /// For copies: the source as `bucket/key`.
+    public var copySource: String?
+
+    /// Path-style only: `/`, `/<bucket>`, `/<bucket>/<key>`; `path` is percent-decoded.
+    public static func classify(method: String, path: String, query: [String: String], headers: (String) -> String?) -> S3Operation {
+        var p = Substring(path)
+        while p.hasPrefix("/") { p = p.dropFirst() }
+        let slash = p.firstIndex(of: "/")
+        let bucket = p.isEmpty ? nil : String(slash.map { p[..<$0] } ?? p)
+        let key = slash.map { String(p[p.index(after: $0)...]) }.flatMap { $0.isEmpty ? nil : $0 }
+        var source = headers("x-amz-copy-source").map { $0.removingPercentEncoding ?? $0 }
+        while source?.hasPrefix("/") == true { source?.removeFirst() }
+        func op(_ k: Kind) -> S3Operation { S3Operation(kind: k, bucket: bucket, key: key, copySource: source) }
+        let has = { (name: String) in query[name] != nil }
+        switch (method, bucket, key) {
+        case ("GET", nil, nil): return op(.listBuckets)
+        case ("PUT", _?, nil): return op(.createBucket)
+        case ("DELETE", _?, nil): return op(.deleteBucket)
+        case ("HEAD", _?, nil): return op(.headBucket)
+        case ("GET", _?, nil):
+            if has("location") { return op(.getBucketLocation) }
+            if has("uploads") { return op(.listMultipartUploads) }
+            if query.keys.contains(where: { !["list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after",
+                                              "marker", "encoding-type", "fetch-owner"].contains($0) }) { return op(.unsupported) }
+            return op(query["list-type"] == "2" ? .listObjectsV2 : .listObjects)
+        case ("POST", _?, nil): return has("delete") ? op(.deleteObjects) : op(.unsupported)
+        case ("HEAD", _?, _?): return op(.headObject)
+        case ("GET", _?, _?): return has("uploadId") ? op(.listParts) : has("acl") || has("tagging") ? op(.unsupported) : op(.getObject)
+        case ("PUT", _?, _?):
+            if has("partNumber") && has("uploadId") { return op(source == nil ? .uploadPart : .uploadPartCopy) }
+            if has("acl") || has("tagging") { return op(.unsupported) }
+            return op(source == nil ? .putObject : .copyObject)
+        case ("POST", _?, _?):
+            if has("uploads") { return op(.createMultipartUpload) }
+            if has("uploadId") { return op(.completeMultipartUpload) }
+            return op(.unsupported)
+        case ("DELETE", _?, _?): return has("uploadId") ? op(.abortMultipartUpload) : op(.deleteObject)
+        default: return op(.unsupported)
+        }
+    }
+
+    /// The grant permission this operation needs; nil for operations no grant may do (bucket
+    /// creation and deletion are the CLI's) or that every grant may do (ListBuckets, filtered).
+    public var permission: Permission? {
+        switch kind {
+        case .getObject, .headObject, .listParts: return .read
+        case .listObjects, .listObjectsV2, .headBucket, .getBucketLocation, .listMultipartUploads: return .list
+        case .putObject, .copyObject, .createMultipartUpload, .uploadPart, .uploadPartCopy, .completeMultipartUpload: return .write
+        case .deleteObject, .deleteObjects, .abortMultipartUpload: return .delete
+        case .listBuckets, .createBucket, .deleteBucket, .unsupported: return nil
+        }
+    }
+
+    /// Whether it changes stored data (refused while the daemon is read-only).
+    public var writes: Bool { permission == .write || permission == .delete || kind == .createBucket || kind == .deleteBucket }
+}

@@ -1,0 +1,91 @@
+import Daemon
+import Foundation
+import Testing
+
+@Suite struct S3OperationTests {
+    func op(_ method: String, _ path: String, _ query: [String: String] = [:], copy: String? = nil) -> S3Operation {
+        S3Operation.classify(method: method, path: path, query: query, headers: { $0 == "x-amz-copy-source" ? copy : nil })
+    }
+
+    @Test func theClientsOperationsAreRecognised() {
+        #expect(op("GET", "/").kind == .listBuckets)
+        #expect(op("HEAD", "/b").kind == .headBucket && op("GET", "/b", ["location": ""]).kind == .getBucketLocation)
+        #expect(op("GET", "/b", ["list-type": "2", "prefix": "a/", "delimiter": "/"]).kind == .listObjectsV2)
+        #expect(op("GET", "/b", ["prefix": "a"]).kind == .listObjects && op("GET", "/b", ["uploads": ""]).kind == .listMultipartUploads)
+        #expect(op("POST", "/b", ["delete": ""]).kind == .deleteObjects)
+        let get = op("GET", "/b/dir/k.txt")
+        #expect(get.kind == .getObject && get.bucket == "b" && get.key == "dir/k.txt")
+        #expect(op("PUT", "/b/k").kind == .putObject && op("PUT", "/b/k", copy: "/b/src").kind == .copyObject)
+        #expect(op("PUT", "/b/k", copy: "b/src%20x").copySource == "b/src x")
+        #expect(op("POST", "/b/k", ["uploads": ""]).kind == .createMultipartUpload)
+        #expect(op("PUT", "/b/k", ["partNumber": "1", "uploadId": "u"]).kind == .uploadPart)
+        #expect(op("PUT", "/b/k", ["partNumber": "1", "uploadId": "u"], copy: "b/s").kind == .uploadPartCopy)
+        #expect(op("POST", "/b/k", ["uploadId": "u"]).kind == .completeMultipartUpload)
+        #expect(op("DELETE", "/b/k", ["uploadId": "u"]).kind == .abortMultipartUpload && op("GET", "/b/k", ["uploadId": "u"]).kind == .listParts)
+        #expect(op("DELETE", "/b/k").kind == .deleteObject && op("PUT", "/b").kind == .createBucket)
+        #expect(op("PUT", "/b/k", ["acl": ""]).kind == .unsupported && op("GET", "/b", ["policy": ""]).kind == .unsupported)
+        #expect(op("PATCH", "/b/k").kind == .unsupported)
+    }
+}
+
+@Suite struct PolicyTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    func grant(_ perms: Set<S3Operation.Permission> = [.read, .list], expiresIn: Double = 3600, state: GrantView.State = .active) -> Caller {
+        .grant(GrantView(id: "g_20270115_0a1b2c3d", bucket: "ci", permissions: perms, expiresAt: now.addingTimeInterval(expiresIn), state: state))
+    }
+    func op(_ method: String, _ path: String, _ query: [String: String] = [:], copy: String? = nil) -> S3Operation {
+        S3Operation.classify(method: method, path: path, query: query, headers: { $0 == "x-amz-copy-source" ? copy : nil })
+    }
+    func decide(_ o: S3Operation, _ c: Caller, bucket: BucketView? = BucketView(name: "ci"), readOnly: Bool = false) -> Policy.Decision {
+        Policy.decide(o, caller: c, bucket: bucket, readOnly: (readOnly, 8.2), now: now)
+    }
+    func message(_ d: Policy.Decision) -> String? {
+        if case .deny(_, _, let m) = d { return m }
+        return nil
+    }
+
+    @Test func permissionsMapToOperations() {
+        let reader = grant([.read, .list])
+        #expect(decide(op("GET", "/ci/a"), reader) == .allow)
+        #expect(decide(op("GET", "/ci", ["list-type": "2"]), reader) == .allow)
+        #expect(message(decide(op("PUT", "/ci/a"), reader)) == "grant g_20270115_0a1b2c3d does not allow write (it has list,read)")
+        #expect(message(decide(op("DELETE", "/ci/a"), reader))?.contains("does not allow delete") == true)
+        let writer = grant([.write])
+        #expect(decide(op("PUT", "/ci/a"), writer) == .allow)
+        #expect(decide(op("PUT", "/ci/a", ["partNumber": "2", "uploadId": "u"]), writer) == .allow)
+        #expect(decide(op("GET", "/ci/a"), writer) != .allow)
+        #expect(decide(op("PUT", "/ci/b", copy: "ci/a"), writer) != .allow)  // copying reads the source
+        #expect(decide(op("PUT", "/ci/b", copy: "ci/a"), grant([.write, .read])) == .allow)
+    }
+
+    @Test func oneBucketPerGrantAndNoBucketAdministration() {
+        #expect(message(decide(op("GET", "/other/a"), grant(), bucket: nil)) == "grant g_20270115_0a1b2c3d is for bucket ci, not other")
+        #expect(decide(op("PUT", "/ci/b", copy: "other/a"), grant([.read, .write])) != .allow)
+        #expect(message(decide(op("PUT", "/newbucket"), grant([.write]), bucket: nil))?.contains("cannot create buckets") == true)
+        #expect(decide(op("GET", "/"), grant()) == .allow)  // filtered to its bucket by the gateway
+        #expect(decide(op("PUT", "/newbucket"), .admin, bucket: nil) == .allow)
+    }
+
+    @Test func expiryRevokeAndDenyAllApplyToTheNextRequest() {
+        #expect(message(decide(op("GET", "/ci/a"), grant(expiresIn: 0))) == "grant g_20270115_0a1b2c3d expired at 2027-01-15T08:00:00Z")
+        #expect(decide(op("GET", "/ci/a"), grant(expiresIn: 1)) == .allow)
+        #expect(message(decide(op("GET", "/ci/a"), grant(state: .revoking))) == "grant g_20270115_0a1b2c3d was revoked")
+        let locked = BucketView(name: "ci", denyAllUntil: now.addingTimeInterval(600))
+        #expect(message(decide(op("GET", "/ci/a"), grant(), bucket: locked))?.hasPrefix("bucket ci is under deny-all until 2027-01-15T08:10:00Z") == true)
+        #expect(decide(op("GET", "/ci/a"), .admin, bucket: locked) != .allow)  // deny-all holds for every key
+        #expect(decide(op("GET", "/ci/a"), grant(), bucket: BucketView(name: "ci", denyAllUntil: now)) == .allow)  // lapsed
+        #expect(decide(op("GET", "/ci/a"), grant(), bucket: BucketView(name: "ci", expiresAt: now)) != .allow)
+    }
+
+    @Test func readOnlyModeRefusesWritesNotReads() {
+        let rw = grant([.read, .write, .list, .delete])
+        #expect(decide(op("GET", "/ci/a"), rw, readOnly: true) == .allow)
+        guard case .deny(let status, let code, let m) = decide(op("PUT", "/ci/a"), rw, readOnly: true) else {
+            Issue.record("a write was allowed in read-only mode")
+            return
+        }
+        #expect(status == 503 && code == "ServiceUnavailable" && m.hasPrefix("daemon is read-only: disk free 8.2 %"))
+        #expect(decide(op("DELETE", "/ci/a"), .admin, readOnly: true) != .allow)
+        #expect(decide(op("PATCH", "/ci/a"), rw) == .deny(status: 501, code: "NotImplemented", message: "this S3 operation is not supported by garagetytus"))
+    }
+}
