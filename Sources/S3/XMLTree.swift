@@ -19,6 +19,7 @@ public final class XMLNode: @unchecked Sendable {
     /// Parses a document; nil when it is not well-formed XML.
     public static func parse(_ data: Data) -> XMLNode? {
         data.withUnsafeBytes { raw in
+            // SAFETY: the scanner reads the bytes only inside this closure, while `data` keeps them alive.
             var p = XMLScanner(bytes: raw.bindMemory(to: UInt8.self))
             return p.document()
         }
