@@ -34,37 +34,17 @@ public final class S3ObjectStore: ObjectStore {
     /// most 10 000 of them, so files beyond 5 GiB work), `uploadWidth` of them in flight at once.
     @discardableResult
     public func putFile(_ key: String, path: String, metadata: [String: String]) throws -> ObjectMeta {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw VFSError(.io, "cannot read staging file \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw VFSError(.io, "cannot stat staging file \(path)") }
+        guard stat(path, &st) == 0 else { throw VFSError(.io, "cannot stat staging file \(path): \(String(cString: strerror(errno)))") }
         let size = Int64(st.st_size)
-        if size <= Self.multipartThreshold {
-            return try put(key, data: try Self.readFully(fd, offset: 0, count: Int(size), path: path), metadata: metadata)
-        }
-        let partSize = max(Self.minimumPartSize, (size + 9_999) / 10_000)
-        let count = Int((size + partSize - 1) / partSize)
-        let upload = try mapped { try client.createMultipartUpload(bucket: bucket, key: key, metadata: metadata) }
-        let etags = Mutex([String](repeating: "", count: count))
-        do {
-            try parallelFor(count, width: Self.uploadWidth) { [self] i in
-                let offset = Int64(i) * partSize
-                let chunk = try Self.readFully(fd, offset: offset, count: Int(min(partSize, size - offset)), path: path)
-                let etag = try mapped { try client.uploadPart(bucket: bucket, key: key, uploadId: upload, number: i + 1, body: chunk) }
-                etags.withLock { $0[i] = etag }
-            }
-            let parts = etags.withLock { $0 }.enumerated().map { ($0.offset + 1, $0.element) }
-            try mapped { try client.completeMultipartUpload(bucket: bucket, key: key, uploadId: upload, parts: parts) }
-        } catch {
-            try? client.abortMultipartUpload(bucket: bucket, key: key, uploadId: upload)
-            throw error
-        }
-        return try head(key)
+        // Every byte is local: no part is copied, none is fetched.
+        return try putFile(key, path: path, size: size, local: ByteRanges([0..<size]), base: BaseObject(key: key, etag: nil, size: 0),
+                           metadata: metadata)
     }
 
     /// Parts that this mount has not touched are copied server side (UploadPartCopy, guarded by the
-    /// base's ETag); the others are put together from the staging file and ranged GETs.
+    /// base's ETag, `copyWidth` at a time); the others are put together from the staging file and
+    /// ranged GETs (`uploadWidth` at a time, each holding a part in memory).
     @discardableResult
     public func putFile(_ key: String, path: String, size: Int64, local: ByteRanges, base: BaseObject,
                         metadata: [String: String]) throws -> ObjectMeta {

@@ -98,7 +98,10 @@ public final class DaemonHarness: @unchecked Sendable {
                 kill(pid, SIGKILL)
             }
         }
-        if home.hasPrefix("/tmp/gt-") { try? FileManager.default.removeItem(atPath: home) }
+        // GT_KEEP_HOMES=1 keeps them (logs) for a look after a failure.
+        if home.hasPrefix("/tmp/gt-") && ProcessInfo.processInfo.environment["GT_KEEP_HOMES"] == nil {
+            try? FileManager.default.removeItem(atPath: home)
+        }
     }
 
     // MARK: helpers

@@ -6,8 +6,12 @@ import Testing
 import TestSupport
 
 /// The SeaweedFS adapter used in-process against a real `weed`: the seam later layers build on.
+/// Run alone by scripts/test.sh after the parallel suite (GT_HEAVY=1): under the parallel suite's
+/// load its engine, a child of the test process, once in a few runs never got its S3 port (see
+/// the session notes); every daemon test still starts the engine the production way.
 @Suite(.serialized) struct EngineAdapterTests {
-    @Test func bucketsUsageAndRepairAgainstTheRealEngine() async throws {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["GT_HEAVY"] != nil, "run alone by scripts/test.sh"))
+    func bucketsUsageAndRepairAgainstTheRealEngine() async throws {
         let h = try DaemonHarness(name: "eng")
         #expect(try h.run(["bootstrap"]).status == 0)
         let identity = try EngineIdentity.load(from: h.paths.identityFile)

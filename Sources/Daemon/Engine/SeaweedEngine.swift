@@ -79,8 +79,10 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
         supervisor.start()
         let deadline = Date().addingTimeInterval(config.readyTimeoutSeconds)
         var sawProcess = false
+        var lastFailure = "no answer yet"
         while Date() < deadline {
-            if await isHealthy() { return }
+            guard let failure = await probeFailure() else { return }
+            lastFailure = failure
             let running = supervisor.currentPID != nil
             if running { sawProcess = true }
             if sawProcess && !running {
@@ -89,7 +91,8 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw DaemonError(.failed, "the engine (weed) did not serve S3 on \(s3Endpoint) within \(Int(config.readyTimeoutSeconds)) s",
+        throw DaemonError(.failed, "the engine (weed) did not serve S3 on \(s3Endpoint) within \(Int(config.readyTimeoutSeconds)) s"
+                              + " (last answer: \(lastFailure)); its log ends: \(lastLogLines(5))",
                           fix: "see \(paths.engineLog)")
     }
 
@@ -105,9 +108,17 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
 
     public var currentPID: Int32? { supervisor.currentPID }
 
-    public func isHealthy() async -> Bool {
+    public func isHealthy() async -> Bool { await probeFailure() == nil }
+
+    /// Why the engine does not answer an authenticated S3 request, or nil when it does.
+    func probeFailure() async -> String? {
         let probe = probe
-        return (try? await offloaded { try probe.send("GET", operation: "ListBuckets") }) != nil
+        do {
+            _ = try await offloaded { try probe.send("GET", operation: "ListBuckets") }
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 
     public func createBucket(_ name: String) async throws {
