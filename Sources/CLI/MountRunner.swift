@@ -29,6 +29,7 @@ struct MountRunner {
         }
         options.info = ["endpoint": spec.endpoint.absoluteString, "bucket": spec.bucket, "region": spec.region,
                         "mountpoint": spec.mountpoint, "access_key_id": Self.mask(creds.accessKeyID)]
+        metrics.setCredentialExpiry(spec.credentialExpiry?.timeIntervalSince1970)
         let vfs = VFS(store: S3ObjectStore(client: client, bucket: spec.bucket), options: options, metrics: metrics)
         // Big buffers (read-ahead chunks, upload parts) straight from mmap and back: glibc would
         // otherwise raise its mmap threshold after the first free and keep them in per-thread arenas.

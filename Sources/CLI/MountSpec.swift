@@ -18,6 +18,8 @@ struct MountSpec {
     let allowOther: Bool
     /// Attributes of objects without metadata.
     let defaults: AttributeDefaults
+    /// When the credentials expire, when the credentials file says so (shown in `.stats`).
+    let credentialExpiry: Date?
     let metadataTTL: Double
     let cacheDir: String
     let credentials: S3Credentials
@@ -37,7 +39,7 @@ struct MountSpec {
         self.defaults = defaults
         self.paths = paths
         self.cacheDir = cacheDir.map(Self.absolute) ?? paths.dataDir + "/cache/" + Self.slug(self.mountpoint)
-        credentials = try Self.loadCredentials(file: credentialsFile)
+        (credentials, credentialExpiry) = try Self.loadCredentials(file: credentialsFile)
     }
 
     var source: String { "s3://\(bucket)/\(prefix) at \(endpoint.absoluteString)" }
@@ -57,7 +59,10 @@ struct MountSpec {
         return (p as NSString).standardizingPath
     }
 
-    static func loadCredentials(file: String?) throws -> S3Credentials {
+    /// From the file (0600 JSON: `access_key_id`/`secret_access_key`, or a grant's `access_key`/
+    /// `secret_key`; optional `session_token` and `expires_at` in RFC 3339 UTC), else from the
+    /// AWS_* environment; with when they expire, if that is known.
+    static func loadCredentials(file: String?) throws -> (S3Credentials, Date?) {
         if let file {
             let data: Data
             do { data = try SecretFile.read(file) } catch let e as SecretFileError {
@@ -65,18 +70,27 @@ struct MountSpec {
             } catch {
                 throw DaemonError(.usage, "cannot read credentials file \(file)", fix: "check the path")
             }
-            guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: String],
-                  let ak = obj["access_key_id"], let sk = obj["secret_access_key"], !ak.isEmpty, !sk.isEmpty else {
+            guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let ak = (obj["access_key_id"] ?? obj["access_key"]) as? String,
+                  let sk = (obj["secret_access_key"] ?? obj["secret_key"]) as? String, !ak.isEmpty, !sk.isEmpty else {
                 throw DaemonError(.corrupt, "credentials file \(file) must be JSON with access_key_id and secret_access_key")
             }
-            return S3Credentials(accessKeyID: ak, secretAccessKey: sk)
+            var expiry: Date?
+            if let text = obj["expires_at"] as? String {
+                guard let d = UTCTime.parseISO8601(text) else {
+                    throw DaemonError(.corrupt, "credentials file \(file): expires_at \(text.prefix(40)) is not an RFC 3339 UTC time",
+                                      fix: "e.g. \"expires_at\": \"2026-11-24T10:00:00Z\"")
+                }
+                expiry = d
+            }
+            return (S3Credentials(accessKeyID: ak, secretAccessKey: sk, sessionToken: obj["session_token"] as? String), expiry)
         }
         let env = ProcessInfo.processInfo.environment
         guard let ak = env["AWS_ACCESS_KEY_ID"], let sk = env["AWS_SECRET_ACCESS_KEY"], !ak.isEmpty, !sk.isEmpty else {
             throw DaemonError(.usage, "no credentials for the mount",
                               fix: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --credentials-file FILE (0600 JSON)")
         }
-        return S3Credentials(accessKeyID: ak, secretAccessKey: sk, sessionToken: env["AWS_SESSION_TOKEN"])
+        return (S3Credentials(accessKeyID: ak, secretAccessKey: sk, sessionToken: env["AWS_SESSION_TOKEN"]), nil)
     }
 
     /// The mountpoint must be an empty directory that nothing is mounted on; a stale mount left by a

@@ -1,3 +1,4 @@
+import Credentials
 import Daemon
 import Foundation
 import S3
@@ -68,5 +69,21 @@ import TestSupport
         let badUID = try h.run(base + ["--uid", "nobody"], env: creds)  // the argument parser's own refusal
         #expect(badUID.status == 64 && badUID.stderr.contains("--uid"), "\(badUID.stderr)")
         #expect(!S3fsInteropTests.isMounted(mnt, type: "fuse.garagetytus"))
+
+        // A credentials file in a grant's shape, with its expiry: .stats shows when it ends.
+        let file = h.home + "/grant.json"
+        let grant = ["grant_id": "g_20990101_0a1b2c3d", "access_key": id.accessKeyID, "secret_key": id.secretAccessKey,
+                     "endpoint_url": h.engineEndpoint.absoluteString, "expires_at": "2099-01-01T00:00:00Z"]
+        try SecretFile.write(try JSONSerialization.data(withJSONObject: grant), to: file)
+        r = try h.run(base + ["--credentials-file", file])
+        #expect(r.status == 0, "\(r.stderr)")
+        let stats = try String(contentsOfFile: mnt + "/.stats", encoding: .utf8)
+        #expect(stats.contains("garagetytus_credential_expiry_timestamp_seconds 4070908800"), "\(stats)")
+        #expect(try h.run(["unmount", mnt]).status == 0)
+        var broken = grant
+        broken["expires_at"] = "tomorrow"
+        try SecretFile.write(try JSONSerialization.data(withJSONObject: broken), to: file)
+        let refused = try h.run(base + ["--credentials-file", file])
+        #expect(refused.status == 65 && refused.stderr.contains("expires_at tomorrow"), "\(refused.stderr)")
     }
 }
