@@ -150,15 +150,6 @@ struct MountSpec {
     /// Whether something is mounted exactly at `path` (from /proc/self/mountinfo).
     static func isMounted(_ path: String) -> Bool { mountType(path) != nil }
 
-    /// The filesystem type mounted exactly at `path`, or nil.
-    static func mountType(_ path: String) -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 4, fields[4].replacingOccurrences(of: "\\040", with: " ") == path,
-                  let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { continue }
-            return String(fields[dash + 1])
-        }
-        return nil
-    }
+    /// The filesystem type mounted exactly at `path` (the first of stacked mounts), or nil.
+    static func mountType(_ path: String) -> String? { MountTable.entries(at: path).first?.fsType }
 }

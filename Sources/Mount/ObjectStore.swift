@@ -90,7 +90,7 @@ extension ObjectStore {
         let gaps = local.missing(in: range)
         func copyLocal(_ r: Range<Int64>) throws {
             guard !r.isEmpty else { return }
-            let d = try S3ObjectStore.readFully(fd, offset: r.lowerBound, count: Int(r.count), path: path)
+            let d = try StagingIO.readExactly(fd, offset: r.lowerBound, count: Int(r.count), path: path)
             out.replaceSubrange(Int(r.lowerBound - range.lowerBound)..<Int(r.upperBound - range.lowerBound), with: d)
         }
         for gap in gaps {

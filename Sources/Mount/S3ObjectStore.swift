@@ -100,24 +100,6 @@ public final class S3ObjectStore: ObjectStore {
         try? client.abortMultipartUpload(bucket: bucket, key: key, uploadId: uploadId)
     }
 
-    /// Exactly `count` bytes at `offset` of the file, or `.io` if it is shorter.
-    static func readFully(_ fd: Int32, offset: Int64, count: Int, path: String) throws -> Data {
-        var data = Data(count: count)
-        let got = data.withUnsafeMutableBytes { raw -> Int in
-            var done = 0
-            while done < count {
-                // SAFETY: `raw` has `count` bytes and `done < count`.
-                let n = pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                done += n
-            }
-            return done
-        }
-        guard got == count else { throw VFSError(.io, "staging file \(path) shrank during upload") }
-        return data
-    }
-
     public static let minimumPartSize: Int64 = 8 << 20
     public static let uploadWidth = 4
     /// Server-side part copies in flight at once (they hold no buffer here).

@@ -14,8 +14,7 @@ import TestSupport
     }
 
     static func isMounted(_ path: String, type: String) -> Bool {
-        let info = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        return info.split(separator: "\n").contains { $0.contains(" \(path) ") && $0.contains(" - \(type) ") }
+        MountTable.entries(at: path).contains { $0.fsType == type }
     }
 
     @Test(.enabled(if: s3fsPath != nil, "s3fs is not installed (scripts/setup.sh installs it)"))

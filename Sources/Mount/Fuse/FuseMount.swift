@@ -63,14 +63,8 @@ public final class FuseMount: @unchecked Sendable {
     /// it sends 1 MiB requests (the most libfuse negotiates), eight times fewer round trips.
     /// Best effort: it needs root (writable /sys), and the mount works the same without it.
     static func raiseKernelReadAhead(mountpoint: String, kib: Int) {
-        guard let info = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return }
-        let escaped = mountpoint.replacingOccurrences(of: "\\", with: "\\134").replacingOccurrences(of: " ", with: "\\040")
-            .replacingOccurrences(of: "\t", with: "\\011").replacingOccurrences(of: "\n", with: "\\012")
-        for line in info.split(separator: "\n") {
-            let f = line.split(separator: " ")
-            guard f.count > 4, f[4] == escaped, line.contains(" - fuse.garagetytus ") else { continue }
-            let path = "/sys/class/bdi/\(f[2])/read_ahead_kb"
-            try? "\(kib)\n".write(toFile: path, atomically: false, encoding: .utf8)
+        for e in MountTable.entries(at: mountpoint) where e.fsType == "fuse.garagetytus" {
+            try? "\(kib)\n".write(toFile: "/sys/class/bdi/\(e.device)/read_ahead_kb", atomically: false, encoding: .utf8)
         }
     }
 

@@ -33,7 +33,7 @@ final class MetaPrefetch: @unchecked Sendable {
         let now = clock.now()
         cond.lock()
         defer { cond.unlock() }
-        entries = entries.filter { if case .done(_, let until) = $0.value { return until > now }; return true }
+        entries = entries.filter { !Self.expired($0.value, now) }
         for key in keys where entries.count < Self.capacity {
             if let e = entries[key], !Self.expired(e, now) { continue }
             entries[key] = .pending

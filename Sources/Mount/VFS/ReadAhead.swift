@@ -74,19 +74,16 @@ final class ReadAhead: @unchecked Sendable {
         for i in first...ahead where chunks[i] == nil { schedule(i) }
         for k in chunks.keys where k < first - 1 || k > ahead + 1 { chunks[k] = nil }
 
-        if first == last, case .ready(let d)? = chunks[first] {
-            // The common case: inside one chunk, answered from it without a copy.
-            let lo = Int(offset - first * cs), hi = Int(min(end - first * cs, Int64(d.count)))
-            return (lo < hi ? d[d.startIndex + lo ..< d.startIndex + hi] : Data(), true)
-        }
-        var out = Data(capacity: Int(end - offset))
+        // Each chunk's part of the read is a slice of it (no copy); a read inside one chunk — the
+        // common case — is answered with that slice alone.
+        var pieces: [Data] = []
         for i in first...last {
             while true {
                 switch chunks[i] {
                 case .ready(let d):
                     let lo = Int(max(offset, i * cs) - i * cs)
                     let hi = Int(min(end, i * cs + Int64(d.count)) - i * cs)
-                    if lo < hi { out.append(d[d.startIndex + lo ..< d.startIndex + hi]) }
+                    if lo < hi { pieces.append(d[d.startIndex + lo ..< d.startIndex + hi]) }
                 case .failed(let e):
                     chunks[i] = nil
                     throw e
@@ -102,6 +99,9 @@ final class ReadAhead: @unchecked Sendable {
                 break
             }
         }
+        if pieces.count == 1 { return (pieces[0], !waited) }
+        var out = Data(capacity: Int(end - offset))
+        for p in pieces { out.append(p) }
         return (out, !waited)
     }
 

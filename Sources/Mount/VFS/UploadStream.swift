@@ -111,7 +111,7 @@ final class UploadStream: @unchecked Sendable {
     private func sendPart(_ i: Int, size: Int64?) throws -> String {
         let lo = Int64(i) * partSize
         let hi = size.map { min($0, lo + partSize) } ?? lo + partSize
-        let data = try S3ObjectStore.readFully(fd, offset: lo, count: Int(hi - lo), path: path)
+        let data = try StagingIO.readExactly(fd, offset: lo, count: Int(hi - lo), path: path)
         return try store.uploadPart(key, uploadId: uploadId, number: i + 1, data: data)
     }
 }

@@ -38,11 +38,7 @@ extension VFS {
                 guard fresh.dirs.contains(name) else { throw e }
                 return directoryNode(name: name, key: key + "/")
             }
-            let listing = try store.listFirst(prefix: key + "/", limit: 1).listing
-            guard !listing.objects.isEmpty || !listing.prefixes.isEmpty else {
-                throw VFSError(.notFound, "\(key): no such file or directory")
-            }
-            return directoryNode(name: name, key: key + "/")
+            return try directoryBelow(name: name, key: key)
         }
     }
 

@@ -16,18 +16,17 @@ extension VFS {
             let known = s.children[ino] ?? [:]
             return (known, Set(known.compactMap { name, i in (s.nodes[i]?.validUntil ?? 0) > now ? name : nil }))
         }
-        prefetch.prefetch(listing.objects.map(\.key).filter { k in
-            let name = k.dropFirst(dir.key.count)
-            return !name.isEmpty && !name.contains("/") && !fresh.contains(String(name))
-        })
         var entries = [DirEntry(name: ".", ino: ino, mode: dir.attrs.mode),
                        DirEntry(name: "..", ino: dir.parent, mode: NodeKind.directory.typeBits)]
         var seen = Set<String>()
+        var headsAhead: [String] = []  // in listing order, the order `ls -l` stats them
         for o in listing.objects {
             let name = String(o.key.dropFirst(dir.key.count))
             guard !name.isEmpty, !name.contains("/"), seen.insert(name).inserted else { continue }
             entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(o.key), mode: NodeKind.file.typeBits))
+            if !fresh.contains(name) { headsAhead.append(o.key) }
         }
+        prefetch.prefetch(headsAhead)
         for p in listing.prefixes {
             let name = String(p.dropFirst(dir.key.count).dropLast())
             guard !name.isEmpty, !name.contains("/"), seen.insert(name).inserted else { continue }
@@ -90,7 +89,7 @@ extension VFS {
         }
         if let staged = state.withLock({ $0.open[h.ino] }) {
             if staged.local != nil { try fill(h.ino, offset..<min(staged.size, offset + Int64(size))) }
-            let data = try Self.pread(staged.fd, offset: offset, count: Int(max(0, min(Int64(size), staged.size - offset))))
+            let data = try StagingIO.read(staged.fd, offset: offset, count: Int(max(0, min(Int64(size), staged.size - offset))))
             metrics.fuseRead(data.count, fromCache: true)
             return data
         }

@@ -26,7 +26,7 @@ extension VFS {
                 let chunk: Int64 = 8 << 20
                 while offset < n.size {
                     let data = try store.read(n.key, range: offset..<min(n.size, offset + chunk), etag: n.etag)
-                    try Self.pwrite(fd, data, offset: offset)
+                    try StagingIO.write(fd, data, offset: offset)
                     offset += Int64(data.count)
                     if data.isEmpty { break }
                 }
@@ -55,7 +55,7 @@ extension VFS {
         guard let o = state.withLock({ $0.open[h.ino] }) else { throw VFSError(.io, "no staging file for inode \(h.ino)") }
         stagingLock.lock()
         defer { stagingLock.unlock() }
-        try Self.pwrite(o.fd, data, offset: offset)
+        try StagingIO.write(o.fd, data, offset: offset)
         metrics.fuseWritten(data.count)
         state.withLock { s in
             guard var o = s.open[h.ino] else { return }
@@ -207,38 +207,5 @@ extension VFS {
         }
         stagingLock.unlock()
         if !wasOpen { try upload(ino) }
-    }
-
-    static func pwrite(_ fd: Int32, _ data: Data, offset: Int64) throws {
-        try data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Glibc.pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw VFSError(errno == ENOSPC ? .noSpace : .io, "staging write: \(String(cString: strerror(errno)))")
-                }
-                done += n
-            }
-        }
-    }
-
-    static func pread(_ fd: Int32, offset: Int64, count: Int) throws -> Data {
-        guard count > 0 else { return Data() }
-        var data = Data(count: count)
-        let got = try data.withUnsafeMutableBytes { raw -> Int in
-            var done = 0
-            while done < count {
-                let n = Glibc.pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw VFSError(.io, "staging read: \(String(cString: strerror(errno)))")
-                }
-                if n == 0 { break }
-                done += n
-            }
-            return done
-        }
-        return data.prefix(got)
     }
 }

@@ -229,12 +229,17 @@ public final class VFS: Sendable {
         do {
             return fileNode(name: name, meta: try store.head(key))
         } catch let e as VFSError where e.code == .notFound {
-            let listing = try store.listFirst(prefix: key + "/", limit: 1).listing
-            guard !listing.objects.isEmpty || !listing.prefixes.isEmpty else {
-                throw VFSError(.notFound, "\(key): no such file or directory")
-            }
-            return directoryNode(name: name, key: key + "/")
+            return try directoryBelow(name: name, key: key)
         }
+    }
+
+    /// `name` as a directory: a marker or any key below `key/` (one LIST of one key), else `.notFound`.
+    func directoryBelow(name: String, key: String) throws -> Node {
+        let listing = try store.listFirst(prefix: key + "/", limit: 1).listing
+        guard !listing.objects.isEmpty || !listing.prefixes.isEmpty else {
+            throw VFSError(.notFound, "\(key): no such file or directory")
+        }
+        return directoryNode(name: name, key: key + "/")
     }
 
     func attr(_ n: Node) -> FileAttr {
