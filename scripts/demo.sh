@@ -28,4 +28,21 @@ echo "== cat $data_dir/watchdog.json"
 cat "$data_dir/watchdog.json"
 echo
 echo
-echo "The daemon keeps running. Stop it with: $GT stop"
+echo "== a bucket, a one-hour grant, and aws-cli through the S3 front door on :3900"
+bucket="demo-$(date +%s)"
+"$GT" bucket create "$bucket" --ttl 1h --quota 100M
+grant=$("$GT" bucket grant "$bucket" --to demo --perms read,write,list --ttl 30m --json)
+key=$(echo "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_key"])')
+secret=$(echo "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret_key"])')
+id=$(echo "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["grant_id"])')
+echo "minted $id (access key $key)"
+export AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret AWS_DEFAULT_REGION=us-east-1
+echo "hello from garagetytus" | aws --endpoint-url http://127.0.0.1:3900 s3 cp - "s3://$bucket/hello.txt"
+aws --endpoint-url http://127.0.0.1:3900 s3 cp "s3://$bucket/hello.txt" -
+"$GT" bucket revoke "$id"
+if aws --endpoint-url http://127.0.0.1:3900 s3 ls "s3://$bucket/" 2>&1 | grep -q "was revoked"; then
+  echo "after revoke the same key is refused: \"grant $id was revoked\""
+fi
+"$GT" bucket info "$bucket"
+echo
+echo "The daemon keeps running (the bucket expires by itself in an hour). Stop it with: $GT stop"

@@ -22,12 +22,36 @@ struct ControlClient {
         _ = try call("POST", "/v1/shutdown", timeout: 5)
     }
 
-    private func call(_ method: String, _ path: String, timeout: Double) throws -> HTTPResponse {
-        let r: HTTPResponse
+    /// A JSON call of the bucket/grant API; the daemon's refusals come back as its own `DaemonError`.
+    func json<T: Decodable>(_ method: String, _ path: String, body: [String: Any]? = nil, timeout: Double = 120, as: T.Type) throws -> T {
+        let data = try body.map { try JSONSerialization.data(withJSONObject: $0) }
+        let r = try call(method, path, body: data, timeout: timeout)
         do {
-            r = try CurlHTTP.perform(request(method, path, timeout: timeout))
+            return try JSONDecoder().decode(T.self, from: r.body)
+        } catch {
+            throw DaemonError(.failed, "the daemon's answer to \(method) \(path) is not what this CLI expects (\(error)); is it the same version?")
+        }
+    }
+
+    private struct Refusal: Decodable { var code: String; var message: String; var fix: String? }
+
+    private func call(_ method: String, _ path: String, body: Data? = nil, timeout: Double) throws -> HTTPResponse {
+        let r: HTTPResponse
+        guard FileManager.default.fileExists(atPath: paths.controlSocket) else {
+            throw DaemonError(.notRunning, "the daemon is not running (no \(paths.controlSocket))", fix: "start it with `garagetytus start`")
+        }
+        do {
+            var req = request(method, path, timeout: timeout)
+            if let body {
+                req.body = body
+                req.headers.append(("Content-Type", "application/json"))
+            }
+            r = try CurlHTTP.perform(req)
         } catch {
             throw DaemonError(.notRunning, "the daemon does not answer on \(paths.controlSocket)", fix: "start it with `garagetytus start`")
+        }
+        if !(200..<300).contains(r.status), let refusal = try? JSONDecoder().decode(Refusal.self, from: r.body) {
+            throw DaemonError(.named(refusal.code), refusal.message, fix: refusal.fix)
         }
         guard (200..<300).contains(r.status) else {
             throw DaemonError(.failed, "the daemon answered \(method) \(path) with HTTP \(r.status): \(r.text)")

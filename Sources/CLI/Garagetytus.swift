@@ -17,7 +17,7 @@ public struct GaragetytusCommand: AsyncParsableCommand {
         """,
         version: Version.current,
         subcommands: [BootstrapCommand.self, Serve.self, Start.self, Stop.self, Restart.self, Status.self,
-                      Healthz.self, RepairCommand.self, MountCommand.self, UnmountCommand.self])
+                      Healthz.self, RepairCommand.self, BucketCommand.self, MountCommand.self, UnmountCommand.self])
 
     public init() {}
 }

@@ -1,4 +1,5 @@
 import Credentials
+import S3
 import Foundation
 import Synchronization
 import Logging
@@ -74,6 +75,26 @@ public enum Daemon {
             }
         }
         let readiness = Readiness(state: state, logger: logger)
+        // The S3 front door: registry (buckets, grants), usage for quotas, audit, forwarding.
+        let registry: Registry
+        do {
+            registry = try Registry(store: store, limits: .init(maxActiveGrants: config.grants.maxActive, maxMintsPerHour: config.grants.maxMintsPerHour))
+        } catch {
+            await engine.stop()
+            sentinel.release()
+            throw DaemonError(.corrupt, "cannot read buckets and grants from \(paths.stateDB): \(error)")
+        }
+        let usage = UsageTracker()
+        let audit = AuditLog(path: paths.auditLog)
+        let gatewayMetrics = GatewayMetrics(registry: metrics.registry)
+        let forwarder = Forwarder(engine: engine.s3Endpoint,
+                                  credentials: S3Credentials(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey))
+        defer { Task { await forwarder.shutdown() } }
+        let core = GatewayCore(registry: registry, usage: usage, forwarder: forwarder, state: state, metrics: gatewayMetrics, audit: audit,
+                               admin: identity, region: config.region)
+        let buckets = BucketService(registry: registry, engine: engine, usage: usage, audit: audit,
+                                    endpointURL: "http://\(config.listenAddress):\(config.gatewayPort)", logger: logger,
+                                    emptyBucket: { [engine] in try await engine.emptyBucket($0) })
         let watchdog = Watchdog(paths: paths, config: config.watchdog, state: state, metrics: metrics, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [
@@ -82,7 +103,10 @@ public enum Daemon {
                 .init(service: MetricsServer.make(config: config, state: state, metrics: metrics, logger: logger,
                                                   onRunning: { readiness.mark(.metrics) })),
                 .init(service: ControlServer.make(paths: paths, config: config, state: state, engine: engine, repair: repair,
+                                                  buckets: buckets, testHooks: environment["GARAGETYTUS_TEST_HOOKS"] == "1",
                                                   logger: logger, onRunning: { readiness.mark(.control) })),
+                .init(service: Gateway.make(config: config, core: core, logger: logger, onRunning: { readiness.mark(.gateway) })),
+                .init(service: Janitor(service: buckets, metrics: gatewayMetrics, logger: logger)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
@@ -100,9 +124,9 @@ public enum Daemon {
     }
 }
 
-/// Marks the daemon ready once both listeners run (the engine is up before they start).
+/// Marks the daemon ready once every listener runs (the engine is up before they start).
 final class Readiness: Sendable {
-    enum Part: Sendable { case metrics, control }
+    enum Part: Sendable { case metrics, control, gateway }
     let state: DaemonState
     let logger: Logger
     private let parts = Mutex<Set<String>>([])
@@ -115,7 +139,7 @@ final class Readiness: Sendable {
     func mark(_ part: Part) {
         let all = parts.withLock { p -> Bool in
             p.insert("\(part)")
-            return p.count == 2
+            return p.count == 3
         }
         if all {
             state.update { $0.ready = true }

@@ -17,6 +17,10 @@ public struct DaemonError: Error, CustomStringConvertible, Sendable {
         /// Something failed while running.
         public static let failed = Code(name: "failed")
         public var description: String { name }
+        /// The code with this name (as sent over the control API); unknown names are `failed`.
+        public static func named(_ name: String) -> Code {
+            [usage, corrupt, environment, alreadyRunning, notRunning, failed].first { $0.name == name } ?? failed
+        }
     }
 
     public var code: Code

@@ -128,7 +128,7 @@ public enum SigV4 {
 
     public static func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
 
-    static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
+    public static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
         var out = [UInt8]()
         out.reserveCapacity(64)
         for b in bytes {

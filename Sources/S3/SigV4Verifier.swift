@@ -32,8 +32,9 @@ public struct SigV4Rejection: Error, Sendable, Equatable, CustomStringConvertibl
 /// What a verified request was signed with.
 public struct SigV4Verified: Sendable {
     public var accessKeyID: String
-    /// `x-amz-date` (or `X-Amz-Date`), `yyyyMMdd'T'HHmmss'Z'`.
+    /// `x-amz-date` (or `X-Amz-Date`), `yyyyMMdd'T'HHmmss'Z'`; the verification time for SigV2 URLs.
     public var amzDate: String
+    /// `<day>/<region>/s3/aws4_request`; empty for a SigV2 presigned URL.
     public var scope: String
     /// The declared payload hash: hex SHA-256, `UNSIGNED-PAYLOAD`, or `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`
     /// (then every chunk is signed, starting from `signature`).
@@ -62,6 +63,7 @@ public struct SigV4Verifier: Sendable {
     public func verify(_ r: SignedRequest) throws -> SigV4Verified {
         if let auth = r.header("authorization") { return try verifyHeader(r, auth) }
         if r.rawQuery.contains("X-Amz-Signature=") { return try verifyPresigned(r) }
+        if r.rawQuery.contains("AWSAccessKeyId=") && r.rawQuery.contains("Signature=") { return try verifyPresignedV2(r) }
         throw SigV4Rejection(code: "AccessDenied", message: "the request is not signed (no Authorization header and no presigned query)")
     }
 

@@ -35,6 +35,15 @@ public enum UTCTime {
         return make(y, mo, d, h, mi, sec).map { $0.addingTimeInterval(fraction) }
     }
 
+    /// `20261123T053236Z` (`x-amz-date`); nil if malformed.
+    public static func parseAmzDate(_ s: String) -> Date? {
+        let b = Array(s.utf8)
+        guard b.count == 16, b[8] == UInt8(ascii: "T"), b[15] == UInt8(ascii: "Z"),
+              let y = number(b[0..<4]), let mo = number(b[4..<6]), let d = number(b[6..<8]),
+              let h = number(b[9..<11]), let mi = number(b[11..<13]), let sec = number(b[13..<15]) else { return nil }
+        return make(y, mo, d, h, mi, sec)
+    }
+
     /// `Sun, 06 Nov 1994 08:49:37 GMT` (HTTP `Last-Modified`); nil if malformed.
     public static func parseHTTPDate(_ s: String) -> Date? {
         let f = s.split(separator: " ")

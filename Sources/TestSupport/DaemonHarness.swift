@@ -22,13 +22,14 @@ public final class DaemonHarness: @unchecked Sendable {
         home = try existing ?? Self.makeTempDir(prefix: "/tmp/gt-\(name)-")
         paths = Paths(configDir: home + "/config", dataDir: home + "/data")
         var c = Config()
-        let ports = try FreePorts.take(11)
+        let ports = try FreePorts.take(12)
         c.metricsPort = ports[0]
         c.engine.masterPort = ports[1]; c.engine.masterGrpcPort = ports[2]
         c.engine.volumePort = ports[3]; c.engine.volumeGrpcPort = ports[4]
         c.engine.filerPort = ports[5]; c.engine.filerGrpcPort = ports[6]
         c.engine.s3Port = ports[7]; c.engine.s3GrpcPort = ports[8]
         c.engine.adminPort = ports[9]; c.engine.adminGrpcPort = ports[10]
+        c.gatewayPort = ports[11]
         c.watchdog.intervalSeconds = 0.5
         configure(&c)
         config = c

@@ -19,6 +19,11 @@ import TestSupport
         defer { _ = try? h.run(["stop"]); h.cleanUp() }
         #expect(try h.run(["start"]).status == 0)
         #expect(eventually(timeout: 3) { h.metrics()?.contains("garagetytus_mode{mode=\"rw\"} 1") == true })
+        try h.createBucket("kept", quota: "8M")
+        let grant = try h.mintGrant("kept")
+        let small = mountpoint + "/small.txt"
+        try "still readable\n".write(toFile: small, atomically: true, encoding: .utf8)
+        #expect(try h.aws(grant, ["s3", "cp", small, "s3://kept/small.txt", "--only-show-errors"]).status == 0)
 
         // Fill until 5 % is free: below the 10 % threshold.
         var st = statvfs()
@@ -39,6 +44,10 @@ import TestSupport
         let wd = try JSONDecoder().decode(WatchdogRecord.self, from: Data(contentsOf: URL(fileURLWithPath: h.paths.watchdogFile)))
         #expect(wd.mode == .ro)
         #expect(h.logText().contains("watchdog: mode rw -> ro"))
+        // The front door: writes refused with the reason, reads keep working.
+        let refused = try h.aws(grant, ["s3", "cp", small, "s3://kept/again.txt"])
+        #expect(refused.status != 0 && refused.stderr.contains("daemon is read-only: disk free"), "\(refused.stderr)")
+        #expect(try h.aws(grant, ["s3", "cp", "s3://kept/small.txt", "-"]).stdout == "still readable\n")
 
         // 12 % free is inside the hysteresis band: still ro.
         let shrink = open(fill, O_WRONLY)

@@ -5,7 +5,17 @@ public struct Config: Sendable, Equatable {
     public var listenAddress = "127.0.0.1"
     /// Prometheus metrics and health (`/metrics`, `/healthz`, `/readyz`).
     public var metricsPort = 3904
+    /// The S3 front door every client talks to.
+    public var gatewayPort = 3900
+    /// The region clients sign for; requests signed for another region are refused.
+    public var region = "us-east-1"
+    public var grants = Grants()
     public var watchdog = Watchdog()
+
+    public struct Grants: Sendable, Equatable {
+        public var maxActive = 20
+        public var maxMintsPerHour = 50
+    }
     public var engine = Engine()
 
     public struct Watchdog: Sendable, Equatable {
@@ -39,7 +49,7 @@ public struct Config: Sendable, Equatable {
 
     /// Every port with its config key, for validation and "port in use" messages.
     public var namedPorts: [(key: String, port: Int)] {
-        [("metrics_port", metricsPort),
+        [("gateway_port", gatewayPort), ("metrics_port", metricsPort),
          ("engine.master_port", engine.masterPort), ("engine.master_grpc_port", engine.masterGrpcPort),
          ("engine.volume_port", engine.volumePort), ("engine.volume_grpc_port", engine.volumeGrpcPort),
          ("engine.filer_port", engine.filerPort), ("engine.filer_grpc_port", engine.filerGrpcPort),
@@ -61,6 +71,10 @@ extension Config {
         var c = Config()
         c.listenAddress = try reader.string("", "listen_address", c.listenAddress)
         c.metricsPort = try reader.int("", "metrics_port", c.metricsPort)
+        c.gatewayPort = try reader.int("", "gateway_port", c.gatewayPort)
+        c.region = try reader.string("", "s3_region", c.region)
+        c.grants.maxActive = try reader.int("grants", "max_active", c.grants.maxActive)
+        c.grants.maxMintsPerHour = try reader.int("grants", "max_mints_per_hour", c.grants.maxMintsPerHour)
         c.watchdog.intervalSeconds = try reader.double("watchdog", "interval_seconds", c.watchdog.intervalSeconds)
         c.watchdog.roBelowPct = try reader.double("watchdog", "ro_below_pct", c.watchdog.roBelowPct)
         c.watchdog.rwAbovePct = try reader.double("watchdog", "rw_above_pct", c.watchdog.rwAbovePct)
@@ -97,6 +111,12 @@ extension Config {
             if let other = seen[port] { throw bad("\(key) and \(other) are both \(port); every port must differ") }
             seen[port] = key
         }
+        guard !region.isEmpty, region.utf8.count <= 64, region.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }) else {
+            throw bad("s3_region \"\(region)\" must be 1–64 characters of a-z, 0-9 and '-'")
+        }
+        guard (1...10_000).contains(grants.maxActive), (1...100_000).contains(grants.maxMintsPerHour) else {
+            throw bad("grants.max_active must be 1–10000 and grants.max_mints_per_hour 1–100000")
+        }
         guard watchdog.intervalSeconds >= 0.05 && watchdog.intervalSeconds <= 3600 else {
             throw bad("watchdog.interval_seconds = \(watchdog.intervalSeconds) must be between 0.05 and 3600")
         }
@@ -126,6 +146,16 @@ extension Config {
         listen_address = \(TOMLSubset.quote(listenAddress))
         # Prometheus /metrics, /healthz and /readyz
         metrics_port = \(metricsPort)
+        # the S3 endpoint for every client (aws-cli, boto3, rclone, s3fs, mounts)
+        gateway_port = \(gatewayPort)
+        # the region clients sign requests for
+        s3_region = \(TOMLSubset.quote(region))
+
+        [grants]
+        # at most this many grants active at once ...
+        max_active = \(grants.maxActive)
+        # ... and this many minted per hour
+        max_mints_per_hour = \(grants.maxMintsPerHour)
 
         [watchdog]
         # seconds between disk checks
@@ -201,11 +231,11 @@ private struct TableReader {
     }
 
     func rejectUnknown() throws {
-        let known: Set<String> = ["", "watchdog", "engine"]
+        let known: Set<String> = ["", "grants", "watchdog", "engine"]
         for (table, keys) in tables.sorted(by: { $0.key < $1.key }) {
             guard known.contains(table) else {
                 let line = keys.values.map(\.line).min() ?? 0
-                throw DaemonError(.corrupt, "\(file):\(line): unknown table [\(table)]", fix: "remove it (known tables: [watchdog], [engine])")
+                throw DaemonError(.corrupt, "\(file):\(line): unknown table [\(table)]", fix: "remove it (known tables: [grants], [watchdog], [engine])")
             }
             for (key, entry) in keys.sorted(by: { $0.value.line < $1.value.line }) {
                 let name = table.isEmpty ? key : "\(table).\(key)"

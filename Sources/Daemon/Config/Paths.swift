@@ -34,6 +34,7 @@ public struct Paths: Sendable, Equatable {
     public var identityFile: String { configDir + "/engine-identity.json" }
     public var logDir: String { dataDir + "/logs" }
     public var logFile: String { logDir + "/garagetytus.log" }
+    public var auditLog: String { logDir + "/audit.jsonl" }
     /// stdout/stderr of a daemon started in the background (crash output lands here).
     public var serveOutput: String { logDir + "/serve.out" }
     public var engineLog: String { logDir + "/engine.log" }

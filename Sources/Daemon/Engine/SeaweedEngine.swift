@@ -139,6 +139,25 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
         }
     }
 
+    public func emptyBucket(_ name: String) async throws -> Int {
+        let client = client
+        return try await engineCall("empty bucket \(name)") {
+            var deleted = 0
+            var previous: [String] = []
+            while true {
+                let keys = try client.list(bucket: name, maxKeys: 1000).objects.map(\.key)
+                // Empty directories can linger in listings after their objects are gone.
+                if keys.isEmpty || keys == previous { return deleted }
+                let failed = try client.deleteObjects(bucket: name, keys: keys)
+                if let (key, why) = failed.first {
+                    throw DaemonError(.failed, "engine could not delete \(failed.count) objects of bucket \(name), e.g. \(key): \(why)")
+                }
+                deleted += keys.count
+                previous = keys
+            }
+        }
+    }
+
     /// Runs a blocking engine call off the cooperative pool; S3 failures become `DaemonError`.
     private func engineCall<T: Sendable>(_ what: String, _ work: @escaping @Sendable () throws -> T) async throws -> T {
         do {

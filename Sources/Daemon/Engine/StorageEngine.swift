@@ -35,6 +35,8 @@ public protocol StorageEngine: Sendable {
     func createBucket(_ name: String) async throws
     func deleteBucket(_ name: String) async throws
     func bucketUsage(_ name: String) async throws -> BucketUsage
+    /// Deletes every object (and unfinished multipart upload) in the bucket; returns how many objects.
+    func emptyBucket(_ name: String) async throws -> Int
     /// The engine's own consistency check and repair, bounded by `budget`.
     func repair(budget: Duration) async -> [RepairStep]
 }

@@ -61,7 +61,7 @@ public enum Policy {
         }
         if let b = bucket, op.bucket == b.name {
             if let until = b.denyAllUntil, until > now {
-                return deny("bucket \(b.name) is under deny-all until \(stamp(until)) — run garagetytus allow \(b.name) to lift it")
+                return deny("bucket \(b.name) is under deny-all until \(stamp(until)) — lift it with: garagetytus bucket allow \(b.name)")
             }
             if let exp = b.expiresAt, exp <= now {
                 return deny("bucket \(b.name) expired at \(stamp(exp))")

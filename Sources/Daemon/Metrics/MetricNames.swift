@@ -7,4 +7,10 @@ public enum MetricNames {
     public static let watchdogLastTick = "garagetytus_watchdog_last_tick_unix_seconds"
     public static let engineUp = "garagetytus_engine_up"
     public static let engineRestartsTotal = "garagetytus_engine_restarts_total"
+    public static let s3Requests = "garagetytus_s3_requests_total"
+    public static let s3Duration = "garagetytus_s3_request_duration_seconds"
+    public static let s3BytesIn = "garagetytus_s3_bytes_in_total"
+    public static let s3BytesOut = "garagetytus_s3_bytes_out_total"
+    public static let s3Denied = "garagetytus_s3_denied_total"
+    public static let activeGrants = "garagetytus_active_grants"
 }

@@ -12,9 +12,10 @@ import Glibc
 /// - `POST /v1/repair` → `RepairReport`
 /// - `POST /v1/shutdown` → 202, then a graceful stop
 enum ControlServer {
-    static func make(paths: Paths, config: Config, state: DaemonState, engine: SeaweedEngine, repair: Repair,
-                     logger: Logger, onRunning: @escaping @Sendable () -> Void) -> some Service {
+    static func make(paths: Paths, config: Config, state: DaemonState, engine: SeaweedEngine, repair: Repair, buckets: BucketService,
+                     testHooks: Bool, logger: Logger, onRunning: @escaping @Sendable () -> Void) -> some Service {
         let router = Router()
+        addBucketRoutes(router, service: buckets, testHooks: testHooks)
         router.get("/v1/status") { _, _ -> Response in
             json(status(paths: paths, config: config, state: state, engine: engine))
         }

@@ -24,6 +24,7 @@ public final class StateStore: Sendable {
                 t.column("detail", .text).notNull()
             }
         }
+        Registry.migrate(&m)
         return m
     }
 

@@ -1,0 +1,60 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Keeps the bucket and grant promises over time: expires buckets whose TTL passed, lifts deny-all
+/// whose TTL passed, retries pending revoke cleanups every 60 s, rescans bucket usage, and rolls
+/// per-bucket traffic into the state DB.
+final class Janitor: Service {
+    let service: BucketService
+    let metrics: GatewayMetrics
+    let interval: Duration
+    let logger: Logger
+
+    init(service: BucketService, metrics: GatewayMetrics, interval: Duration = .seconds(1), logger: Logger) {
+        self.service = service
+        self.metrics = metrics
+        self.interval = interval
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var tick = 0
+        await rescanUsage()
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            tick += 1
+            await once(tick: tick)
+        }
+        try? service.registry.addTraffic(metrics.drainTraffic(), at: service.now)
+    }
+
+    func once(tick: Int) async {
+        let registry = service.registry
+        let t = service.now
+        do {
+            let due = try await service.expire(nil, dryRun: true)
+            if !due.buckets.isEmpty { _ = try await service.expire(nil, dryRun: false) }
+        } catch {
+            logger.warning("expiring buckets failed, will retry: \(error)")
+        }
+        for b in registry.snapshot.buckets.values {
+            if let until = b.denyAllUntil, until <= t {
+                _ = try? service.allow(b.name, reason: "deny-all ttl passed")
+            }
+        }
+        if tick % 60 == 0 { await service.retryPendingRevokes() }
+        if tick % 10 == 0 { try? registry.addTraffic(metrics.drainTraffic(), at: t) }
+        if tick % 30 == 0 { await rescanUsage() }
+        metrics.setActiveGrants(registry.snapshot.grantsByKey.values.filter { $0.state == .active && $0.expiresAt > t }.count)
+    }
+
+    func rescanUsage() async {
+        for name in service.registry.snapshot.buckets.keys {
+            let before = service.usage.storedSinceScan(bucket: name)
+            if let u = try? await service.engine.bucketUsage(name) {
+                service.usage.scanned(bucket: name, usage: u, storedBefore: before)
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import GRDB
+import S3
+
+/// The registry's changes. Each validates first, writes one transaction, and refreshes the snapshot.
+extension Registry {
+    // MARK: buckets
+
+    public func insertBucket(_ spec: BucketSpec) throws -> BucketRecord {
+        let t = now()
+        var expires: Date?
+        if case .seconds(let s) = spec.ttl { expires = t.addingTimeInterval(Double(s)) }
+        var quota: Int64?
+        if case .bytes(let b) = spec.quota { quota = b }
+        let record = BucketRecord(name: spec.name, createdAt: t, expiresAt: expires, ttl: spec.ttl.description, quotaBytes: quota, denyAllUntil: nil)
+        try change { db in
+            try db.execute(sql: "INSERT INTO buckets (name, created_at, expires_at, ttl, quota_bytes) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [record.name, t.timeIntervalSince1970, expires?.timeIntervalSince1970, record.ttl, quota])
+        }
+        return record
+    }
+
+    public func requireBucket(_ name: String) throws -> BucketRecord {
+        guard let b = bucket(name) else {
+            throw DaemonError(.usage, "no bucket named \"\(name.prefix(80))\"", fix: "see `garagetytus bucket list`")
+        }
+        return b
+    }
+
+    public func setDenyAll(_ name: String, until: Date?) throws {
+        _ = try requireBucket(name)
+        try change { db in
+            try db.execute(sql: "UPDATE buckets SET deny_all_until = ? WHERE name = ?", arguments: [until?.timeIntervalSince1970, name])
+        }
+    }
+
+    public func removeBucket(_ name: String) throws {
+        try change { db in
+            try db.execute(sql: "DELETE FROM buckets WHERE name = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM traffic WHERE bucket = ?", arguments: [name])
+        }
+    }
+
+    /// For tests only (the daemon exposes it when started with GARAGETYTUS_TEST_HOOKS=1).
+    public func setExpiry(bucket: String?, grant: String?, at: Date) throws {
+        try change { db in
+            if let bucket { try db.execute(sql: "UPDATE buckets SET expires_at = ? WHERE name = ?", arguments: [at.timeIntervalSince1970, bucket]) }
+            if let grant { try db.execute(sql: "UPDATE grants SET expires_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, grant]) }
+        }
+    }
+
+    // MARK: grants
+
+    /// Mints a grant within the rate limits; the secret is returned once, here.
+    public func mint(_ spec: GrantSpec) throws -> GrantRecord {
+        let t = now()
+        _ = try requireBucket(spec.bucket)  // a grant outliving its bucket dies with it (Policy)
+        var rng = SystemRandomNumberGenerator()
+        func hex(_ n: Int) -> String { String((0..<n).map { _ in "0123456789abcdef".randomElement(using: &rng)! }) }
+        let day = String(UTCTime.amzDate(t).prefix(8))
+        let record = GrantRecord(id: "g_\(day)_\(hex(8))", bucket: spec.bucket, label: spec.label, accessKey: "GK" + hex(24),
+                                 secretKey: hex(64), permissions: spec.permissions, createdAt: t,
+                                 expiresAt: t.addingTimeInterval(Double(spec.ttlSeconds)), state: .active, revokedAt: nil, cleanupPending: false)
+        try change { db in
+            let active = try Row.fetchAll(db, sql: "SELECT expires_at FROM grants WHERE state = 'active' AND expires_at > ? ORDER BY expires_at",
+                                          arguments: [t.timeIntervalSince1970]).map { Date(timeIntervalSince1970: $0[0]) }
+            if active.count >= limits.maxActiveGrants {
+                throw DaemonError(.failed, "limit reached: at most \(limits.maxActiveGrants) active grants; the next frees up at \(Policy.stamp(active[0]))",
+                                  fix: "revoke a grant you no longer need (`garagetytus bucket grants`)")
+            }
+            let recent = try Row.fetchAll(db, sql: "SELECT created_at FROM grants WHERE created_at > ? ORDER BY created_at",
+                                          arguments: [t.timeIntervalSince1970 - 3600]).map { Date(timeIntervalSince1970: $0[0]) }
+            if recent.count >= limits.maxMintsPerHour {
+                throw DaemonError(.failed, "limit reached: at most \(limits.maxMintsPerHour) grant creations per hour; the next frees up at \(Policy.stamp(recent[0].addingTimeInterval(3600)))",
+                                  fix: "wait, or raise grants.max_mints_per_hour in garagetytus.toml")
+            }
+            try db.execute(sql: """
+                INSERT INTO grants (id, bucket, label, access_key, secret_key, perms, created_at, expires_at, state, cleanup_pending)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', 0)
+                """, arguments: [record.id, record.bucket, record.label, record.accessKey, record.secretKey,
+                                 GrantSpec.permissionsText(record.permissions), t.timeIntervalSince1970, record.expiresAt.timeIntervalSince1970])
+        }
+        return record
+    }
+
+    public func grants(bucket: String? = nil) throws -> [GrantRecord] {
+        try store.pool.read { db in try Self.allGrants(db, bucket: bucket) }
+    }
+
+    /// active → revoking, recorded before anything else: the gateway refuses the key from here on.
+    public func beginRevoke(_ id: String) throws -> GrantRecord {
+        try change { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM grants WHERE id = ?", arguments: [id]) else {
+                throw DaemonError(.usage, "no grant with id \"\(id.prefix(80))\"", fix: "see `garagetytus bucket grants`")
+            }
+            var g = Self.grant(from: row)
+            guard g.state == .active else {
+                throw DaemonError(.usage, "grant \(id) is already \(g.state.rawValue)\(g.revokedAt.map { " (since \(Policy.stamp($0)))" } ?? "")")
+            }
+            g.state = .revoking
+            g.revokedAt = now()
+            try db.execute(sql: "UPDATE grants SET state = 'revoking', revoked_at = ? WHERE id = ?", arguments: [g.revokedAt!.timeIntervalSince1970, id])
+            return g
+        }
+    }
+
+    /// revoking → revoked once cleanup succeeded (the secret is erased); otherwise marked pending.
+    public func finishRevoke(_ id: String, cleanedUp: Bool) throws {
+        try change { db in
+            if cleanedUp {
+                try db.execute(sql: "UPDATE grants SET state = 'revoked', secret_key = '', cleanup_pending = 0 WHERE id = ?", arguments: [id])
+            } else {
+                try db.execute(sql: "UPDATE grants SET cleanup_pending = 1 WHERE id = ?", arguments: [id])
+            }
+        }
+    }
+
+    /// Grants stuck in `revoking` (their cleanup failed or the daemon stopped mid-way).
+    public func pendingRevokes() throws -> [GrantRecord] {
+        try store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM grants WHERE state = 'revoking'").map(Self.grant(from:))
+        }
+    }
+
+    // MARK: traffic
+
+    /// Adds per-bucket counts to the hourly rollup.
+    public func addTraffic(_ counts: [String: TrafficWindow], at: Date) throws {
+        guard !counts.isEmpty else { return }
+        let hour = Int64(at.timeIntervalSince1970 / 3600)
+        try store.pool.write { db in
+            for (bucket, w) in counts {
+                try db.execute(sql: """
+                    INSERT INTO traffic (bucket, hour, ops, bytes_in, bytes_out) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(bucket, hour) DO UPDATE SET ops = ops + excluded.ops, bytes_in = bytes_in + excluded.bytes_in,
+                                                            bytes_out = bytes_out + excluded.bytes_out
+                    """, arguments: [bucket, hour, w.ops, w.bytesIn, w.bytesOut])
+            }
+            try db.execute(sql: "DELETE FROM traffic WHERE hour < ?", arguments: [hour - 24 * 8])
+        }
+    }
+
+    /// Ops and bytes of the last 1h, 24h and 7d (whole hours, the current one included).
+    public func traffic(bucket: String) throws -> [String: TrafficWindow] {
+        let hour = Int64(now().timeIntervalSince1970 / 3600)
+        return try store.pool.read { db in
+            var out: [String: TrafficWindow] = [:]
+            for (name, hours) in [("1h", Int64(1)), ("24h", 24), ("7d", 168)] {
+                let r = try Row.fetchOne(db, sql: "SELECT COALESCE(SUM(ops),0), COALESCE(SUM(bytes_in),0), COALESCE(SUM(bytes_out),0) FROM traffic WHERE bucket = ? AND hour > ?",
+                                         arguments: [bucket, hour - hours])
+                out[name] = TrafficWindow(ops: r?[0] ?? 0, bytesIn: r?[1] ?? 0, bytesOut: r?[2] ?? 0)
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Crypto
+import Foundation
+import Hummingbird
+import S3
+import Synchronization
+
+/// A request body on its way to the engine, checked while it streams: its length, its declared
+/// SHA-256, or its aws-chunked framing and chunk signatures.
+///
+/// The engine must never store a body that failed a check. SeaweedFS refuses a body cut short of
+/// its Content-Length (499) — except one cut before its first byte, which it stores as an empty
+/// object. So: `prime()` reads the first bytes before the upstream request starts (a body that
+/// fails before that never reaches the engine); the last piece is held back until every check
+/// passed; and a failure before any byte went upstream first sends one byte, then cuts.
+final class GatewayBody: AsyncSequence, @unchecked Sendable {
+    // SAFETY: the mutable state is used by one task at a time: `prime()` finishes before the body
+    // is handed to the upstream request (or to `collect`), which then iterates it once.
+    typealias Element = ByteBuffer
+
+    enum Mode: Sendable {
+        /// Plain bytes; `sha256` is the declared hex digest, or nil for UNSIGNED-PAYLOAD.
+        case plain(sha256: String?)
+        /// aws-chunked: decoded (and chunk signatures checked) on the way.
+        case chunked(AWSChunkedDecoder)
+    }
+
+    /// The number of payload bytes the engine is told to expect.
+    let length: Int64
+    private let sha256: String?
+    private var base: RequestBody.AsyncIterator
+    private var decoder: AWSChunkedDecoder?
+    private var hash = SHA256()
+    private var received: Int64 = 0
+    private var yielded: Int64 = 0
+    private var held: ByteBuffer?
+    private var ended = false
+    private let failure = Mutex<GatewayRequest.Refusal?>(nil)
+
+    init(base: RequestBody, mode: Mode, length: Int64) {
+        self.base = base.makeAsyncIterator()
+        self.length = length
+        switch mode {
+        case .plain(let sha): sha256 = sha
+        case .chunked(let d): sha256 = nil; decoder = d
+        }
+    }
+
+    /// Why the body was refused, once it was.
+    var refusal: GatewayRequest.Refusal? { failure.withLock { $0 } }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let body: GatewayBody
+        mutating func next() async throws -> ByteBuffer? { try await body.nextPiece() }
+    }
+
+    func makeAsyncIterator() -> Iterator { Iterator(body: self) }
+
+    /// Reads until the first payload bytes are held (or the body ended and passed its checks).
+    func prime() async throws {
+        while held == nil && !ended {
+            guard let incoming = try await readBase() else {
+                ended = true
+                try finish()
+                return
+            }
+            held = try accept(incoming)
+        }
+    }
+
+    /// Bytes collected in memory (small single PUTs): nothing reaches the engine before all checks pass.
+    func collect() async throws -> ByteBuffer {
+        var out = ByteBuffer()
+        out.reserveCapacity(Int(length))
+        for try await piece in self { out.writeImmutableBuffer(piece) }
+        return out
+    }
+
+    private func nextPiece() async throws -> ByteBuffer? {
+        if let f = refusal { throw f }
+        while !ended {
+            let incoming: ByteBuffer?
+            do {
+                incoming = try await readBase()
+            } catch let r as GatewayRequest.Refusal {
+                return try cut(r)
+            }
+            guard let incoming else {
+                ended = true
+                do { try finish() } catch let r as GatewayRequest.Refusal { return try cut(r) }
+                break
+            }
+            let payload: ByteBuffer?
+            do { payload = try accept(incoming) } catch let r as GatewayRequest.Refusal { return try cut(r) }
+            guard let payload else { continue }
+            let previous = held
+            held = payload
+            if let previous { return hand(previous) }
+        }
+        guard let last = held else { return nil }
+        held = nil
+        return hand(last)
+    }
+
+    private func hand(_ piece: ByteBuffer) -> ByteBuffer {
+        yielded += Int64(piece.readableBytes)
+        return piece
+    }
+
+    /// Fails the body; if the engine has had no byte yet, gives it one first (then the cut is a
+    /// short body the engine refuses, not an empty one it would store).
+    private func cut(_ r: GatewayRequest.Refusal) throws -> ByteBuffer {
+        if yielded == 0, length >= 2, var h = held, let one = h.readSlice(length: 1) {
+            held = nil
+            yielded = 1
+            return one
+        }
+        throw r
+    }
+
+    private func readBase() async throws -> ByteBuffer? {
+        do {
+            return try await base.next()
+        } catch {
+            throw fail("IncompleteBody", "the request body stopped before its end: \(error)")
+        }
+    }
+
+    /// Decodes, counts and hashes one incoming buffer; nil when it carried no payload bytes.
+    private func accept(_ incoming: ByteBuffer) throws -> ByteBuffer? {
+        var payload = incoming
+        if decoder != nil {
+            do {
+                let out = try incoming.withUnsafeReadableBytes { try decoder!.feed($0) }
+                payload = ByteBuffer(bytes: out)
+            } catch let e as AWSChunkedDecoder.Failure {
+                let forged = e.message.contains("signature")
+                throw fail(forged ? "SignatureDoesNotMatch" : "IncompleteBody", e.message, status: forged ? 403 : 400)
+            }
+        }
+        guard payload.readableBytes > 0 else { return nil }
+        received += Int64(payload.readableBytes)
+        guard received <= length else { throw fail("IncompleteBody", "the body is longer than its declared length (\(length) bytes)") }
+        if sha256 != nil { payload.withUnsafeReadableBytes { hash.update(bufferPointer: $0) } }
+        return payload
+    }
+
+    private func finish() throws {
+        if let decoder {
+            do { try decoder.finish() } catch { throw fail("IncompleteBody", "\(error)") }
+        }
+        guard received == length else {
+            throw fail("IncompleteBody", "the body ended after \(received) of its \(length) declared bytes")
+        }
+        if let sha256 {
+            guard SigV4Verifier.constantTimeEqual(SigV4.hex(hash.finalize()), sha256.lowercased()) else {
+                throw fail("XAmzContentSHA256Mismatch", "the body's SHA-256 is not the x-amz-content-sha256 the request declared; nothing was stored")
+            }
+        }
+    }
+
+    private func fail(_ code: String, _ message: String, status: Int = 400) -> GatewayRequest.Refusal {
+        let r = GatewayRequest.Refusal(status: status, code: code, message: message)
+        failure.withLock { $0 = $0 ?? r }
+        return r
+    }
+}

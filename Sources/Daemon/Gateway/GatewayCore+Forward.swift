@@ -1,0 +1,106 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import S3
+
+extension GatewayCore {
+    /// Single PUTs up to this size are received whole before they are forwarded.
+    static let memoryLimit: Int64 = 8 << 20
+
+    /// Admits the body against the quota and forwards the request; streams the engine's answer back.
+    func forward(_ req: GatewayRequest, body requestBody: RequestBody, op: S3Operation, record: BucketRecord?, verified: SigV4Verified, _ facts: inout Facts) async throws -> Response {
+        let (mode, length) = try bodyShape(req, verified: verified)
+        facts.bytesIn = length
+        var reserved: Int64 = 0
+        if let bucket = op.bucket, [.putObject, .uploadPart, .copyObject, .uploadPartCopy].contains(op.kind) {
+            let bytes = [.copyObject, .uploadPartCopy].contains(op.kind) ? try await copySize(req, op: op) : length
+            do {
+                reserved = try usage.admit(bucket: bucket, bytes: bytes, quota: record?.quotaBytes)
+            } catch let q as UsageTracker.Refusal {
+                throw Denial(refusal: .init(status: 403, code: "QuotaExceeded", message: q.message), reason: "quota")
+            }
+        }
+        var body: HTTPClientRequest.Body?
+        let checked = GatewayBody(base: requestBody, mode: mode, length: length)
+        if length > 0 {
+            do {
+                if op.kind == .putObject && length <= Self.memoryLimit {
+                    // A small single PUT is checked whole before the engine sees it.
+                    body = .bytes(try await checked.collect())
+                } else {
+                    try await checked.prime()
+                    body = .stream(checked, length: .known(length))
+                }
+            } catch {
+                if let bucket = op.bucket, reserved > 0 { usage.settle(bucket: bucket, bytes: reserved, stored: false) }
+                throw checked.refusal ?? error
+            }
+        } else if req.method == "PUT" || req.method == "POST" {
+            body = .bytes(ByteBuffer())
+        }
+        let upstream: HTTPClientResponse
+        do {
+            upstream = try await forwarder.send(method: req.method, path: req.path, query: req.forwardQuery, headers: req.headers, body: body)
+        } catch {
+            if let bucket = op.bucket, reserved > 0 { usage.settle(bucket: bucket, bytes: reserved, stored: false) }
+            if let refusal = checked.refusal { throw refusal }
+            throw GatewayRequest.Refusal(status: 503, code: "ServiceUnavailable",
+                                         message: "the storage engine did not answer (\(error)) — see `garagetytus status`")
+        }
+        let ok = (200..<300).contains(Int(upstream.status.code))
+        if let bucket = op.bucket, reserved > 0 { usage.settle(bucket: bucket, bytes: reserved, stored: ok) }
+        if let refusal = checked.refusal { throw refusal }
+        return Self.response(from: upstream, head: req.method == "HEAD")
+    }
+
+    /// How the body arrives (plain or aws-chunked) and how many payload bytes the engine gets.
+    func bodyShape(_ req: GatewayRequest, verified: SigV4Verified) throws -> (GatewayBody.Mode, Int64) {
+        func refuse(_ code: String, _ message: String, status: Int = 400) -> GatewayRequest.Refusal { .init(status: status, code: code, message: message) }
+        let declared = req.header("content-length").map { Int64($0) }
+        if let d = declared, d == nil || d! < 0 { throw refuse("InvalidArgument", "Content-Length is not a number") }
+        let contentLength = declared.flatMap { $0 }
+        let hash = verified.payloadHash
+        if hash.hasPrefix("STREAMING-") {
+            let decoderMode: AWSChunkedDecoder.Mode
+            switch hash {
+            case SigV4Verifier.streamingPayload: decoderMode = .signed(verified)
+            case "STREAMING-UNSIGNED-PAYLOAD-TRAILER": decoderMode = .unsigned
+            default: throw refuse("NotImplemented", "the payload signing method \(hash.prefix(60)) is not supported; use a signed or unsigned payload", status: 501)
+            }
+            guard let decoded = req.header("x-amz-decoded-content-length").flatMap({ Int64($0) }), decoded >= 0 else {
+                throw refuse("MissingContentLength", "an aws-chunked body needs x-amz-decoded-content-length", status: 411)
+            }
+            return (.chunked(AWSChunkedDecoder(mode: decoderMode)), decoded)
+        }
+        guard hash == SigV4.unsignedPayload || (hash.utf8.count == 64 && hash.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || ($0 >= 65 && $0 <= 70) }) else {
+            throw refuse("InvalidArgument", "x-amz-content-sha256 must be a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING- method")
+        }
+        if contentLength == nil, req.header("transfer-encoding") != nil {
+            throw refuse("MissingContentLength", "the request needs a Content-Length (S3 does not take chunked transfer encoding)", status: 411)
+        }
+        return (.plain(sha256: hash == SigV4.unsignedPayload ? nil : hash), contentLength ?? 0)
+    }
+
+    /// The bytes a copy adds: the source's size, or the part-copy range.
+    func copySize(_ req: GatewayRequest, op: S3Operation) async throws -> Int64 {
+        if op.kind == .uploadPartCopy, let range = req.header("x-amz-copy-source-range"), range.hasPrefix("bytes=") {
+            let ends = range.dropFirst(6).split(separator: "-").compactMap { Int64($0) }
+            if ends.count == 2, ends[1] >= ends[0] { return ends[1] - ends[0] + 1 }
+        }
+        guard let source = op.copySource, let slash = source.firstIndex(of: "/") else { return 0 }
+        let head = try await forwarder.head(bucket: String(source[..<slash]), key: String(source[source.index(after: slash)...]))
+        return head.headers.first(name: "content-length").flatMap { Int64($0) } ?? 0
+    }
+
+    static func response(from upstream: HTTPClientResponse, head: Bool) -> Response {
+        var fields = HTTPFields()
+        for h in upstream.headers where !Forwarder.droppedResponse.contains(h.name.lowercased()) {
+            if let name = HTTPField.Name(h.name) { fields.append(HTTPField(name: name, value: h.value)) }
+        }
+        let status = HTTPResponse.Status(code: Int(upstream.status.code))
+        if head { return Response(status: status, headers: fields, body: ResponseBody()) }
+        return Response(status: status, headers: fields, body: ResponseBody(asyncSequence: upstream.body))
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import S3
+
+/// The gateway's own S3 XML answers: errors, and the few results it gives without the engine.
+enum GatewayXML {
+    static func error(status: Int, code: String, message: String, resource: String) -> Response {
+        let body = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <Error><Code>\(escape(code))</Code><Message>\(escape(message))</Message><Resource>\(escape(String(resource.prefix(1024))))</Resource><RequestId>\(UInt64.random(in: 1...UInt64.max))</RequestId></Error>
+            """
+        return xml(body, status: status)
+    }
+
+    /// ListBuckets cut down to what a grant may see.
+    static func listBuckets(_ buckets: [BucketRecord]) -> Response {
+        let items = buckets.map { "<Bucket><Name>\(escape($0.name))</Name><CreationDate>\(UTCTime.iso8601Millis($0.createdAt))</CreationDate></Bucket>" }.joined()
+        return xml("""
+            <?xml version="1.0" encoding="UTF-8"?>
+            <ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>garagetytus</ID><DisplayName>garagetytus</DisplayName></Owner><Buckets>\(items)</Buckets></ListAllMyBucketsResult>
+            """, status: 200)
+    }
+
+    /// GetBucketLocation: AWS answers us-east-1 with an empty constraint.
+    static func location(_ region: String) -> Response {
+        let value = region == "us-east-1" ? "" : escape(region)
+        return xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\(value)</LocationConstraint>", status: 200)
+    }
+
+    static func xml(_ text: String, status: Int) -> Response {
+        Response(status: HTTPResponse.Status(code: status), headers: [.contentType: "application/xml"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for ch in s.unicodeScalars {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default: if ch.value >= 32 || ch == "\t" { out.unicodeScalars.append(ch) }
+            }
+        }
+        return out
+    }
+}
