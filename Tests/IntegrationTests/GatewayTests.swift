@@ -172,3 +172,39 @@ import TestSupport
         #expect(audit.contains("\"event\":\"bucket_expired\""))
     }
 }
+
+/// rclone and curl --aws-sigv4 as grant clients (s3fs: S3fsInteropTests, the mount: MountThroughGatewayTests).
+@Suite struct GatewayClientsTests {
+    @Test func rcloneAndCurlWorkWithAGrant() throws {
+        let h = try DaemonHarness(name: "gwc")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        try h.createBucket("tools")
+        let g = try h.mintGrant("tools")
+        let src = h.home + "/src"
+        try FileManager.default.createDirectory(atPath: src + "/sub", withIntermediateDirectories: true)
+        try "one\n".write(toFile: src + "/one.txt", atomically: true, encoding: .utf8)
+        try Data(count: 9 << 20).write(to: URL(fileURLWithPath: src + "/sub/nine.bin"))
+        let remote = [":s3:tools/copy", "--s3-provider", "Other", "--s3-endpoint", h.gatewayURL, "--s3-region", "us-east-1",
+                      "--s3-access-key-id", g.accessKey, "--s3-secret-access-key", g.secretKey, "--s3-force-path-style=true"]
+        func rclone(_ args: [String]) throws -> DaemonHarness.Result {
+            try DaemonHarness.runProcess("/usr/bin/env", ["rclone", "--config", "/dev/null"] + args, env: ProcessInfo.processInfo.environment, timeout: 120)
+        }
+        let copy = try rclone(["copy", src] + remote)
+        #expect(copy.status == 0, "\(copy.stderr)")
+        let ls = try rclone(["ls"] + remote)
+        #expect(ls.stdout.contains("4 one.txt") && ls.stdout.contains("9437184 sub/nine.bin"), "\(ls.stdout) \(ls.stderr)")
+        let check = try rclone(["check", src] + remote)
+        #expect(check.status == 0, "\(check.stderr)")
+
+        func curl(_ args: [String]) throws -> DaemonHarness.Result {
+            try DaemonHarness.runProcess("/usr/bin/env", ["curl", "-s", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "\(g.accessKey):\(g.secretKey)"] + args,
+                                         env: [:], timeout: 30)
+        }
+        #expect(try curl(["\(h.gatewayURL)/tools/copy/one.txt"]).stdout == "one\n")
+        let put = try curl(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T", src + "/one.txt", "-w", "%{http_code}", "\(h.gatewayURL)/tools/by-curl.txt"])
+        #expect(put.stdout == "200", "\(put.stdout)")
+        let noHeader = try curl(["-T", src + "/one.txt", "\(h.gatewayURL)/tools/refused.txt"])
+        #expect(noHeader.stdout.contains("x-amz-content-sha256: UNSIGNED-PAYLOAD"))  // the error says how to fix it
+    }
+}

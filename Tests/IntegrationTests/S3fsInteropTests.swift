@@ -22,17 +22,18 @@ import TestSupport
         let h = try DaemonHarness(name: "s3fs")
         defer { _ = try? h.run(["stop"]) }
         #expect(try h.run(["start"]).status == 0)
-        let id = try EngineIdentity.load(from: h.paths.identityFile)
-        let client = try h.engineClient()
-        try client.createBucket("both")
+        // Both go through the S3 front door with one grant, as users would.
+        try h.createBucket("both")
+        let grant = try h.mintGrant("both", perms: "read,write,list,delete")
+        let client = S3Client(endpoint: URL(string: h.gatewayURL)!, credentials: .init(accessKeyID: grant.accessKey, secretAccessKey: grant.secretKey))
 
         let passwd = h.home + "/s3fs.passwd"
-        try SecretFile.write(Data("\(id.accessKeyID):\(id.secretAccessKey)\n".utf8), to: passwd)
+        try SecretFile.write(Data("\(grant.accessKey):\(grant.secretKey)\n".utf8), to: passwd)
         let theirs = h.home + "/s3fs-mnt", ours = h.home + "/gt-mnt"
         for d in [theirs, ours] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
         let s3fs = Process()
         s3fs.executableURL = URL(fileURLWithPath: Self.s3fsPath!)
-        s3fs.arguments = ["both", theirs, "-f", "-o", "url=\(h.engineEndpoint.absoluteString)", "-o", "use_path_request_style",
+        s3fs.arguments = ["both", theirs, "-f", "-o", "url=\(h.gatewayURL)", "-o", "use_path_request_style",
                           "-o", "endpoint=us-east-1", "-o", "passwd_file=\(passwd)", "-o", "sigv4", "-o", "dbglevel=warn",
                           "-o", "stat_cache_expire=1"]
         s3fs.standardOutput = FileHandle.nullDevice

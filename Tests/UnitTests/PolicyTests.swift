@@ -64,6 +64,10 @@ import Testing
         #expect(message(decide(op("PUT", "/newbucket"), grant([.write]), bucket: nil))?.contains("cannot create buckets") == true)
         #expect(decide(op("GET", "/"), grant()) == .allow)  // filtered to its bucket by the gateway
         #expect(decide(op("PUT", "/newbucket"), .admin, bucket: nil) == .allow)
+        // "Make sure the bucket exists" (rclone) on its own bucket is a no-op the gateway answers.
+        #expect(decide(op("PUT", "/ci"), grant([.write])) == .allow)
+        #expect(decide(op("PUT", "/ci"), grant([.read])) != .allow)
+        #expect(decide(op("DELETE", "/ci"), grant([.write, .delete])) != .allow)
     }
 
     @Test func expiryRevokeAndDenyAllApplyToTheNextRequest() {

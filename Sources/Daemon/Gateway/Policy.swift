@@ -74,6 +74,8 @@ public enum Policy {
         }
         if g.expiresAt <= now { return deny("grant \(g.id) expired at \(stamp(g.expiresAt))") }
         if op.kind == .listBuckets { return .allow }  // the answer is cut down to the grant's bucket
+        // Tools that "make sure the bucket exists" before writing (rclone) get a no-op for their own bucket.
+        if op.kind == .createBucket && op.bucket == g.bucket && g.permissions.contains(.write) { return .allow }
         guard let need = op.permission else {
             return deny("grant \(g.id) cannot \(op.kind == .createBucket ? "create" : "delete") buckets — use garagetytus bucket")
         }
