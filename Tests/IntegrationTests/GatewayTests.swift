@@ -86,6 +86,12 @@ import TestSupport
         let metrics = try #require(h.metrics())
         #expect(metrics.contains("garagetytus_s3_requests_total{op=\"putObject\",status=\"200\"}"))
         #expect(metrics.contains("garagetytus_s3_denied_total{reason=\"permission\"} 1"))
+        #expect(eventually(timeout: 3) { h.metric("garagetytus_active_grants") == 1 })
+        // Per-bucket traffic is rolled up for `bucket info` (last 1h/24h/7d).
+        #expect(eventually(timeout: 5, every: 0.2) {
+            let info = try? JSONDecoder().decode(BucketInfo.self, from: Data(((try? h.run(["bucket", "info", "work", "--json"]))?.stdout ?? "").utf8))
+            return (info?.traffic["1h"]?.ops ?? 0) >= 20 && (info?.traffic["7d"]?.bytesIn ?? 0) >= 20 << 20 && (info?.objects ?? 0) >= 4
+        })
     }
 
     @Test func presignedURLsStopAtDenyAllWithinASecondAndWorkAgainAfterAllow() throws {
