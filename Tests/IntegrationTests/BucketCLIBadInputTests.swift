@@ -50,7 +50,7 @@ import TestSupport
         #expect(grants.map(\.state) == ["revoked"])
         #expect((try? h.engineClient().listAll(bucket: "new1")) == nil)
         // The grant limit names the limit and when it frees up.
-        for i in 0..<19 { _ = try h.mintGrant("kept", to: "n\(i)") }
+        for i in 0..<20 { _ = try h.mintGrant("kept", to: "n\(i)") }
         let limit = try h.run(["bucket", "grant", "kept", "--to", "one-too-many", "--perms", "read", "--ttl", "1h"])
         #expect(limit.status != 0 && limit.stderr.contains("at most 20 active grants") && limit.stderr.contains("frees up at"), "\(limit.stderr)")
     }
