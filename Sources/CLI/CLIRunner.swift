@@ -1,4 +1,5 @@
 import ArgumentParser
+import Credentials
 import Daemon
 import Foundation
 
@@ -11,6 +12,10 @@ enum CLIRunner {
         } catch let e as DaemonError {
             printError(e.description)
             throw ExitCode(e.exitCode)
+        } catch let e as WorkspaceError {
+            let d = DaemonError(e.kind == .corrupt ? .corrupt : .usage, e.message, fix: e.fix)
+            printError(d.description)
+            throw ExitCode(d.exitCode)
         }
     }
 

@@ -17,7 +17,8 @@ public struct GaragetytusCommand: AsyncParsableCommand {
         """,
         version: Version.current,
         subcommands: [BootstrapCommand.self, Serve.self, Start.self, Stop.self, Restart.self, Status.self,
-                      Healthz.self, RepairCommand.self, BucketCommand.self, MountCommand.self, UnmountCommand.self])
+                      Healthz.self, RepairCommand.self, BucketCommand.self, WorkspaceCommand.self, StorageCommand.self,
+                      MountCommand.self, UnmountCommand.self])
 
     public init() {}
 }
@@ -28,10 +29,23 @@ public struct ArtifactsCommand: AsyncParsableCommand {
         commandName: "artifacts",
         abstract: "Workspaces: buckets mounted as directories, with cached, rotatable credentials.",
         discussion: """
-        Workspace commands (workspace, mount, unmount, storage) are not in this release yet; the
-        daemon itself is run with `garagetytus`.
+        The daemon itself is run with `garagetytus`. `--format json` before or after a subcommand
+        prints JSON.
+
+        Examples:
+          artifacts workspace create cases --ttl 7d --quota 10G
+          artifacts mount cases /mnt/work
+          artifacts --format json workspace list | jq .
+          artifacts storage set --access-key-id AK --secret-stdin < secret.txt
+          artifacts unmount /mnt/work
         """,
-        version: Version.current)
+        version: Version.current,
+        subcommands: [WorkspaceCommand.self, MountCommand.self, UnmountCommand.self, StorageCommand.self])
 
     public init() {}
+
+    /// Entry point: `--format` may come before the subcommand (`artifacts --format json workspace list`).
+    public static func main() async {
+        await Self.main(GlobalOptions.hoistFormat(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -17,11 +17,16 @@ struct MountRunner {
         try FileManager.default.createDirectory(atPath: (spec.registryFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let creds = spec.credentials
         let metrics = MountMetrics()
+        let source = CredentialSource(initial: creds, expiry: spec.credentialExpiry, file: spec.credentialsFile,
+                                      onChange: { expiry in
+                                          metrics.setCredentialExpiry(expiry?.timeIntervalSince1970)
+                                          FileHandle.standardError.write(Data("\(UTCTime.iso8601Millis(Date())) credentials reloaded from \(spec.credentialsFile ?? "-")\n".utf8))
+                                      })
         let client = S3Client(endpoint: spec.endpoint, region: spec.region,
                               observer: { op, method, status, bytes, retry in
                                   metrics.request(operation: op, method: method, status: status, bytes: bytes, retry: retry)
                               },
-                              credentials: { creds })
+                              credentials: { source.current() })
         var options = VFSOptions(prefix: spec.prefix, metadataTTL: spec.metadataTTL,
                                  defaults: spec.defaults, readOnly: spec.readOnly, cacheDir: spec.cacheDir)
         options.onError = { message in
@@ -36,7 +41,8 @@ struct MountRunner {
         gt_tune_malloc(1 << 20, 4)
         let mount = try FuseMount(vfs: vfs, mountpoint: spec.mountpoint, options: spec.allowOther ? ["allow_other"] : [])
         let record: [String: Any] = ["pid": Int(getpid()), "mountpoint": spec.mountpoint, "source": spec.source,
-                                     "log": spec.logFile, "started_at": Date().timeIntervalSince1970]
+                                     "log": spec.logFile, "started_at": Date().timeIntervalSince1970,
+                                     "workspace": spec.workspace ?? ""]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), to: spec.registryFile)
         FileHandle.standardError.write(Data("mounted \(spec.source) on \(spec.mountpoint)\n".utf8))
         // SIGTERM / SIGINT / SIGHUP: unmount cleanly (uploads happen at close, so nothing is pending after it).

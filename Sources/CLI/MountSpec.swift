@@ -23,10 +23,15 @@ struct MountSpec {
     let metadataTTL: Double
     let cacheDir: String
     let credentials: S3Credentials
+    /// The workspace this mount is of, if any (for `workspace list` / `status`).
+    var workspace: String?
+    /// The file the credentials came from: the mount follows it (a rotation rewrites it).
+    let credentialsFile: String?
     let paths: Paths
 
     init(endpoint: URL, bucket: String, prefix: String, region: String, mountpoint: String, readOnly: Bool, allowOther: Bool,
-         metadataTTL: Double, cacheDir: String?, credentialsFile: String?, defaults: AttributeDefaults, paths: Paths) throws {
+         metadataTTL: Double, cacheDir: String?, credentialsFile: String?, defaults: AttributeDefaults, paths: Paths,
+         credentials given: S3Credentials? = nil) throws {
         guard !bucket.isEmpty, !bucket.contains("/") else { throw DaemonError(.usage, "--bucket \(bucket) is not a bucket name") }
         self.endpoint = endpoint
         self.bucket = bucket
@@ -39,7 +44,12 @@ struct MountSpec {
         self.defaults = defaults
         self.paths = paths
         self.cacheDir = cacheDir.map(Self.absolute) ?? paths.dataDir + "/cache/" + Self.slug(self.mountpoint)
-        (credentials, credentialExpiry) = try Self.loadCredentials(file: credentialsFile)
+        self.credentialsFile = given == nil ? credentialsFile.map(Self.absolute) : nil
+        if let given {
+            (credentials, credentialExpiry) = (given, nil)
+        } else {
+            (credentials, credentialExpiry) = try Self.loadCredentials(file: credentialsFile)
+        }
     }
 
     var source: String { "s3://\(bucket)/\(prefix) at \(endpoint.absoluteString)" }

@@ -126,6 +126,19 @@ public final class BucketService: Sendable {
         return grantInfo(try registry.grants(bucket: g.bucket).first { $0.id == id } ?? g)
     }
 
+    /// Lets an active grant run out `seconds` from now (a rotation's grace period for live clients).
+    public func retire(_ id: String, in seconds: Double) throws -> GrantInfo {
+        guard seconds >= 0, seconds <= 7 * 86400 else { throw DaemonError(.usage, "a grace period must be between 0 s and 7 days") }
+        guard let g = try registry.grants().first(where: { $0.id == id }) else {
+            throw DaemonError(.usage, "no grant with id \"\(id.prefix(80))\"", fix: "see `garagetytus bucket grants`")
+        }
+        guard g.state == .active else { throw DaemonError(.usage, "grant \(id) is already \(g.state.rawValue)") }
+        let at = min(g.expiresAt, now.addingTimeInterval(seconds))
+        try registry.setExpiry(bucket: nil, grant: id, at: at)
+        audit.record("grant_retiring", [("grant_id", id), ("expires_at", Policy.stamp(at))])
+        return grantInfo(try registry.grants(bucket: g.bucket).first { $0.id == id } ?? g)
+    }
+
     /// Finishes revokes whose cleanup failed before; the janitor calls it every 60 s.
     public func retryPendingRevokes() async {
         for g in (try? registry.pendingRevokes()) ?? [] {

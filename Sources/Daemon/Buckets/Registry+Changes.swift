@@ -41,7 +41,7 @@ extension Registry {
         }
     }
 
-    /// For tests only (the daemon exposes it when started with GARAGETYTUS_TEST_HOOKS=1).
+    /// Moves an expiry: a rotation's grace period, and tests (the test hook needs GARAGETYTUS_TEST_HOOKS=1).
     public func setExpiry(bucket: String?, grant: String?, at: Date) throws {
         try change { db in
             if let bucket { try db.execute(sql: "UPDATE buckets SET expires_at = ? WHERE name = ?", arguments: [at.timeIntervalSince1970, bucket]) }

@@ -9,6 +9,7 @@ extension ControlServer {
     struct ExpireBody: Decodable { var name: String?; var dry_run: Bool }
     struct GrantBody: Decodable { var bucket: String; var to: String; var perms: String; var ttl: String }
     struct ExpiryHookBody: Decodable { var bucket: String?; var grant: String?; var in_seconds: Double }
+    struct RetireBody: Decodable { var in_seconds: Double }
     struct ErrorBody: Codable { var code: String; var message: String; var fix: String? }
 
     static func addBucketRoutes(_ router: Router<BasicRequestContext>, service: BucketService, testHooks: Bool) {
@@ -48,6 +49,12 @@ extension ControlServer {
         }
         router.post("/v1/grants/:id/revoke") { _, ctx in
             try await answer { try await service.revoke(try ctx.parameters.require("id")) }
+        }
+        router.post("/v1/grants/:id/retire") { req, ctx in
+            try await answer {
+                let b = try await decode(RetireBody.self, req, ctx)
+                return try service.retire(try ctx.parameters.require("id"), in: b.in_seconds)
+            }
         }
         if testHooks {
             // Tests move an expiry close instead of waiting out a TTL of the grammar.

@@ -1,0 +1,52 @@
+import Foundation
+import S3
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The credentials a live mount signs with. When they came from a file (a workspace's cache, a
+/// grant), the file is followed: a rotation rewrites it atomically and the next request signs with
+/// the new key, without a remount and without failing a request in flight (it keeps the key it was
+/// signed with). The file's change time is looked at most once a second.
+final class CredentialSource: Sendable {
+    struct State {
+        var credentials: S3Credentials
+        var changeTime: timespec?
+        var checkedAt: Double = 0
+    }
+
+    let file: String?
+    let onChange: @Sendable (Date?) -> Void
+    private let state: Mutex<State>
+
+    init(initial: S3Credentials, expiry: Date?, file: String?, onChange: @escaping @Sendable (Date?) -> Void) {
+        self.file = file
+        self.onChange = onChange
+        state = Mutex(State(credentials: initial, changeTime: file.flatMap(Self.changeTime)))
+    }
+
+    func current() -> S3Credentials {
+        guard let file else { return state.withLock { $0.credentials } }
+        let now = Date().timeIntervalSince1970
+        let due = state.withLock { s -> timespec?? in
+            guard now - s.checkedAt >= 1 else { return .none }
+            s.checkedAt = now
+            return .some(s.changeTime)
+        }
+        if case .some(let known) = due, let seen = Self.changeTime(file), known.map({ $0.tv_sec != seen.tv_sec || $0.tv_nsec != seen.tv_nsec }) ?? true {
+            // A file that cannot be read (being replaced, or broken) keeps the previous credentials.
+            if let (fresh, expiry) = try? MountSpec.loadCredentials(file: file) {
+                state.withLock { $0.credentials = fresh; $0.changeTime = seen }
+                onChange(expiry)
+            }
+        }
+        return state.withLock { $0.credentials }
+    }
+
+    static func changeTime(_ path: String) -> timespec? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return st.st_ctim
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Credentials
+import Daemon
+import Foundation
+import S3
+
+/// What the workspace commands share: the store, the daemon for managed workspaces, mounts seen
+/// on this host, and where a mount's credentials come from.
+struct Workspaces {
+    let paths: Paths
+    var store: WorkspaceStore { WorkspaceStore(configDir: paths.configDir) }
+    var control: ControlClient { ControlClient(paths: paths) }
+
+    static func current() throws -> Workspaces { Workspaces(paths: try CLIRunner.resolvePaths()) }
+
+    /// Mounts of this host whose process is alive.
+    func liveMounts() -> [(mountpoint: String, workspace: String, pid: Int32)] {
+        let dir = paths.dataDir + "/mounts"
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return files.compactMap { f in
+            guard let data = FileManager.default.contents(atPath: dir + "/" + f),
+                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let mp = obj["mountpoint"] as? String, let pid = (obj["pid"] as? NSNumber)?.int32Value, kill(pid, 0) == 0 else { return nil }
+            return (mp, obj["workspace"] as? String ?? "", pid)
+        }
+    }
+
+    /// A managed workspace's grant: all four permissions on its bucket, 7 days (re-minted by `rotate`).
+    func mintGrant(bucket: String, workspace: String) throws -> CachedCredentials {
+        let g = try control.json("POST", "/v1/grants", body: ["bucket": bucket, "to": "workspace:\(workspace)", "perms": "read,write,list,delete", "ttl": "7d"],
+                                 as: GrantEnvelope.self)
+        return CachedCredentials(accessKeyID: g.accessKey, secretAccessKey: g.secretKey, expiresAt: g.expiresAt, source: "grant \(g.grantID)", grantID: g.grantID)
+    }
+
+    /// One request proves the endpoint, the bucket and the keys (ListObjectsV2, one key).
+    static func check(endpoint: URL, bucket: String, region: String, credentials: S3Credentials) throws {
+        let client = S3Client(endpoint: endpoint, region: region, retry: RetryPolicy(maxAttempts: 2, budget: 10), timeout: 10,
+                              credentials: { credentials })
+        do {
+            _ = try client.list(bucket: bucket, maxKeys: 1)
+        } catch let e as S3Error {
+            throw DaemonError(.failed, "\(endpoint.absoluteString) refused bucket \(bucket) with these credentials: \(e.message)",
+                              fix: "check the endpoint, the bucket name and the keys")
+        }
+    }
+
+    /// Credentials from the environment: ARTIFACTS_S3_ACCESS_KEY_ID / ARTIFACTS_S3_SECRET_ACCESS_KEY.
+    static func environmentCredentials(_ env: [String: String] = ProcessInfo.processInfo.environment) -> S3Credentials? {
+        guard let ak = env["ARTIFACTS_S3_ACCESS_KEY_ID"], let sk = env["ARTIFACTS_S3_SECRET_ACCESS_KEY"], !ak.isEmpty, !sk.isEmpty else { return nil }
+        return S3Credentials(accessKeyID: ak, secretAccessKey: sk)
+    }
+
+    /// The workspace's record, or one made from ARTIFACTS_S3_ENDPOINT/_BUCKET/… on a fresh host.
+    func recordOrEnvironment(_ name: String, env: [String: String] = ProcessInfo.processInfo.environment) throws -> WorkspaceRecord {
+        try WorkspaceStore.checkName(name)
+        if store.exists(name) { return try store.load(name) }
+        if let endpoint = env["ARTIFACTS_S3_ENDPOINT"], let bucket = env["ARTIFACTS_S3_BUCKET"], !endpoint.isEmpty, !bucket.isEmpty {
+            return WorkspaceRecord(name: name, kind: .byo, endpoint: endpoint, bucket: bucket, region: env["ARTIFACTS_S3_REGION"] ?? "us-east-1",
+                                   prefix: env["ARTIFACTS_S3_PREFIX"] ?? "", createdAt: "")
+        }
+        return try store.load(name)  // says there is no such workspace
+    }
+
+    /// The one workspace when `--workspace` is left out.
+    func only(_ given: String?) throws -> String {
+        if let given { return given }
+        let all = try store.list()
+        guard all.count == 1 else {
+            throw DaemonError(.usage, all.isEmpty ? "there is no workspace yet" : "there are \(all.count) workspaces",
+                              fix: all.isEmpty ? "create one with `artifacts workspace create NAME`" : "name one with --workspace NAME")
+        }
+        return all[0].name
+    }
+}
+
+/// `--format text|json` (artifacts' global option, accepted before the subcommand too).
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+struct FormatOption: ParsableArguments {
+    @Option(help: "Output format: text or json.") var format: OutputFormat = .text
+    var json: Bool { format == .json }
+}
+
+enum GlobalOptions {
+    /// `artifacts --format json workspace list` → `workspace list --format json`.
+    static func hoistFormat(_ args: [String]) -> [String] {
+        guard let first = args.first else { return args }
+        if first.hasPrefix("--format=") { return Array(args.dropFirst()) + [first] }
+        if first == "--format", args.count >= 2 { return Array(args.dropFirst(2)) + Array(args.prefix(2)) }
+        return args
+    }
+}

@@ -1,0 +1,156 @@
+import Credentials
+import Daemon
+import Foundation
+import S3
+import Synchronization
+import Testing
+import TestSupport
+
+/// Workspaces and their credentials with a real daemon and real mounts, through `artifacts`.
+@Suite struct WorkspaceTests {
+    static let artifacts = DaemonHarness.locateBinary("artifacts")
+
+    func artifacts(_ h: DaemonHarness, _ args: [String], env: [String: String] = [:], stdin: String? = nil) throws -> DaemonHarness.Result {
+        var e = ProcessInfo.processInfo.environment
+        e["GARAGETYTUS_HOME"] = h.home
+        for (k, v) in env { e[k] = v }
+        if let stdin {
+            return try DaemonHarness.runProcess("/bin/sh", ["-c", "printf '%s' \"$GT_STDIN\" | \"$0\" \"$@\"", Self.artifacts] + args,
+                                                env: e.merging(["GT_STDIN": stdin]) { $1 }, timeout: 90)
+        }
+        return try DaemonHarness.runProcess(Self.artifacts, args, env: e, timeout: 90)
+    }
+
+    @Test func aManagedWorkspaceRotatesTwiceUnderAWriterWithoutASingleFailedWrite() throws {
+        let h = try DaemonHarness(name: "wsrot")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        let created = try artifacts(h, ["workspace", "create", "cases", "--ttl", "24h", "--quota", "1G"])
+        #expect(created.status == 0, "\(created.stderr)")
+        let mnt = h.home + "/work"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        defer { _ = try? artifacts(h, ["unmount", mnt]) }
+        let m = try artifacts(h, ["mount", "cases", mnt])
+        #expect(m.status == 0, "\(m.stderr)")
+
+        // A writer loop: every file is written and closed; a failed write or close is counted.
+        let failures = Mutex<[String]>([]), written = Atomic<Int>(0), stop = Atomic<Bool>(false)
+        let writer = Thread {
+            var i = 0
+            while !stop.load(ordering: .relaxed) {
+                let path = "\(mnt)/w-\(i).txt"
+                let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+                let body = Array("write \(i)\n".utf8)
+                if fd < 0 || write(fd, body, body.count) != body.count || close(fd) != 0 {
+                    failures.withLock { $0.append("\(path): errno \(errno)") }
+                }
+                written.add(1, ordering: .relaxed)
+                i += 1
+                usleep(20_000)
+            }
+        }
+        writer.start()
+        var retired: [String] = []
+        for _ in 0..<2 {
+            #expect(eventually(timeout: 10) { written.load(ordering: .relaxed) >= retired.count * 20 + 10 })
+            let before = try WorkspaceStore(configDir: h.paths.configDir).loadCredentials("cases")?.grantID
+            let r = try artifacts(h, ["workspace", "rotate", "cases", "--grace", "1"])
+            #expect(r.status == 0, "\(r.stderr)")
+            retired += [before ?? "?"]
+        }
+        // Both old grants ran out (the gateway refuses them) while the writer kept going.
+        let grants = { try JSONDecoder().decode([GrantInfo].self, from: Data(try h.run(["bucket", "grants", "cases", "--json"]).stdout.utf8)) }
+        #expect(try eventually(timeout: 10) { try grants().filter { retired.contains($0.grantID) }.allSatisfy { $0.state == "expired" } })
+        let target = written.load(ordering: .relaxed) + 30
+        #expect(eventually(timeout: 20) { written.load(ordering: .relaxed) >= target })
+        stop.store(true, ordering: .relaxed)
+        while !writer.isFinished { usleep(10_000) }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 }.prefix(5))")
+        let n = written.load(ordering: .relaxed)
+        let keys = Set(try h.engineClient().listAll(bucket: "cases").objects.map(\.key))
+        #expect((0..<n).allSatisfy { keys.contains("w-\($0).txt") }, "\(n) written, \(keys.count) stored")
+        let active = try grants().filter { $0.state == "active" }
+        let cachedID = try WorkspaceStore(configDir: h.paths.configDir).loadCredentials("cases")?.grantID
+        #expect(active.count == 1 && active.first?.grantID == cachedID)
+    }
+
+    @Test func aFreshContainerMountsThroughTheEntrypointWithEnvironmentCredentialsOnly() throws {
+        let h = try DaemonHarness(name: "wsent")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        try h.createBucket("panta-cases")
+        let g = try h.mintGrant("panta-cases")
+        try h.engineClient().put(bucket: "panta-cases", key: "case-1.txt", body: Data("case one\n".utf8))
+
+        // A fresh user: empty HOME, no cache, credentials and storage only in the environment.
+        let fresh = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-fresh-")
+        defer { try? FileManager.default.removeItem(atPath: fresh) }
+        let mnt = fresh + "/mnt/work"
+        let entry = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/entrypoint.sh").path
+        var env = ["HOME": fresh, "GARAGETYTUS_HOME": fresh + "/gt", "PATH": (Self.artifacts as NSString).deletingLastPathComponent + ":/usr/bin:/bin",
+                   "ARTIFACTS_WORKSPACE": "cases", "ARTIFACTS_MOUNTPOINT": mnt,
+                   "ARTIFACTS_S3_ENDPOINT": h.gatewayURL, "ARTIFACTS_S3_BUCKET": "panta-cases",
+                   "ARTIFACTS_S3_ACCESS_KEY_ID": g.accessKey, "ARTIFACTS_S3_SECRET_ACCESS_KEY": g.secretKey]
+        defer { _ = try? DaemonHarness.runProcess(Self.artifacts, ["unmount", mnt], env: env, timeout: 30) }
+        let run = try DaemonHarness.runProcess("/bin/bash", [entry, "/bin/cat", mnt + "/case-1.txt"], env: env, timeout: 60)
+        #expect(run.status == 0 && run.stdout.hasSuffix("case one\n"), "\(run.stdout) \(run.stderr)")  // after the mount's own line
+        _ = try DaemonHarness.runProcess(Self.artifacts, ["unmount", mnt], env: env, timeout: 30)
+
+        // Wrong keys: the entrypoint exits non-zero with the endpoint's reason, nothing is left mounted.
+        env["ARTIFACTS_S3_SECRET_ACCESS_KEY"] = "wrong"
+        let bad = try DaemonHarness.runProcess("/bin/bash", [entry, "/bin/true"], env: env, timeout: 60)
+        #expect(bad.status != 0 && bad.stderr.contains("refused"), "\(bad.stderr)")
+        #expect(!(try String(contentsOfFile: "/proc/mounts", encoding: .utf8)).contains(mnt))
+    }
+
+    @Test func bringYourOwnWorkspaceAndBadInput() throws {
+        let h = try DaemonHarness(name: "wsbyo")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        try h.createBucket("mine")
+        let g = try h.mintGrant("mine")
+        // Wrong keys: refused with the endpoint's answer, nothing saved.
+        let wrong = try artifacts(h, ["workspace", "create", "own", "--endpoint", h.gatewayURL, "--bucket", "mine", "--access-key-id", g.accessKey, "--secret-stdin"],
+                                  stdin: "not-the-secret")
+        #expect(wrong.status != 0 && wrong.stderr.contains("refused"), "\(wrong.stderr)")
+        #expect(try artifacts(h, ["workspace", "show", "own"]).status == 64)
+        let ok = try artifacts(h, ["workspace", "create", "own", "--endpoint", h.gatewayURL, "--bucket", "mine", "--access-key-id", g.accessKey, "--secret-stdin"],
+                               stdin: g.secretKey + "\n")
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let list = try artifacts(h, ["--format", "json", "workspace", "list"])
+        let views = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]], "\(list.stdout) \(list.stderr)")
+        #expect(views.count == 1 && views[0]["kind"] as? String == "byo" && views[0]["access_key"] as? String == CachedCredentials.mask(g.accessKey))
+        #expect(!list.stdout.contains(g.secretKey))
+        let credFile = WorkspaceStore(configDir: h.paths.configDir).credentialsPath("own")
+        var st = stat()
+        #expect(stat(credFile, &st) == 0 && st.st_mode & 0o777 == 0o600)
+
+        let refused: [([String], String)] = [
+            (["workspace", "create", "Bad_Name"], "invalid workspace name"),
+            (["workspace", "create", "own", "--endpoint", h.gatewayURL, "--bucket", "mine"], "already exists"),
+            (["workspace", "show", "nosuch"], "no workspace named \"nosuch\""),
+            (["workspace", "delete", "own"], "needs --yes"),
+            (["mount", "nosuch", h.home + "/m"], "no workspace named"),
+            (["workspace", "rotate", "own"], "rotate them at your provider"),
+            (["storage", "set", "--workspace", "own"], "no keys given"),
+        ]
+        for (args, message) in refused {
+            let r = try artifacts(h, args)
+            #expect(r.status != 0 && r.stderr.hasPrefix("error: ") && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains(message),
+                    "\(args): \(r.status) \(r.stderr)")
+        }
+        // A cache file others can read is refused with the fix, and left as it is.
+        chmod(credFile, 0o644)
+        let loose = try artifacts(h, ["storage", "show", "--workspace", "own"])
+        #expect(loose.status == 65 && loose.stderr.contains("chmod 600"), "\(loose.stderr)")
+        chmod(credFile, 0o600)
+        // storage set replaces the cache; delete removes config and cache, never the data.
+        #expect(try artifacts(h, ["storage", "set", "--access-key-id", g.accessKey, "--secret-access-key", g.secretKey]).status == 0)
+        #expect(try artifacts(h, ["storage", "show"]).stdout.contains("from storage set"))
+        let del = try artifacts(h, ["workspace", "delete", "own", "--yes"])
+        #expect(del.status == 0 && del.stdout.contains("aws s3 rm s3://mine/"), "\(del.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: credFile))
+        #expect(try artifacts(h, ["workspace", "list"]).stdout.contains("no workspaces"))
+    }
+}
