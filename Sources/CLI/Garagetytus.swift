@@ -17,7 +17,7 @@ public struct GaragetytusCommand: AsyncParsableCommand {
         """,
         version: Version.current,
         subcommands: [BootstrapCommand.self, Serve.self, Start.self, Stop.self, Restart.self, Status.self,
-                      Healthz.self, RepairCommand.self, BucketCommand.self, WorkspaceCommand.self, StorageCommand.self,
+                      Healthz.self, RepairCommand.self, BucketCommand.self, WorkspaceCommand.self, StorageCommand.self, KeyCommand.self,
                       MountCommand.self, UnmountCommand.self])
 
     public init() {}
@@ -40,7 +40,7 @@ public struct ArtifactsCommand: AsyncParsableCommand {
           artifacts unmount /mnt/work
         """,
         version: Version.current,
-        subcommands: [WorkspaceCommand.self, MountCommand.self, UnmountCommand.self, StorageCommand.self])
+        subcommands: [WorkspaceCommand.self, MountCommand.self, UnmountCommand.self, StorageCommand.self, KeyCommand.self])
 
     public init() {}
 

@@ -15,6 +15,8 @@ public struct WorkspaceRecord: Codable, Sendable, Equatable {
     public var region: String
     public var prefix: String
     public var createdAt: String
+    /// Mounted read-only (a workspace set up from a `ro` service token).
+    public var readOnly: Bool?
 
     public init(name: String, kind: Kind, endpoint: String, bucket: String, region: String, prefix: String, createdAt: String) {
         self.name = name
@@ -26,7 +28,7 @@ public struct WorkspaceRecord: Codable, Sendable, Equatable {
         self.createdAt = createdAt
     }
 
-    enum CodingKeys: String, CodingKey { case name, kind, endpoint, bucket, region, prefix, createdAt = "created_at" }
+    enum CodingKeys: String, CodingKey { case name, kind, endpoint, bucket, region, prefix, createdAt = "created_at", readOnly = "read_only" }
 }
 
 /// The credentials cached for a workspace (0600, written atomically).

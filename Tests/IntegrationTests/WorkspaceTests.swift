@@ -153,4 +153,89 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: credFile))
         #expect(try artifacts(h, ["workspace", "list"]).stdout.contains("no workspaces"))
     }
+
+    @Test func theSeedsDay2CommandsWorkAsWritten() throws {
+        let h = try DaemonHarness(name: "wsseed")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        #expect(try artifacts(h, ["workspace", "create", "cases", "--ttl", "7d", "--quota", "1G"]).status == 0)
+        try h.engineClient().put(bucket: "cases", key: "notes.txt", body: Data("day two\n".utf8))
+        let keys = try #require(try WorkspaceStore(configDir: h.paths.configDir).loadCredentials("cases"))
+        let mnt = h.home + "/mnt/work"
+        defer { _ = try? artifacts(h, ["unmount", mnt]) }
+        // The seed's lines, in its order, with the mountpoint moved under the test's home.
+        let script = """
+            set -euo pipefail
+            mkdir -p \(mnt)
+            artifacts mount cases \(mnt)
+            cat \(mnt)/notes.txt
+            artifacts storage set \\
+                --access-key-id \(keys.accessKeyID) \\
+                --secret-access-key \(keys.secretAccessKey)
+            artifacts unmount \(mnt)
+            artifacts mount cases \(mnt)
+            artifacts workspace list
+            artifacts --format json workspace list | jq .
+            artifacts workspace show cases
+            grep -E '^(juicefs_fuse_ops_io_total|juicefs_object_request_data_bytes_GET|juicefs_blockcache_hits)' \\
+                \(mnt)/.stats
+            artifacts unmount \(mnt)
+            artifacts workspace delete cases --yes
+            """
+        var env = ProcessInfo.processInfo.environment
+        env["GARAGETYTUS_HOME"] = h.home
+        env["PATH"] = (Self.artifacts as NSString).deletingLastPathComponent + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        let r = try DaemonHarness.runProcess("/bin/bash", ["-c", script], env: env, timeout: 120)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("day two") && r.stdout.contains("\"id\": \"cases\"") && r.stdout.contains("juicefs_fuse_ops_io_total"),
+                "\(r.stdout)")
+        #expect(r.stdout.contains("deleted workspace cases"))
+        #expect(try h.engineClient().get(bucket: "cases", key: "notes.txt") == Data("day two\n".utf8))  // the data stay
+    }
+
+    @Test func serviceTokensSetUpAFreshHostReadOnlyOrReadWriteAndDieWhenRevoked() throws {
+        let h = try DaemonHarness(name: "wstok")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        #expect(try artifacts(h, ["workspace", "create", "cases", "--ttl", "24h", "--quota", "1G"]).status == 0)
+        try h.engineClient().put(bucket: "cases", key: "a.txt", body: Data("token me\n".utf8))
+        let ro = try artifacts(h, ["key", "create", "--workspace", "cases", "--mode", "ro", "--ttl", "1h", "--name", "ci"])
+        #expect(ro.status == 0 && ro.stdout.hasPrefix("gtk1."), "\(ro.stderr)")
+        let roToken = ro.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let rw = try artifacts(h, ["key", "create", "--workspace", "cases", "--mode", "rw", "--ttl", "30m"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let keys = try artifacts(h, ["key", "list", "--workspace", "cases", "--format", "json"])
+        #expect(keys.stdout.contains("\"label\" : \"key:ci\""), "\(keys.stdout)")
+
+        // A fresh host with only ARTIFACTS_TOKEN (ro): mounts read-only; the daemon would refuse writes too.
+        let fresh = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-tok-")
+        defer { try? FileManager.default.removeItem(atPath: fresh) }
+        let mnt = fresh + "/mnt"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        var env = ["HOME": fresh, "GARAGETYTUS_HOME": fresh + "/gt", "ARTIFACTS_TOKEN": roToken, "PATH": "/usr/bin:/bin"]
+        defer { _ = try? DaemonHarness.runProcess(Self.artifacts, ["unmount", mnt], env: env, timeout: 30) }
+        let m = try DaemonHarness.runProcess(Self.artifacts, ["mount", "cases", mnt], env: env, timeout: 60)
+        #expect(m.status == 0, "\(m.stderr)")
+        #expect(try String(contentsOfFile: mnt + "/a.txt", encoding: .utf8) == "token me\n")
+        #expect(open(mnt + "/new.txt", O_CREAT | O_WRONLY, 0o644) == -1 && errno == EROFS)
+        _ = try DaemonHarness.runProcess(Self.artifacts, ["unmount", mnt], env: env, timeout: 30)
+
+        // `storage set --token` (rw) on another fresh host: the workspace and its cache appear; writes work.
+        env["ARTIFACTS_TOKEN"] = nil
+        env["GARAGETYTUS_HOME"] = fresh + "/gt2"
+        let set = try DaemonHarness.runProcess(Self.artifacts, ["storage", "set", "--token", rw], env: env, timeout: 30)
+        #expect(set.status == 0, "\(set.stderr)")
+        #expect(try DaemonHarness.runProcess(Self.artifacts, ["mount", "cases", mnt], env: env, timeout: 60).status == 0)
+        #expect(FileManager.default.createFile(atPath: mnt + "/from-token.txt", contents: Data("rw\n".utf8)))
+        #expect(try h.engineClient().get(bucket: "cases", key: "from-token.txt") == Data("rw\n".utf8))
+        _ = try DaemonHarness.runProcess(Self.artifacts, ["unmount", mnt], env: env, timeout: 30)
+
+        // Revoked: the next mount fails before mounting, with the endpoint's reason.
+        let id = try #require(try ServiceToken.decode(rw).grantID)
+        #expect(try artifacts(h, ["key", "revoke", id]).status == 0)
+        let refused = try DaemonHarness.runProcess(Self.artifacts, ["mount", "cases", mnt], env: env, timeout: 60)
+        #expect(refused.status != 0 && refused.stderr.contains("was revoked"), "\(refused.stderr)")
+        #expect(!(try String(contentsOfFile: "/proc/mounts", encoding: .utf8)).contains(mnt))
+        let garbage = try DaemonHarness.runProcess(Self.artifacts, ["storage", "set", "--token", "nonsense"], env: env, timeout: 30)
+        #expect(garbage.status == 64 && garbage.stderr.contains("not a garagetytus service token"))
+    }
 }

@@ -61,13 +61,14 @@ struct MountCommand: AsyncParsableCommand {
         let w = Workspaces(paths: paths)
         let record = try w.recordOrEnvironment(name)
         let cached = try w.store.loadCredentials(name)
-        let env = Workspaces.environmentCredentials()
+        let env = try Workspaces.environmentToken().map { S3Credentials(accessKeyID: $0.accessKeyID, secretAccessKey: $0.secretAccessKey) }
+            ?? Workspaces.environmentCredentials()
         if cached == nil && env == nil {
             throw DaemonError(.usage, "no credentials for workspace \(name)",
-                              fix: "cache them with `artifacts storage set --workspace \(name) --access-key-id AK --secret-stdin`, or set ARTIFACTS_S3_ACCESS_KEY_ID and ARTIFACTS_S3_SECRET_ACCESS_KEY")
+                              fix: "cache them with `artifacts storage set --workspace \(name) --access-key-id AK --secret-stdin` (or --token T), or set ARTIFACTS_S3_ACCESS_KEY_ID and ARTIFACTS_S3_SECRET_ACCESS_KEY (or ARTIFACTS_TOKEN)")
         }
         var spec = try MountSpec(endpoint: try Self.url(record.endpoint), bucket: record.bucket, prefix: prefix ?? record.prefix,
-                                 region: region ?? record.region, mountpoint: mountpoint, readOnly: readOnly, allowOther: allowOther,
+                                 region: region ?? record.region, mountpoint: mountpoint, readOnly: readOnly || record.readOnly == true, allowOther: allowOther,
                                  metadataTTL: metadataTTL, cacheDir: cacheDir, credentialsFile: cached != nil ? w.store.credentialsPath(name) : nil,
                                  defaults: defaults, paths: paths, credentials: cached == nil ? env : nil)
         spec.workspace = name

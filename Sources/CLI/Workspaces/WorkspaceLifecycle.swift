@@ -95,6 +95,7 @@ struct StorageSet: AsyncParsableCommand {
     @Option(help: "Access key id.") var accessKeyID: String?
     @Option(help: "Secret access key (prefer --secret-stdin).") var secretAccessKey: String?
     @Flag(help: "Read the secret access key from standard input.") var secretStdin = false
+    @Option(help: "A service token (`artifacts key create`): sets up the workspace and its cache.") var token: String?
 
     /// The keys from flags, standard input or the ARTIFACTS_S3_* environment, validated.
     static func readKeys(accessKeyID: String?, secret: String?, secretStdin: Bool, env: [String: String]) throws -> S3Credentials {
@@ -118,6 +119,22 @@ struct StorageSet: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             let w = try Workspaces.current()
+            if let token {
+                guard accessKeyID == nil, secretAccessKey == nil, !secretStdin else {
+                    throw DaemonError(.usage, "--token carries the keys; leave out --access-key-id and the secret")
+                }
+                let t = try ServiceToken.decode(token)
+                if let workspace, workspace != t.workspace {
+                    throw DaemonError(.usage, "the token is for workspace \(t.workspace), not \(workspace)")
+                }
+                guard !t.expired() else { throw DaemonError(.usage, "the service token expired at \(t.expiresAt)", fix: "ask for a new one (`artifacts key create`)") }
+                var record = t.record
+                record.createdAt = String(ISO8601DateFormatter().string(from: Date()))
+                try w.store.saveCredentials(t.workspace, t.credentials)
+                try w.store.save(record)
+                print("workspace \(t.workspace) set up from a service token (\(t.mode), key \(CachedCredentials.mask(t.accessKeyID)), expires \(t.expiresAt)); mount it with: artifacts mount \(t.workspace) DIR")
+                return
+            }
             let name = try w.only(workspace)
             let record = try w.store.load(name)
             let keys = try Self.readKeys(accessKeyID: accessKeyID, secret: secretAccessKey, secretStdin: secretStdin, env: ProcessInfo.processInfo.environment)

@@ -50,10 +50,22 @@ struct Workspaces {
         return S3Credentials(accessKeyID: ak, secretAccessKey: sk)
     }
 
-    /// The workspace's record, or one made from ARTIFACTS_S3_ENDPOINT/_BUCKET/… on a fresh host.
+    /// ARTIFACTS_TOKEN, decoded and checked, when set.
+    static func environmentToken(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> ServiceToken? {
+        guard let text = env["ARTIFACTS_TOKEN"], !text.isEmpty else { return nil }
+        let t = try ServiceToken.decode(text)
+        guard !t.expired() else { throw DaemonError(.usage, "the service token in ARTIFACTS_TOKEN expired at \(t.expiresAt)", fix: "ask for a new one (`artifacts key create`)") }
+        return t
+    }
+
+    /// The workspace's record, or one made from ARTIFACTS_TOKEN or ARTIFACTS_S3_ENDPOINT/_BUCKET/… on a fresh host.
     func recordOrEnvironment(_ name: String, env: [String: String] = ProcessInfo.processInfo.environment) throws -> WorkspaceRecord {
         try WorkspaceStore.checkName(name)
         if store.exists(name) { return try store.load(name) }
+        if let t = try Self.environmentToken(env) {
+            guard t.workspace == name else { throw DaemonError(.usage, "ARTIFACTS_TOKEN is for workspace \(t.workspace), not \(name)") }
+            return t.record
+        }
         if let endpoint = env["ARTIFACTS_S3_ENDPOINT"], let bucket = env["ARTIFACTS_S3_BUCKET"], !endpoint.isEmpty, !bucket.isEmpty {
             return WorkspaceRecord(name: name, kind: .byo, endpoint: endpoint, bucket: bucket, region: env["ARTIFACTS_S3_REGION"] ?? "us-east-1",
                                    prefix: env["ARTIFACTS_S3_PREFIX"] ?? "", createdAt: "")

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Credentials
+import Daemon
+import Foundation
+
+/// `key create|list|revoke`: service tokens for fresh hosts (`storage set --token T` or ARTIFACTS_TOKEN).
+struct KeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "key", abstract: "Service tokens: everything a fresh host needs to mount a workspace.",
+        discussion: """
+        Examples:
+          artifacts key create --workspace cases --mode ro --ttl 24h --name ci
+          artifacts storage set --token "$TOKEN"          # on the fresh host, or: ARTIFACTS_TOKEN=$TOKEN artifacts mount cases /mnt/work
+          artifacts key list --workspace cases
+          artifacts key revoke g_20261123_1a2b3c4d
+        """,
+        subcommands: [KeyCreate.self, KeyList.self, KeyRevoke.self])
+}
+
+struct KeyCreate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create", abstract: "Print a service token for a workspace (a secret: shown once).",
+        discussion: """
+        For a managed workspace the token carries its own grant (rw: read,write,list,delete; ro:
+        read,list — the daemon refuses its writes), revocable with `key revoke`. For a workspace on
+        your own S3 it carries your keys; `ro` then only makes the mount read-only.
+        """)
+    @Option(help: "Workspace (default: the only one).") var workspace: String?
+    @Option(help: "rw or ro.") var mode: String
+    @Option(help: "30m, 1h, 24h or 7d.") var ttl: String
+    @Option(help: "A name for listings.") var name: String = "key"
+
+    func run() async throws {
+        try await CLIRunner.run {
+            guard mode == "rw" || mode == "ro" else { throw DaemonError(.usage, "invalid --mode \"\(mode.prefix(20))\"", fix: "use rw or ro") }
+            guard case .seconds(let seconds) = try BucketSpec.parseTTL(ttl) else {
+                throw DaemonError(.usage, "a service token cannot be permanent", fix: "use one of 30m, 1h, 24h or 7d")
+            }
+            let label = try GrantSpec.checkLabel("key:" + name)
+            let w = try Workspaces.current()
+            let ws = try w.only(workspace)
+            let record = try w.store.load(ws)
+            let token: ServiceToken
+            if record.kind == .managed {
+                let g = try w.control.json("POST", "/v1/grants", body: ["bucket": record.bucket, "to": label, "ttl": ttl,
+                                                                       "perms": mode == "rw" ? "read,write,list,delete" : "read,list"],
+                                           as: GrantEnvelope.self)
+                token = ServiceToken(workspace: ws, endpoint: record.endpoint, bucket: record.bucket, region: record.region, keyPrefix: record.prefix,
+                                     accessKeyID: g.accessKey, secretAccessKey: g.secretKey, mode: mode, expiresAt: g.expiresAt, grantID: g.grantID)
+                FileHandle.standardError.write(Data("service token \(g.grantID) for \(ws) (\(mode)), expires \(g.expiresAt); revoke with: artifacts key revoke \(g.grantID)\n".utf8))
+            } else {
+                guard let c = try w.store.loadCredentials(ws) else {
+                    throw DaemonError(.usage, "workspace \(ws) has no cached credentials to put in a token", fix: "artifacts storage set --workspace \(ws) …")
+                }
+                let expires = String(ISO8601DateFormatter().string(from: Date().addingTimeInterval(Double(seconds))))
+                token = ServiceToken(workspace: ws, endpoint: record.endpoint, bucket: record.bucket, region: record.region, keyPrefix: record.prefix,
+                                     accessKeyID: c.accessKeyID, secretAccessKey: c.secretAccessKey, mode: mode, expiresAt: expires, grantID: nil)
+                FileHandle.standardError.write(Data("service token for \(ws) (\(mode)), expires \(expires); it carries your own keys — rotate them at your provider to revoke it\n".utf8))
+            }
+            print(token.encoded())
+        }
+    }
+}
+
+struct KeyList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the service tokens of a managed workspace.",
+                                                    discussion: "Examples:\n  artifacts key list --workspace cases")
+    @Option(help: "Workspace (default: the only one).") var workspace: String?
+    @OptionGroup var output: FormatOption
+
+    func run() async throws {
+        try await CLIRunner.run {
+            let w = try Workspaces.current()
+            let ws = try w.only(workspace)
+            let record = try w.store.load(ws)
+            guard record.kind == .managed else {
+                throw DaemonError(.usage, "tokens of a workspace on your own S3 carry your keys and are not tracked", fix: "rotate the keys at your provider to end them")
+            }
+            let keys = try w.control.json("GET", "/v1/grants?bucket=\(escapePath(record.bucket))", as: [GrantInfo].self).filter { $0.label.hasPrefix("key:") }
+            if output.json { CLIRunner.printJSON(keys); return }
+            if keys.isEmpty { print("no service tokens for \(ws)"); return }
+            print(Human.table([["ID", "NAME", "MODE", "EXPIRES", "STATE"]] + keys.map {
+                [$0.grantID, String($0.label.dropFirst(4)), $0.permissions.contains("write") ? "rw" : "ro", $0.expiresAt, $0.state]
+            }))
+        }
+    }
+}
+
+struct KeyRevoke: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a service token of a managed workspace.",
+                                                    discussion: "Examples:\n  artifacts key revoke g_20261123_1a2b3c4d")
+    @Argument(help: "The token's id (see `artifacts key list`).") var id: String
+
+    func run() async throws {
+        try await CLIRunner.run {
+            guard id.range(of: #"^g_[0-9]{8}_[0-9a-f]{8}$"#, options: .regularExpression) != nil else {
+                throw DaemonError(.usage, "invalid key id \"\(id.prefix(40))\"", fix: "see `artifacts key list`")
+            }
+            let g = try Workspaces.current().control.json("POST", "/v1/grants/\(id)/revoke", as: GrantInfo.self)
+            print("revoked service token \(g.grantID): refused from now on")
+        }
+    }
+}
