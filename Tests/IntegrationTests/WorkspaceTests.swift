@@ -21,10 +21,10 @@ import TestSupport
         return try DaemonHarness.runProcess(Self.artifacts, args, env: e, timeout: 90)
     }
 
-    @Test func aManagedWorkspaceRotatesTwiceUnderAWriterWithoutASingleFailedWrite() throws {
+    @Test func aManagedWorkspaceRotatesTwiceAndRenewsUnderAWriterWithoutASingleFailedWrite() throws {
         let h = try DaemonHarness(name: "wsrot")
         defer { _ = try? h.run(["stop"]) }
-        #expect(try h.run(["start"]).status == 0)
+        #expect(try h.startWithHooks().status == 0)
         let created = try artifacts(h, ["workspace", "create", "cases", "--ttl", "24h", "--quota", "1G"])
         #expect(created.status == 0, "\(created.stderr)")
         let mnt = h.home + "/work"
@@ -61,6 +61,14 @@ import TestSupport
         // Both old grants ran out (the gateway refuses them) while the writer kept going.
         let grants = { try JSONDecoder().decode([GrantInfo].self, from: Data(try h.run(["bucket", "grants", "cases", "--json"]).stdout.utf8)) }
         #expect(try eventually(timeout: 10) { try grants().filter { retired.contains($0.grantID) }.allSatisfy { $0.state == "expired" } })
+        // Renewal: when the cached grant nears its end the daemon re-issues it into the cache by itself.
+        let store = WorkspaceStore(configDir: h.paths.configDir)
+        let ending = try #require(try store.loadCredentials("cases")?.grantID)
+        try h.expireSoon(grant: ending, in: 15)
+        #expect(eventually(timeout: 14, every: 0.5) { ((try? store.loadCredentials("cases"))??.grantID).map { $0 != ending } ?? false })
+        #expect(try store.loadCredentials("cases")?.source.contains("renewed by the daemon") == true)
+        retired.append(ending)
+        #expect(try eventually(timeout: 20, every: 0.5) { try grants().first { $0.grantID == ending }?.state == "expired" })
         let target = written.load(ordering: .relaxed) + 30
         #expect(eventually(timeout: 20) { written.load(ordering: .relaxed) >= target })
         stop.store(true, ordering: .relaxed)

@@ -134,6 +134,11 @@ struct WorkspaceCreate: AsyncParsableCommand {
             }
             try w.store.saveCredentials(name, creds)
             try w.store.save(record)
+            if record.kind == .managed {
+                // The daemon keeps the grant renewed for as long as the workspace exists.
+                _ = try w.control.json("POST", "/v1/workspaces", body: ["name": name, "bucket": record.bucket,
+                                                                       "credentials_file": w.store.credentialsPath(name)], as: [String: Bool].self)
+            }
             let view = WorkspaceView(record, w)
             if output.json { CLIRunner.printJSON(view) } else { print("created \(view.text)") }
         }

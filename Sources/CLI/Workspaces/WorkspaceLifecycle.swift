@@ -64,8 +64,9 @@ struct WorkspaceDelete: AsyncParsableCommand {
             }
             for m in mounts { _ = try MountRunner.unmount(m.mountpoint, paths: w.paths, timeout: 30) }
             let creds = try? w.store.loadCredentials(name)
-            if record.kind == .managed, let id = creds?.grantID {
-                _ = try? w.control.json("POST", "/v1/grants/\(id)/revoke", as: GrantInfo.self)
+            if record.kind == .managed {
+                _ = try? w.control.json("DELETE", "/v1/workspaces/\(name)", as: [String: Bool].self)
+                if let id = creds?.grantID { _ = try? w.control.json("POST", "/v1/grants/\(id)/revoke", as: GrantInfo.self) }
             }
             w.store.delete(name)
             print("deleted workspace \(name). Its data in s3://\(record.bucket)/\(record.prefix) were not touched; to free them:")

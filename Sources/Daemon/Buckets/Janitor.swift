@@ -3,8 +3,8 @@ import Logging
 import ServiceLifecycle
 
 /// Keeps the bucket and grant promises over time: expires buckets whose TTL passed, lifts deny-all
-/// whose TTL passed, retries pending revoke cleanups every 60 s, rescans bucket usage, and rolls
-/// per-bucket traffic into the state DB.
+/// whose TTL passed, retries pending revoke cleanups every 60 s, renews managed workspaces' grants,
+/// rescans bucket usage, and rolls per-bucket traffic into the state DB.
 final class Janitor: Service {
     let service: BucketService
     let metrics: GatewayMetrics
@@ -44,6 +44,7 @@ final class Janitor: Service {
             }
         }
         if tick % 60 == 0 { await service.retryPendingRevokes() }
+        if tick % 10 == 0 { await service.renewWorkspaceGrants() }
         try? registry.addTraffic(metrics.drainTraffic(), at: t)  // one small write a second, only with traffic
         if tick % 30 == 0 { await rescanUsage() }
         metrics.setActiveGrants(registry.snapshot.grantsByKey.values.filter { $0.state == .active && $0.expiresAt > t }.count)

@@ -122,6 +122,25 @@ extension Registry {
         }
     }
 
+    // MARK: managed workspaces
+
+    public func registerWorkspace(name: String, bucket: String, credentialsFile: String) throws {
+        try store.pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO workspaces (name, bucket, credentials_file) VALUES (?, ?, ?)",
+                           arguments: [name, bucket, credentialsFile])
+        }
+    }
+
+    public func unregisterWorkspace(name: String) throws {
+        try store.pool.write { db in try db.execute(sql: "DELETE FROM workspaces WHERE name = ?", arguments: [name]) }
+    }
+
+    public func workspaces() throws -> [(name: String, bucket: String, credentialsFile: String)] {
+        try store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, bucket, credentials_file FROM workspaces").map { ($0[0], $0[1], $0[2]) }
+        }
+    }
+
     // MARK: traffic
 
     /// Adds per-bucket counts to the hourly rollup.

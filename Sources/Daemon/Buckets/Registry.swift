@@ -96,5 +96,9 @@ public final class Registry: Sendable {
                                       bytes_out INTEGER NOT NULL, PRIMARY KEY (bucket, hour));
                 """)
         }
+        m.registerMigration("v3-workspaces") { db in
+            // Managed workspaces whose grant the daemon keeps renewed (written into their credential cache).
+            try db.execute(sql: "CREATE TABLE workspaces (name TEXT PRIMARY KEY, bucket TEXT NOT NULL, credentials_file TEXT NOT NULL)")
+        }
     }
 }

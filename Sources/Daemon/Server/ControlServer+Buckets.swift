@@ -12,7 +12,22 @@ extension ControlServer {
     struct RetireBody: Decodable { var in_seconds: Double }
     struct ErrorBody: Codable { var code: String; var message: String; var fix: String? }
 
-    static func addBucketRoutes(_ router: Router<BasicRequestContext>, service: BucketService, testHooks: Bool) {
+    struct WorkspaceBody: Decodable { var name: String; var bucket: String; var credentials_file: String }
+
+    static func addBucketRoutes(_ router: Router<BasicRequestContext>, service: BucketService, configDir: String, testHooks: Bool) {
+        router.post("/v1/workspaces") { req, ctx in
+            try await answer {
+                let b = try await decode(WorkspaceBody.self, req, ctx)
+                try service.registerWorkspace(name: b.name, bucket: b.bucket, credentialsFile: b.credentials_file, configDir: configDir)
+                return ["ok": true]
+            }
+        }
+        router.delete("/v1/workspaces/:name") { _, ctx in
+            try await answer {
+                try service.unregisterWorkspace(name: try ctx.parameters.require("name"))
+                return ["ok": true]
+            }
+        }
         router.post("/v1/buckets") { req, ctx in
             try await answer {
                 let b = try await decode(CreateBody.self, req, ctx)
