@@ -40,7 +40,8 @@ public struct ArtifactsCommand: AsyncParsableCommand {
           artifacts unmount /mnt/work
         """,
         version: Version.current,
-        subcommands: [WorkspaceCommand.self, MountCommand.self, UnmountCommand.self, StorageCommand.self, KeyCommand.self])
+        subcommands: [WorkspaceCommand.self, MountCommand.self, UnmountCommand.self, StorageCommand.self, KeyCommand.self,
+                      ArtifactsStatus.self, ArtifactsStats.self, ArtifactsHealthz.self])
 
     public init() {}
 

@@ -246,4 +246,38 @@ import TestSupport
         let garbage = try DaemonHarness.runProcess(Self.artifacts, ["storage", "set", "--token", "nonsense"], env: env, timeout: 30)
         #expect(garbage.status == 64 && garbage.stderr.contains("not a garagetytus service token"))
     }
+
+    @Test func statusStatsAndHealthzSeeTheMountsAndNoticeADeadOne() throws {
+        let h = try DaemonHarness(name: "wsst")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        #expect(try artifacts(h, ["workspace", "create", "cases", "--ttl", "24h", "--quota", "1G"]).status == 0)
+        let mnt = h.home + "/mnt"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        defer { _ = try? artifacts(h, ["unmount", mnt]) }
+        #expect(try artifacts(h, ["mount", "cases", mnt]).status == 0)
+        #expect(FileManager.default.createFile(atPath: mnt + "/f.txt", contents: Data(count: 4096)))
+
+        let health = try artifacts(h, ["healthz"])
+        #expect(health.status == 0 && health.stdout == "ok\n", "\(health.stdout)")
+        let status = try artifacts(h, ["--format", "json", "status"])
+        let st = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], "\(status.stdout)")
+        let mounts = try #require(st["mounts"] as? [[String: Any]])
+        #expect(mounts.count == 1 && mounts[0]["responsive"] as? Bool == true && mounts[0]["workspace"] as? String == "cases")
+        #expect((st["daemon"] as? [String: Any])?["healthy"] as? Bool == true)
+        #expect(try eventually(timeout: 5, every: 0.3) {
+            let stats = try artifacts(h, ["stats", "cases", "--window", "1h", "--format", "json"])
+            let rows = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [[String: Any]]
+            return (rows?.first?["bytes_written"] as? Int ?? 0) >= 4096 && (rows?.first?["mount_bytes_written"] as? Int ?? 0) == 4096
+        })
+
+        // The mount process dies (kill -9): healthz says so and exits non-zero.
+        let pid = try #require(mounts[0]["pid"] as? Int)
+        kill(Int32(pid), SIGKILL)
+        #expect(try eventually(timeout: 5) { try artifacts(h, ["healthz"]).status == 1 })
+        let after = try artifacts(h, ["healthz"])
+        #expect(after.stdout.contains("does not answer") && after.stdout.contains(mnt), "\(after.stdout)")
+        #expect(try artifacts(h, ["unmount", mnt]).status == 0)
+        #expect(try artifacts(h, ["healthz"]).status == 0)
+    }
 }

@@ -18,7 +18,8 @@ struct WorkspaceCommand: AsyncParsableCommand {
           artifacts workspace rotate cases
           artifacts workspace delete cases --yes
         """,
-        subcommands: [WorkspaceCreate.self, WorkspaceList.self, WorkspaceShow.self, WorkspaceRotate.self, WorkspaceDelete.self])
+        subcommands: [WorkspaceCreate.self, WorkspaceList.self, WorkspaceShow.self, WorkspaceRotate.self, WorkspaceDelete.self,
+                      ArtifactsStatus.self, ArtifactsStats.self])
 }
 
 /// What `workspace list/show` print.

@@ -14,13 +14,28 @@ struct Workspaces {
     static func current() throws -> Workspaces { Workspaces(paths: try CLIRunner.resolvePaths()) }
 
     /// Mounts of this host whose process is alive.
-    func liveMounts() -> [(mountpoint: String, workspace: String, pid: Int32)] {
+    func liveMounts() -> [(mountpoint: String, workspace: String, pid: Int32, log: String)] {
         let dir = paths.dataDir + "/mounts"
         let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return files.compactMap { f in
+        return files.sorted().compactMap { f in
             guard let data = FileManager.default.contents(atPath: dir + "/" + f),
                   let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                   let mp = obj["mountpoint"] as? String, let pid = (obj["pid"] as? NSNumber)?.int32Value, kill(pid, 0) == 0 else { return nil }
+            return (mp, obj["workspace"] as? String ?? "", pid, obj["log"] as? String ?? "")
+        }
+    }
+
+    /// Mounts whose process died but whose mountpoint is still mounted (kill -9, OOM).
+    func staleMounts() -> [(mountpoint: String, workspace: String, pid: Int32)] {
+        let dir = paths.dataDir + "/mounts"
+        let mounted = Set(((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+            line.split(separator: " ").dropFirst(4).first.map(String.init)
+        })
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted().compactMap { f in
+            guard let data = FileManager.default.contents(atPath: dir + "/" + f),
+                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let mp = obj["mountpoint"] as? String, let pid = (obj["pid"] as? NSNumber)?.int32Value,
+                  kill(pid, 0) != 0, mounted.contains(mp) else { return nil }
             return (mp, obj["workspace"] as? String ?? "", pid)
         }
     }
