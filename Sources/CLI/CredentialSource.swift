@@ -9,6 +9,9 @@ import Glibc
 /// grant), the file is followed: a rotation rewrites it atomically and the next request signs with
 /// the new key, without a remount and without failing a request in flight (it keeps the key it was
 /// signed with). The file's change time is looked at most once a second.
+///
+/// With `switchOnRejection` (keys of your own S3 service) the mount keeps the keys it has while
+/// they work, and takes the file's new ones the first time the endpoint refuses the old ones.
 final class CredentialSource: Sendable {
     struct State {
         var credentials: S3Credentials
@@ -17,17 +20,32 @@ final class CredentialSource: Sendable {
     }
 
     let file: String?
+    let switchOnRejection: Bool
     let onChange: @Sendable (Date?) -> Void
     private let state: Mutex<State>
 
-    init(initial: S3Credentials, expiry: Date?, file: String?, onChange: @escaping @Sendable (Date?) -> Void) {
+    init(initial: S3Credentials, expiry: Date?, file: String?, switchOnRejection: Bool = false, onChange: @escaping @Sendable (Date?) -> Void) {
         self.file = file
+        self.switchOnRejection = switchOnRejection
         self.onChange = onChange
         state = Mutex(State(credentials: initial, changeTime: file.flatMap(Self.changeTime)))
     }
 
+    /// The endpoint refused the current credentials: take the file's, if they differ.
+    func rejected() -> Bool {
+        guard let file, let (fresh, expiry) = try? MountSpec.loadCredentials(file: file) else { return false }
+        let changed = state.withLock { s -> Bool in
+            guard s.credentials != fresh else { return false }
+            s.credentials = fresh
+            s.changeTime = Self.changeTime(file)
+            return true
+        }
+        if changed { onChange(expiry) }
+        return changed
+    }
+
     func current() -> S3Credentials {
-        guard let file else { return state.withLock { $0.credentials } }
+        guard let file, !switchOnRejection else { return state.withLock { $0.credentials } }
         let now = Date().timeIntervalSince1970
         let due = state.withLock { s -> timespec?? in
             guard now - s.checkedAt >= 1 else { return .none }

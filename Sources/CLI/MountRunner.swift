@@ -18,6 +18,7 @@ struct MountRunner {
         let creds = spec.credentials
         let metrics = MountMetrics()
         let source = CredentialSource(initial: creds, expiry: spec.credentialExpiry, file: spec.credentialsFile,
+                                      switchOnRejection: spec.switchCredentialsOnRejection,
                                       onChange: { expiry in
                                           metrics.setCredentialExpiry(expiry?.timeIntervalSince1970)
                                           FileHandle.standardError.write(Data("\(UTCTime.iso8601Millis(Date())) credentials reloaded from \(spec.credentialsFile ?? "-")\n".utf8))
@@ -26,7 +27,7 @@ struct MountRunner {
                               observer: { op, method, status, bytes, retry in
                                   metrics.request(operation: op, method: method, status: status, bytes: bytes, retry: retry)
                               },
-                              credentials: { source.current() })
+                              rejected: { source.rejected() }, credentials: { source.current() })
         var options = VFSOptions(prefix: spec.prefix, metadataTTL: spec.metadataTTL,
                                  defaults: spec.defaults, readOnly: spec.readOnly, cacheDir: spec.cacheDir)
         options.onError = { message in

@@ -25,6 +25,8 @@ struct MountSpec {
     let credentials: S3Credentials
     /// The workspace this mount is of, if any (for `workspace list` / `status`).
     var workspace: String?
+    /// Keys of your own S3 service: kept while they work, replaced from the file once refused.
+    var switchCredentialsOnRejection = false
     /// The file the credentials came from: the mount follows it (a rotation rewrites it).
     let credentialsFile: String?
     let paths: Paths

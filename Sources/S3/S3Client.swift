@@ -67,12 +67,16 @@ public final class S3Client: Sendable {
     /// Told about every answered attempt: the operation ("GetObject b/k"), method, status, body
     /// bytes sent or received, and whether it was a retry.
     private let observer: (@Sendable (String, String, Int, Int64, Bool) -> Void)?
+    /// Told when the endpoint refused the credentials (403); returns true when other credentials are
+    /// available now, and the request is then sent once more with them.
+    private let rejected: (@Sendable () -> Bool)?
 
     /// `credentials` is asked on every request, so a rotated key takes effect without a new client.
     public init(endpoint: URL, region: String = "us-east-1", retry: RetryPolicy = RetryPolicy(), timeout: Double = 60,
                 pool: CurlPool = CurlPool(), observer: (@Sendable (String, String, Int, Int64, Bool) -> Void)? = nil,
-                credentials: @escaping @Sendable () -> S3Credentials) {
+                rejected: (@Sendable () -> Bool)? = nil, credentials: @escaping @Sendable () -> S3Credentials) {
         self.observer = observer
+        self.rejected = rejected
         self.endpoint = endpoint
         self.region = region
         self.retry = retry
@@ -95,6 +99,7 @@ public final class S3Client: Sendable {
         let payloadHash = SigV4.sha256Hex(body ?? Data())
         let started = Date()
         var attempt = 0
+        var refreshed = false
         while true {
             attempt += 1
             let signed = SigV4.sign(method: method, url: url, headers: headers, payloadHash: payloadHash,
@@ -109,6 +114,12 @@ public final class S3Client: Sendable {
             } catch let e as HTTPTransportError {
                 failure = S3Error(kind: .transport, status: nil, code: nil, message: e.message, operation: operation)
                 if !e.isTransient { throw failure }
+            }
+            // Refused at the door (nothing was done): once, with credentials that changed meanwhile.
+            if failure.status == 403, !refreshed, ["InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied"].contains(failure.code ?? ""),
+               rejected?() == true {
+                refreshed = true
+                continue
             }
             let canRetry = failure.isRetryable && idempotent && attempt < retry.maxAttempts
             let wait = retry.delay(afterAttempt: attempt, unit: Double.random(in: 0..<1))

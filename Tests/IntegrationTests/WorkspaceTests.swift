@@ -280,4 +280,30 @@ import TestSupport
         #expect(try artifacts(h, ["unmount", mnt]).status == 0)
         #expect(try artifacts(h, ["healthz"]).status == 0)
     }
+
+    @Test func ownKeysRotatedAtTheProviderAreTakenFromTheCacheWhenTheOldOnesAreRefused() throws {
+        let h = try DaemonHarness(name: "wsbyorot")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        try h.createBucket("theirs")
+        let a = try h.mintGrant("theirs"), b = try h.mintGrant("theirs")
+        #expect(try artifacts(h, ["workspace", "create", "own", "--endpoint", h.gatewayURL, "--bucket", "theirs",
+                                  "--access-key-id", a.accessKey, "--secret-access-key", a.secretKey]).status == 0)
+        let mnt = h.home + "/mnt"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        defer { _ = try? artifacts(h, ["unmount", mnt]) }
+        #expect(try artifacts(h, ["mount", "own", mnt]).status == 0)
+        func write(_ i: Int) -> Bool {
+            let fd = open("\(mnt)/f-\(i).txt", O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+            return fd >= 0 && Glibc.write(fd, "x", 1) == 1 && close(fd) == 0
+        }
+        #expect((0..<5).allSatisfy(write))
+        // The provider rotates: new keys cached, then the old ones revoked. Not one write fails.
+        #expect(try artifacts(h, ["storage", "set", "--access-key-id", b.accessKey, "--secret-access-key", b.secretKey]).status == 0)
+        #expect((5..<10).allSatisfy(write))
+        #expect(try h.run(["bucket", "revoke", a.grantID]).status == 0)
+        let failed = (10..<30).filter { !write($0) }
+        #expect(failed.isEmpty, "\(failed)")
+        #expect(Set(try h.engineClient().listAll(bucket: "theirs").objects.map(\.key)).count == 30)
+    }
 }

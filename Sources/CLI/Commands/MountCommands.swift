@@ -72,6 +72,7 @@ struct MountCommand: AsyncParsableCommand {
                                  metadataTTL: metadataTTL, cacheDir: cacheDir, credentialsFile: cached != nil ? w.store.credentialsPath(name) : nil,
                                  defaults: defaults, paths: paths, credentials: cached == nil ? env : nil)
         spec.workspace = name
+        spec.switchCredentialsOnRejection = record.kind == .byo
         return spec
     }
 
