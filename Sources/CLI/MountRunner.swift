@@ -34,7 +34,7 @@ struct MountRunner {
             FileHandle.standardError.write(Data("\(UTCTime.iso8601Millis(Date())) error: \(message)\n".utf8))
         }
         options.info = ["endpoint": spec.endpoint.absoluteString, "bucket": spec.bucket, "region": spec.region,
-                        "mountpoint": spec.mountpoint, "access_key_id": Self.mask(creds.accessKeyID)]
+                        "mountpoint": spec.mountpoint, "access_key_id": CachedCredentials.mask(creds.accessKeyID)]
         metrics.setCredentialExpiry(spec.credentialExpiry?.timeIntervalSince1970)
         let vfs = VFS(store: S3ObjectStore(client: client, bucket: spec.bucket), options: options, metrics: metrics)
         // Big buffers (read-ahead chunks, upload parts) straight from mmap and back: glibc would
@@ -63,10 +63,6 @@ struct MountRunner {
         _ = sources
     }
 
-    /// `GKAB***WXYZ`: enough to recognise a key, never enough to use it.
-    static func mask(_ key: String) -> String {
-        key.count <= 8 ? "***" : String(key.prefix(4)) + "***" + String(key.suffix(4))
-    }
 
     /// Spawns `mount --foreground` detached, logging to the mount's log file; returns its pid once the
     /// directory answers through the kernel.

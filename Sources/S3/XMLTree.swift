@@ -167,17 +167,18 @@ struct XMLScanner {
     }
 }
 
-/// XML text escaping for request bodies.
+/// XML text escaping for request and response bodies; control characters XML 1.0 cannot carry
+/// are left out.
 public func xmlEscape(_ s: String) -> String {
     var out = ""
-    for c in s {
+    for c in s.unicodeScalars {
         switch c {
         case "&": out += "&amp;"
         case "<": out += "&lt;"
         case ">": out += "&gt;"
         case "\"": out += "&quot;"
         case "'": out += "&apos;"
-        default: out.append(c)
+        default: if c.value >= 32 || c == "\t" || c == "\n" || c == "\r" { out.unicodeScalars.append(c) }
         }
     }
     return out

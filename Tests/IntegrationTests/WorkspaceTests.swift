@@ -153,6 +153,16 @@ import TestSupport
         let loose = try artifacts(h, ["storage", "show", "--workspace", "own"])
         #expect(loose.status == 65 && loose.stderr.contains("chmod 600"), "\(loose.stderr)")
         chmod(credFile, 0o600)
+        // Concurrent `storage set`: the last one wins, the file is never torn.
+        let group = DispatchGroup()
+        for i in 0..<8 {
+            DispatchQueue.global().async(group: group) {
+                _ = try? self.artifacts(h, ["storage", "set", "--workspace", "own", "--access-key-id", "AKRACE\(i)", "--secret-access-key", "secret\(i)"])
+            }
+        }
+        group.wait()
+        let raced = try #require(try WorkspaceStore(configDir: h.paths.configDir).loadCredentials("own"))
+        #expect(raced.accessKeyID.hasPrefix("AKRACE") && raced.secretAccessKey == "secret" + raced.accessKeyID.dropFirst(6))
         // storage set replaces the cache; delete removes config and cache, never the data.
         #expect(try artifacts(h, ["storage", "set", "--access-key-id", g.accessKey, "--secret-access-key", g.secretKey]).status == 0)
         #expect(try artifacts(h, ["storage", "show"]).stdout.contains("from storage set"))

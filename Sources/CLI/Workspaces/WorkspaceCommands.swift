@@ -48,7 +48,8 @@ struct WorkspaceView: Codable {
         kind = r.kind.rawValue
         storage = Storage(bucket: r.bucket, endpoint: r.endpoint, region: r.region, prefix: r.prefix)
         self.mounts = mounts.map { Mount(mountpoint: $0.mountpoint, pid: $0.pid) }
-        status = mounts.isEmpty ? "active" : "mounted"
+        let stale = w.staleMounts().filter { $0.workspace == r.name }
+        status = !mounts.isEmpty ? "mounted" : stale.isEmpty ? "active" : "stale"
         credentialSource = creds?.source ?? (Workspaces.environmentCredentials() != nil ? "environment (ARTIFACTS_S3_*)" : "none")
         accessKey = creds.map { CachedCredentials.mask($0.accessKeyID) }
         credentialExpiresAt = creds?.expiresAt

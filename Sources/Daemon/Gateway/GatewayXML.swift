@@ -33,18 +33,5 @@ enum GatewayXML {
                  body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: if ch.value >= 32 || ch == "\t" { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { xmlEscape(s) }
 }
