@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 import ServiceLifecycle
 
@@ -29,7 +30,8 @@ enum Gateway {
 }
 
 /// Answers `Expect: 100-continue` at once, so clients (aws-cli, boto3) send their bodies without
-/// waiting out their timeout. The gateway refuses before reading a body it would not accept.
+/// waiting out their timeout (the gateway refuses before reading a body it would not accept); and
+/// answers a request the HTTP parser rejects (headers beyond the limits, garbage) with S3 XML.
 final class ContinueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -44,5 +46,16 @@ final class ContinueHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
+        let body = GatewayXML.errorText(code: "InvalidRequest",
+                                        message: "the request is not valid HTTP or its headers exceed the limits (16 KiB a header, 64 KiB in all)",
+                                        resource: "")
+        let head = HTTPResponse(status: .badRequest, headerFields: [.contentType: "application/xml", .contentLength: "\(body.utf8.count)", .connection: "close"])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(ByteBuffer(string: body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
     }
 }

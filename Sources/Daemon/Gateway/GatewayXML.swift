@@ -6,11 +6,14 @@ import S3
 /// The gateway's own S3 XML answers: errors, and the few results it gives without the engine.
 enum GatewayXML {
     static func error(status: Int, code: String, message: String, resource: String) -> Response {
-        let body = """
-            <?xml version="1.0" encoding="UTF-8"?>
-            <Error><Code>\(escape(code))</Code><Message>\(escape(message))</Message><Resource>\(escape(String(resource.prefix(1024))))</Resource><RequestId>\(UInt64.random(in: 1...UInt64.max))</RequestId></Error>
-            """
-        return xml(body, status: status)
+        xml(errorText(code: code, message: message, resource: resource), status: status)
+    }
+
+    static func errorText(code: String, message: String, resource: String) -> String {
+        """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <Error><Code>\(escape(code))</Code><Message>\(escape(message))</Message><Resource>\(escape(String(resource.prefix(1024))))</Resource><RequestId>\(UInt64.random(in: 1...UInt64.max))</RequestId></Error>
+        """
     }
 
     /// ListBuckets cut down to what a grant may see.
