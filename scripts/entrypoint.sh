@@ -14,6 +14,8 @@ mountpoint=${ARTIFACTS_MOUNTPOINT:-/mnt/work}
 artifacts=${ARTIFACTS_BIN:-artifacts}
 [ $# -gt 0 ] || { echo "entrypoint: give the workload to run after the mount, e.g. $0 bash" >&2; exit 64; }
 
-mkdir -p "$mountpoint"
+# A mountpoint left stale by a killed mount answers "Transport endpoint is not connected":
+# mkdir fails on it, and `artifacts mount` cleans it up and mounts again.
+mkdir -p "$mountpoint" 2>/dev/null || [ -e "$mountpoint" ] || grep -q " $mountpoint " /proc/mounts || mkdir -p "$mountpoint"
 "$artifacts" mount "$workspace" "$mountpoint"
 exec "$@"

@@ -103,6 +103,14 @@ import TestSupport
         defer { _ = try? DaemonHarness.runProcess(Self.artifacts, ["unmount", mnt], env: env, timeout: 30) }
         let run = try DaemonHarness.runProcess("/bin/bash", [entry, "/bin/cat", mnt + "/case-1.txt"], env: env, timeout: 60)
         #expect(run.status == 0 && run.stdout.hasSuffix("case one\n"), "\(run.stdout) \(run.stderr)")  // after the mount's own line
+        // The next boot finds the mountpoint stale (the mount process was killed): the entrypoint mounts again.
+        let registry = fresh + "/gt/data/mounts"
+        let record = try #require(try FileManager.default.contentsOfDirectory(atPath: registry).first)
+        let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: registry + "/" + record))) as? [String: Any]
+        kill(Int32(try #require((obj?["pid"] as? NSNumber)?.int32Value)), SIGKILL)
+        #expect(eventually(timeout: 5) { access(mnt + "/case-1.txt", F_OK) != 0 })
+        let again = try DaemonHarness.runProcess("/bin/bash", [entry, "/bin/cat", mnt + "/case-1.txt"], env: env, timeout: 60)
+        #expect(again.status == 0 && again.stdout.hasSuffix("case one\n"), "\(again.stdout) \(again.stderr)")
         _ = try DaemonHarness.runProcess(Self.artifacts, ["unmount", mnt], env: env, timeout: 30)
 
         // Wrong keys: the entrypoint exits non-zero with the endpoint's reason, nothing is left mounted.
