@@ -34,9 +34,29 @@ final class Forwarder: Sendable {
         try? await client.shutdown()
     }
 
+    /// A bodyless request (GET, HEAD) whose answer is read ahead into a bounded buffer.
+    func sendReadingAhead(method: String, path: String, query: String, headers: [(String, String)]) async throws
+        -> (HTTPResponseHead, ResponseStream) {
+        let (urlText, fields) = try prepare(method: method, path: path, query: query, headers: headers)
+        let request = try HTTPClient.Request(url: urlText, method: HTTPMethod(rawValue: method), headers: fields)
+        let stream = ResponseStream()
+        stream.attach(client.execute(request: request, delegate: stream, deadline: .now() + .hours(24)))
+        return (try await stream.head(), stream)
+    }
+
     /// `path` is decoded (`/bucket/key`), `query` canonical; `headers` are the client's.
     func send(method: String, path: String, query: String, headers: [(String, String)],
               body: HTTPClientRequest.Body?) async throws -> HTTPClientResponse {
+        let (urlText, fields) = try prepare(method: method, path: path, query: query, headers: headers)
+        var request = HTTPClientRequest(url: urlText)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers = fields
+        if let body { request.body = body }
+        return try await client.execute(request, timeout: .hours(24))
+    }
+
+    /// The engine URL and the headers to send: the client's own (minus its hop and signature), re-signed.
+    private func prepare(method: String, path: String, query: String, headers: [(String, String)]) throws -> (String, HTTPHeaders) {
         let encodedPath = SigV4.canonicalURI(path)
         let urlText = base.absoluteString + encodedPath + (query.isEmpty ? "" : "?" + query)
         guard let url = URL(string: urlText) else {
@@ -55,13 +75,9 @@ final class Forwarder: Sendable {
             kept.append((n, value))
         }
         let auth = SigV4.sign(method: method, url: url, headers: kept, payloadHash: SigV4.unsignedPayload, credentials: credentials, keys: keys)
-        var request = HTTPClientRequest(url: urlText)
-        request.method = HTTPMethod(rawValue: method)
         var fields = HTTPHeaders()
         for (n, v) in kept + auth { fields.add(name: n, value: v) }
-        request.headers = fields
-        if let body { request.body = body }
-        return try await client.execute(request, timeout: .hours(24))
+        return (urlText, fields)
     }
 
     /// A small request of the gateway's own (HEAD of a copy source), body ignored.

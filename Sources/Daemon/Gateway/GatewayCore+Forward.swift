@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 import S3
 
 extension GatewayCore {
@@ -39,6 +40,15 @@ extension GatewayCore {
             }
         } else if req.method == "PUT" || req.method == "POST" {
             body = .bytes(ByteBuffer())
+        }
+        if body == nil && (req.method == "GET" || req.method == "HEAD") {
+            do {
+                let (head, stream) = try await forwarder.sendReadingAhead(method: req.method, path: req.path, query: req.forwardQuery, headers: req.headers)
+                return Self.response(status: Int(head.status.code), headers: head.headers, head: req.method == "HEAD", body: stream)
+            } catch {
+                throw GatewayRequest.Refusal(status: 503, code: "ServiceUnavailable",
+                                             message: "the storage engine did not answer (\(error)) — see `garagetytus status`")
+            }
         }
         let upstream: HTTPClientResponse
         do {
@@ -95,12 +105,33 @@ extension GatewayCore {
     }
 
     static func response(from upstream: HTTPClientResponse, head: Bool) -> Response {
-        var fields = HTTPFields()
-        for h in upstream.headers where !Forwarder.droppedResponse.contains(h.name.lowercased()) {
-            if let name = HTTPField.Name(h.name) { fields.append(HTTPField(name: name, value: h.value)) }
-        }
+        let fields = Self.fields(upstream.headers)
         let status = HTTPResponse.Status(code: Int(upstream.status.code))
         if head { return Response(status: status, headers: fields, body: ResponseBody()) }
         return Response(status: status, headers: fields, body: ResponseBody(asyncSequence: upstream.body))
+    }
+
+    static func response(status: Int, headers: HTTPHeaders, head: Bool, body stream: ResponseStream) -> Response {
+        let fields = Self.fields(headers)
+        if head {  // no body follows; the engine's connection is released by itself
+            return Response(status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody())
+        }
+        return Response(status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody { writer in
+            do {
+                for try await chunk in stream { try await writer.write(chunk) }
+                try await writer.finish(nil)
+            } catch {
+                stream.cancel()  // the client went away, or the engine did: stop reading
+                throw error
+            }
+        })
+    }
+
+    static func fields(_ headers: HTTPHeaders) -> HTTPFields {
+        var fields = HTTPFields()
+        for h in headers where !Forwarder.droppedResponse.contains(h.name.lowercased()) {
+            if let name = HTTPField.Name(h.name) { fields.append(HTTPField(name: name, value: h.value)) }
+        }
+        return fields
     }
 }
