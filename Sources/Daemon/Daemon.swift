@@ -1,3 +1,4 @@
+import CGaragetytus
 import Credentials
 import S3
 import Foundation
@@ -14,6 +15,9 @@ public enum Daemon {
     public static func serve(paths: Paths, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
         // 1. Validate before changing anything.
         umask(0o077)
+        // Relayed bodies are allocated on one thread and freed on another; with glibc's default of
+        // 8 arenas per core that memory lingers (a 5 GiB GET peaked at 183 MiB RSS; 2 arenas: ~75).
+        gt_tune_malloc(128 << 10, 2)
         try Bootstrap.run(paths: paths)
         let config = try Bootstrap.loadConfig(paths: paths)
         let identity = try EngineIdentity.load(from: paths.identityFile)
