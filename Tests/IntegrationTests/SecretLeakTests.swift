@@ -24,7 +24,7 @@ import TestSupport
         try "x".write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try h.aws(g, ["s3", "cp", file, "s3://leaky/f.txt", "--only-show-errors"]).status == 0)
         var wrong = g
-        wrong.secretKey = "0" + g.secretKey.dropFirst()
+        wrong.secretKey = (g.secretKey.first == "0" ? "1" : "0") + g.secretKey.dropFirst()  // surely another secret
         #expect(try h.aws(wrong, ["s3", "ls", "s3://leaky/"]).status != 0)  // a refused request is audited
         #expect(try art(["workspace", "create", "ws", "--ttl", "24h", "--quota", "1G"]).status == 0)
         let mnt = h.home + "/mnt"
