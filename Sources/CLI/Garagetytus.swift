@@ -29,8 +29,7 @@ public struct ArtifactsCommand: AsyncParsableCommand {
         commandName: "artifacts",
         abstract: "Workspaces: buckets mounted as directories, with cached, rotatable credentials.",
         discussion: """
-        The daemon itself is run with `garagetytus`. `--format json` before or after a subcommand
-        prints JSON.
+        The daemon itself is run with `garagetytus`. `--format json` (before or after a subcommand) prints JSON.
 
         Examples:
           artifacts workspace create cases --ttl 7d --quota 10G
