@@ -9,8 +9,8 @@ struct WorkspaceRotate: AsyncParsableCommand {
         commandName: "rotate", abstract: "Replace a managed workspace's grant; live mounts switch without a remount.",
         discussion: """
         A new grant is minted and the cache is swapped atomically; live mounts sign their next
-        requests with it (they follow the cache file). The old grant runs out after --grace seconds
-        (default 300), so a request already signed with it still completes.
+        requests with it (they follow the cache file). The old grant is revoked after --grace
+        seconds (default 300), so a request already signed with it still completes.
 
         Examples:
           artifacts workspace rotate cases
@@ -38,7 +38,7 @@ struct WorkspaceRotate: AsyncParsableCommand {
             let view = WorkspaceView(record, w)
             if output.json { CLIRunner.printJSON(view) } else {
                 print("rotated \(name): now \(fresh.source) (key \(CachedCredentials.mask(fresh.accessKeyID)), expires \(fresh.expiresAt ?? "?"))"
-                      + (old?.grantID.map { "; \($0) runs out in \(Int(grace)) s" } ?? ""))
+                      + (old?.grantID.map { "; \($0) is revoked in \(Int(grace)) s" } ?? ""))
             }
         }
     }

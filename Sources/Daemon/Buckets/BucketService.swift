@@ -126,17 +126,25 @@ public final class BucketService: Sendable {
         return grantInfo(try registry.grants(bucket: g.bucket).first { $0.id == id } ?? g)
     }
 
-    /// Lets an active grant run out `seconds` from now (a rotation's grace period for live clients).
+    /// Revokes an active grant `seconds` from now (a rotation's grace period for live clients);
+    /// the janitor carries it out.
     public func retire(_ id: String, in seconds: Double) throws -> GrantInfo {
         guard seconds >= 0, seconds <= 7 * 86400 else { throw DaemonError(.usage, "a grace period must be between 0 s and 7 days") }
         guard let g = try registry.grants().first(where: { $0.id == id }) else {
             throw DaemonError(.usage, "no grant with id \"\(id.prefix(80))\"", fix: "see `garagetytus bucket grants`")
         }
         guard g.state == .active else { throw DaemonError(.usage, "grant \(id) is already \(g.state.rawValue)") }
-        let at = min(g.expiresAt, now.addingTimeInterval(seconds))
-        try registry.setExpiry(bucket: nil, grant: id, at: at)
-        audit.record("grant_retiring", [("grant_id", id), ("expires_at", Policy.stamp(at))])
+        let at = now.addingTimeInterval(seconds)
+        try registry.setRetirement(grant: id, at: at)
+        audit.record("grant_retiring", [("grant_id", id), ("revoke_at", Policy.stamp(at))])
         return grantInfo(try registry.grants(bucket: g.bucket).first { $0.id == id } ?? g)
+    }
+
+    /// Revokes the grants whose retirement time has come; the janitor calls it every tick.
+    public func revokeRetired() async {
+        for id in (try? registry.dueRetirements(at: now)) ?? [] {
+            _ = try? await revoke(id, why: "replaced by a rotation")
+        }
     }
 
     /// Finishes revokes whose cleanup failed before; the janitor calls it every 60 s.

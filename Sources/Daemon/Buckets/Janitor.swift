@@ -43,6 +43,7 @@ final class Janitor: Service {
                 _ = try? service.allow(b.name, reason: "deny-all ttl passed")
             }
         }
+        await service.revokeRetired()
         if tick % 60 == 0 { await service.retryPendingRevokes() }
         if tick % 10 == 0 { await service.renewWorkspaceGrants() }
         try? registry.addTraffic(metrics.drainTraffic(), at: t)  // one small write a second, only with traffic

@@ -115,6 +115,21 @@ extension Registry {
         }
     }
 
+    /// Marks an active grant to be revoked at `at` (a rotation's grace period).
+    public func setRetirement(grant id: String, at: Date) throws {
+        try change { db in
+            try db.execute(sql: "UPDATE grants SET retire_at = ? WHERE id = ? AND state = 'active'", arguments: [at.timeIntervalSince1970, id])
+        }
+    }
+
+    /// Active grants whose retirement time has come.
+    public func dueRetirements(at now: Date) throws -> [String] {
+        try store.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM grants WHERE state = 'active' AND retire_at IS NOT NULL AND retire_at <= ?",
+                                arguments: [now.timeIntervalSince1970])
+        }
+    }
+
     /// Grants stuck in `revoking` (their cleanup failed or the daemon stopped mid-way).
     public func pendingRevokes() throws -> [GrantRecord] {
         try store.pool.read { db in

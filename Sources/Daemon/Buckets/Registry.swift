@@ -100,5 +100,9 @@ public final class Registry: Sendable {
             // Managed workspaces whose grant the daemon keeps renewed (written into their credential cache).
             try db.execute(sql: "CREATE TABLE workspaces (name TEXT PRIMARY KEY, bucket TEXT NOT NULL, credentials_file TEXT NOT NULL)")
         }
+        m.registerMigration("v4-retire") { db in
+            // When a grant replaced by a rotation is revoked (after its grace period).
+            try db.execute(sql: "ALTER TABLE grants ADD COLUMN retire_at DOUBLE")
+        }
     }
 }

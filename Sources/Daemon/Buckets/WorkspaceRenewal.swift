@@ -3,7 +3,7 @@ import Foundation
 
 /// Managed workspaces live longer than any grant: the daemon re-issues a workspace's grant before
 /// it runs out, writes it into the workspace's credential cache (atomically; live mounts follow the
-/// file) and lets the old grant run out after a grace period.
+/// file) and revokes the old grant after a grace period.
 extension BucketService {
     /// Renew when less than this is left (a 7-day grant is renewed a day before it ends).
     static let renewWindow: TimeInterval = 86400
