@@ -14,25 +14,12 @@ SIZE=${1:-512}
 DURATION=${2:-60}
 GT=${GT:-$PWD/.build/release/garagetytus}
 [ -x "$GT" ] || { echo "build first: swift build -c release" >&2; exit 1; }
-export GARAGETYTUS_HOME=$(mktemp -d /tmp/gt-gwbench-XXXXXX)
-trap '"$GT" stop >/dev/null 2>&1 || true; rm -rf "$GARAGETYTUS_HOME"' EXIT
-
-ports=($(python3 - <<'PY'
-import socket
-socks=[]
-for _ in range(12):
-    s=socket.socket(); s.bind(("127.0.0.1",0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-))
-"$GT" bootstrap >/dev/null
-cfg=$GARAGETYTUS_HOME/config/garagetytus.toml
-keys=(metrics_port gateway_port master_port master_grpc_port volume_port volume_grpc_port filer_port filer_grpc_port s3_port s3_grpc_port admin_port admin_grpc_port)
-for i in "${!keys[@]}"; do sed -i "s/^${keys[$i]} = .*/${keys[$i]} = ${ports[$i]}/" "$cfg"; done
+. bench/lib.sh
+gt_bench_home gwbench
 "$GT" start >/dev/null
 mkdir -p bench/results
 OUT=bench/results/gateway-$(date +%Y%m%d-%H%M%S).json
-GT="$GT" SIZE_MB=$SIZE DURATION=$DURATION GATEWAY_PORT=${ports[1]} ENGINE_PORT=${ports[8]} \
+GT="$GT" SIZE_MB=$SIZE DURATION=$DURATION GATEWAY_PORT=$(gt_port gateway_port) ENGINE_PORT=$(gt_port s3_port) \
   IDENTITY=$GARAGETYTUS_HOME/config/engine-identity.json PIDFILE=$GARAGETYTUS_HOME/data/garagetytus.pid \
   python3 bench/gateway.py | tee "$OUT"
 echo "results: $OUT"

@@ -9,22 +9,8 @@ cd "$(dirname "$0")/.."
 REPS=${1:-5}
 GT=${GT:-.build/release/garagetytus}
 [ -x "$GT" ] || { echo "build first: swift build -c release" >&2; exit 1; }
-export GARAGETYTUS_HOME=$(mktemp -d /tmp/gt-bench-XXXXXX)
-trap '"$GT" stop >/dev/null 2>&1 || true; rm -rf "$GARAGETYTUS_HOME"' EXIT
-
-# Free ports for this run, written into the config.
-ports=($(python3 - <<'PY'
-import socket
-socks=[]
-for _ in range(11):
-    s=socket.socket(); s.bind(("127.0.0.1",0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-))
-"$GT" bootstrap >/dev/null
-cfg=$GARAGETYTUS_HOME/config/garagetytus.toml
-keys=(metrics_port master_port master_grpc_port volume_port volume_grpc_port filer_port filer_grpc_port s3_port s3_grpc_port admin_port admin_grpc_port)
-for i in "${!keys[@]}"; do sed -i "s/^${keys[$i]} = .*/${keys[$i]} = ${ports[$i]}/" "$cfg"; done
+. bench/lib.sh
+gt_bench_home bench
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -51,11 +37,11 @@ pss_daemon=$(awk '/^Pss:/ {print $2/1024}' /proc/$dpid/smaps_rollup)
 # Baseline: the bare engine with the daemon's own flags and identity.
 weed_bin=$(python3 -c 'import shutil,subprocess; p=shutil.which("weed"); print(subprocess.run(["pyenv","which","weed"],capture_output=True,text=True).stdout.strip() if p and "/shims/" in p else p)')
 read -r ak sk < <(python3 -c "import json; d=json.load(open('$GARAGETYTUS_HOME/config/engine-identity.json')); print(d['access_key_id'], d['secret_access_key'])")
-s3port=${ports[7]}
+s3port=$(gt_port s3_port)
 args=(mini -dir="$GARAGETYTUS_HOME/data/engine" -ip=127.0.0.1 -ip.bind=127.0.0.1
-  -master.port=${ports[1]} -master.port.grpc=${ports[2]} -volume.port=${ports[3]} -volume.port.grpc=${ports[4]}
-  -filer.port=${ports[5]} -filer.port.grpc=${ports[6]} -s3.port=$s3port -s3.port.grpc=${ports[8]}
-  -s3.port.iceberg=0 -s3.port.lance=0 -admin.port=${ports[9]} -admin.port.grpc=${ports[10]} -admin.ui=false
+  -master.port=$(gt_port master_port) -master.port.grpc=$(gt_port master_grpc_port) -volume.port=$(gt_port volume_port) -volume.port.grpc=$(gt_port volume_grpc_port)
+  -filer.port=$(gt_port filer_port) -filer.port.grpc=$(gt_port filer_grpc_port) -s3.port=$s3port -s3.port.grpc=$(gt_port s3_grpc_port)
+  -s3.port.iceberg=0 -s3.port.lance=0 -admin.port=$(gt_port admin_port) -admin.port.grpc=$(gt_port admin_grpc_port) -admin.ui=false
   -webdav=false -master.telemetry=false -metricsPort=0 -s3.config="$GARAGETYTUS_HOME/data/engine/s3-identities.json")
 for r in $(seq 1 "$REPS"); do
   t0=$(now)

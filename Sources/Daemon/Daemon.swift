@@ -98,7 +98,7 @@ public enum Daemon {
                                admin: identity, region: config.region)
         let buckets = BucketService(registry: registry, engine: engine, usage: usage, audit: audit,
                                     endpointURL: "http://\(config.listenAddress):\(config.gatewayPort)", logger: logger,
-                                    emptyBucket: { [engine] in try await engine.emptyBucket($0) })
+                                    configDir: paths.configDir)
         let watchdog = Watchdog(paths: paths, config: config.watchdog, state: state, metrics: metrics, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [

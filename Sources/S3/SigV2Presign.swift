@@ -14,11 +14,7 @@ extension SigV4Verifier {
     ]
 
     func verifyPresignedV2(_ r: SignedRequest) throws -> SigV4Verified {
-        var q: [String: String] = [:]
-        for item in r.rawQuery.split(separator: "&") {
-            let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            q[String(kv[0])] = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
-        }
+        let q = Self.queryMap(r.rawQuery)
         guard let key = q["AWSAccessKeyId"], let signature = q["Signature"], let expiresText = q["Expires"], let expires = Int(expiresText) else {
             throw SigV4Rejection(code: "AuthorizationQueryParametersError", message: "a SigV2 presigned URL needs AWSAccessKeyId, Expires and Signature")
         }
@@ -35,15 +31,8 @@ extension SigV4Verifier {
         }
         let amz = r.headers.map { ($0.0.lowercased(), $0.1) }.filter { $0.0.hasPrefix("x-amz-") }.sorted { $0.0 < $1.0 }
             .map { "\($0.0):\($0.1.trimmingCharacters(in: .whitespaces))\n" }.joined()
-        var subs: [(String, String?)] = []
-        for item in r.rawQuery.split(separator: "&") {
-            let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(kv[0])
-            guard Self.v2SubResources.contains(name) else { continue }
-            subs.append((name, kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : nil))
-        }
-        subs.sort { $0.0 < $1.0 }
-        let subText = subs.map { (name: String, value: String?) -> String in value.map { "\(name)=\($0)" } ?? name }.joined(separator: "&")
+        let subs = Self.queryItems(r.rawQuery).filter { Self.v2SubResources.contains($0.name) }.sorted { $0.name < $1.name }
+        let subText = subs.map { item in item.value.map { "\(item.name)=\($0)" } ?? item.name }.joined(separator: "&")
         let resource = (r.rawPath.isEmpty ? "/" : r.rawPath) + (subs.isEmpty ? "" : "?" + subText)
         let toSign = [r.method, r.header("content-md5") ?? "", r.header("content-type") ?? "", expiresText].joined(separator: "\n") + "\n" + amz + resource
         let expected = Data(HMAC<Insecure.SHA1>.authenticationCode(for: Data(toSign.utf8), using: SymmetricKey(data: Data(secret.utf8)))).base64EncodedString()

@@ -97,12 +97,23 @@ public struct SigV4Verifier: Sendable {
                          payloadHash: payloadHash, query: r.rawQuery, presigned: false)
     }
 
-    private func verifyPresigned(_ r: SignedRequest) throws -> SigV4Verified {
-        var q: [String: String] = [:]
-        for item in r.rawQuery.split(separator: "&") {
+    /// The query's parameters as sent: names raw, values percent-decoded (nil when there is no `=`).
+    static func queryItems(_ rawQuery: String) -> [(name: String, value: String?)] {
+        rawQuery.split(separator: "&").map { item in
             let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            q[String(kv[0])] = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
+            return (String(kv[0]), kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : nil)
         }
+    }
+
+    /// `queryItems` by name (the last one wins), a missing value as "".
+    static func queryMap(_ rawQuery: String) -> [String: String] {
+        var q: [String: String] = [:]
+        for item in queryItems(rawQuery) { q[item.name] = item.value ?? "" }
+        return q
+    }
+
+    private func verifyPresigned(_ r: SignedRequest) throws -> SigV4Verified {
+        let q = Self.queryMap(r.rawQuery)
         guard q["X-Amz-Algorithm"] == SigV4.algorithm else {
             throw SigV4Rejection(code: "AuthorizationQueryParametersError", message: "X-Amz-Algorithm must be \(SigV4.algorithm)")
         }
@@ -167,9 +178,7 @@ public struct SigV4Verifier: Sendable {
         guard b.count == 16, b[8] == UInt8(ascii: "T"), b[15] == UInt8(ascii: "Z") else {
             throw SigV4Rejection(code: "AccessDenied", message: "the request date \(amzDate) is not yyyyMMdd'T'HHmmss'Z'")
         }
-        let iso = "\(amzDate.prefix(4))-\(amzDate.dropFirst(4).prefix(2))-\(amzDate.dropFirst(6).prefix(2))T"
-            + "\(amzDate.dropFirst(9).prefix(2)):\(amzDate.dropFirst(11).prefix(2)):\(amzDate.dropFirst(13).prefix(2))Z"
-        guard let d = UTCTime.parseISO8601(iso) else {
+        guard let d = UTCTime.parseAmzDate(amzDate) else {
             throw SigV4Rejection(code: "AccessDenied", message: "the request date \(amzDate) is not a valid time")
         }
         return d

@@ -12,6 +12,13 @@ public enum UTCTime {
         return pad(t.year, 4) + pad(t.month, 2) + pad(t.day, 2) + "T" + pad(t.hour, 2) + pad(t.minute, 2) + pad(t.second, 2) + "Z"
     }
 
+    /// `2026-11-23T05:32:36Z` (RFC 3339 UTC to the second: expiries, creation times).
+    public static func iso8601Seconds(_ date: Date) -> String {
+        let t = parts(date)
+        return pad(t.year, 4) + "-" + pad(t.month, 2) + "-" + pad(t.day, 2) + "T" + pad(t.hour, 2) + ":" + pad(t.minute, 2) + ":"
+            + pad(t.second, 2) + "Z"
+    }
+
     /// `2026-11-23T05:32:36.123Z` (log lines).
     public static func iso8601Millis(_ date: Date) -> String {
         let t = parts(date)

@@ -28,12 +28,18 @@ extension DaemonHarness {
         try Self.runProcess("/usr/bin/env", ["aws", "--endpoint-url", gatewayURL] + args, env: Self.awsEnv(grant), timeout: timeout)
     }
 
-    /// A Python snippet with `s3` (a boto3 client on the gateway with the grant's keys) in scope.
+    /// A Python snippet with `s3` (a boto3 client on the gateway with the grant's keys) and
+    /// `refused(f)` (whether calling f got a 403) in scope.
     public func boto3(_ grant: GrantEnvelope, _ code: String, timeout: Double = 120) throws -> Result {
         let prelude = """
-            import boto3, json, sys
+            import boto3, botocore, json, sys
             from botocore.config import Config
             s3 = boto3.client('s3', endpoint_url='\(gatewayURL)', config=Config(signature_version='s3v4', s3={'addressing_style': 'path'}, retries={'max_attempts': 1}))
+            def refused(f):
+                try:
+                    f(); return False
+                except botocore.exceptions.ClientError as e:
+                    return e.response['ResponseMetadata']['HTTPStatusCode'] == 403
             """
         return try Self.runProcess("/usr/bin/env", ["python3", "-c", prelude + "\n" + code], env: Self.awsEnv(grant), timeout: timeout)
     }

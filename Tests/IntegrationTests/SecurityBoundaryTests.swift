@@ -20,12 +20,6 @@ import TestSupport
 
         // Every way into beta with alpha's grant is refused.
         let cross = try h.boto3(rw, """
-            import botocore
-            def refused(f):
-                try:
-                    f(); return False
-                except botocore.exceptions.ClientError as e:
-                    return e.response['ResponseMetadata']['HTTPStatusCode'] == 403
             out = {
               'get': refused(lambda: s3.get_object(Bucket='beta', Key='secret.txt')),
               'head': refused(lambda: s3.head_object(Bucket='beta', Key='secret.txt')),
@@ -47,12 +41,6 @@ import TestSupport
 
         // A read-only grant cannot write through any operation.
         let write = try h.boto3(ro, """
-            import botocore
-            def refused(f):
-                try:
-                    f(); return False
-                except botocore.exceptions.ClientError as e:
-                    return e.response['ResponseMetadata']['HTTPStatusCode'] == 403
             out = {
               'put': refused(lambda: s3.put_object(Bucket='alpha', Key='w', Body=b'w')),
               'copy': refused(lambda: s3.copy_object(Bucket='alpha', Key='w2', CopySource='alpha/a.txt')),

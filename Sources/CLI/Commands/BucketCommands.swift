@@ -1,6 +1,7 @@
 import ArgumentParser
 import Daemon
 import Foundation
+import S3
 
 /// `garagetytus bucket …`: buckets and grants of the running daemon (seed workflows B and C).
 struct BucketCommand: AsyncParsableCommand {
@@ -23,7 +24,6 @@ extension ControlClient {
     static func current() throws -> ControlClient { ControlClient(paths: try CLIRunner.resolvePaths()) }
 }
 
-func escapePath(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? s }
 
 struct BucketCreate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,7 +81,7 @@ struct BucketInfoCommand: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             try BucketSpec.checkName(name)
-            let b = try ControlClient.current().json("GET", "/v1/buckets/\(escapePath(name))", as: BucketInfo.self)
+            let b = try ControlClient.current().json("GET", "/v1/buckets/\(SigV4.uriEncode(name))", as: BucketInfo.self)
             if output.json { CLIRunner.printJSON(b); return }
             var lines = ["bucket \(b.name)",
                          "  created:   \(b.createdAt)",
@@ -147,7 +147,7 @@ struct BucketDenyAll: AsyncParsableCommand {
             if try BucketSpec.parseTTL(ttl) == .permanent {
                 throw DaemonError(.usage, "deny-all cannot be permanent", fix: "use one of 30m, 1h, 24h or 7d; `allow` lifts it early")
             }
-            let b = try ControlClient.current().json("POST", "/v1/buckets/\(escapePath(name))/deny-all", body: ["ttl": ttl], as: BucketInfo.self)
+            let b = try ControlClient.current().json("POST", "/v1/buckets/\(SigV4.uriEncode(name))/deny-all", body: ["ttl": ttl], as: BucketInfo.self)
             if output.json { CLIRunner.printJSON(b) } else { print("bucket \(b.name) is under deny-all until \(b.denyAllUntil ?? "?") — lift it with: garagetytus bucket allow \(b.name)") }
         }
     }
@@ -162,7 +162,7 @@ struct BucketAllow: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             try BucketSpec.checkName(name)
-            let b = try ControlClient.current().json("POST", "/v1/buckets/\(escapePath(name))/allow", as: BucketInfo.self)
+            let b = try ControlClient.current().json("POST", "/v1/buckets/\(SigV4.uriEncode(name))/allow", as: BucketInfo.self)
             if output.json { CLIRunner.printJSON(b) } else { print("bucket \(b.name) accepts requests again") }
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Daemon
 import Foundation
+import S3
 
 struct GrantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,7 +43,7 @@ struct GrantsCommand: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             if let bucket { try BucketSpec.checkName(bucket) }
-            let path = "/v1/grants" + (bucket.map { "?bucket=\(escapePath($0))" } ?? "")
+            let path = "/v1/grants" + (bucket.map { "?bucket=\(SigV4.uriEncode($0))" } ?? "")
             let all = try ControlClient.current().json("GET", path, as: [GrantInfo].self)
             if output.json { CLIRunner.printJSON(all); return }
             if all.isEmpty { print("no grants"); return }
@@ -63,7 +64,7 @@ struct RevokeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            guard grantID.range(of: #"^g_[0-9]{8}_[0-9a-f]{8}$"#, options: .regularExpression) != nil else {
+            guard GrantSpec.isGrantID(grantID) else {
                 throw DaemonError(.usage, "invalid grant id \"\(grantID.prefix(40))\"", fix: "grant ids look like g_20261123_1a2b3c4d (see `garagetytus bucket grants`)")
             }
             let g = try ControlClient.current().json("POST", "/v1/grants/\(grantID)/revoke", as: GrantInfo.self)

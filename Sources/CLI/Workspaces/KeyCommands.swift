@@ -2,6 +2,7 @@ import ArgumentParser
 import Credentials
 import Daemon
 import Foundation
+import S3
 
 /// `key create|list|revoke`: service tokens for fresh hosts (`storage set --token T` or ARTIFACTS_TOKEN).
 struct KeyCommand: AsyncParsableCommand {
@@ -52,7 +53,7 @@ struct KeyCreate: AsyncParsableCommand {
                 guard let c = try w.store.loadCredentials(ws) else {
                     throw DaemonError(.usage, "workspace \(ws) has no cached credentials to put in a token", fix: "artifacts storage set --workspace \(ws) …")
                 }
-                let expires = String(ISO8601DateFormatter().string(from: Date().addingTimeInterval(Double(seconds))))
+                let expires = UTCTime.iso8601Seconds(Date().addingTimeInterval(Double(seconds)))
                 token = ServiceToken(workspace: ws, endpoint: record.endpoint, bucket: record.bucket, region: record.region, keyPrefix: record.prefix,
                                      accessKeyID: c.accessKeyID, secretAccessKey: c.secretAccessKey, mode: mode, expiresAt: expires, grantID: nil)
                 FileHandle.standardError.write(Data("service token for \(ws) (\(mode)), expires \(expires); it carries your own keys — rotate them at your provider to revoke it\n".utf8))
@@ -76,7 +77,7 @@ struct KeyList: AsyncParsableCommand {
             guard record.kind == .managed else {
                 throw DaemonError(.usage, "tokens of a workspace on your own S3 carry your keys and are not tracked", fix: "rotate the keys at your provider to end them")
             }
-            let keys = try w.control.json("GET", "/v1/grants?bucket=\(escapePath(record.bucket))", as: [GrantInfo].self).filter { $0.label.hasPrefix("key:") }
+            let keys = try w.control.json("GET", "/v1/grants?bucket=\(SigV4.uriEncode(record.bucket))", as: [GrantInfo].self).filter { $0.label.hasPrefix("key:") }
             if output.json { CLIRunner.printJSON(keys); return }
             if keys.isEmpty { print("no service tokens for \(ws)"); return }
             print(Human.table([["ID", "NAME", "MODE", "EXPIRES", "STATE"]] + keys.map {
@@ -93,7 +94,7 @@ struct KeyRevoke: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            guard id.range(of: #"^g_[0-9]{8}_[0-9a-f]{8}$"#, options: .regularExpression) != nil else {
+            guard GrantSpec.isGrantID(id) else {
                 throw DaemonError(.usage, "invalid key id \"\(id.prefix(40))\"", fix: "see `artifacts key list`")
             }
             let g = try Workspaces.current().control.json("POST", "/v1/grants/\(id)/revoke", as: GrantInfo.self)

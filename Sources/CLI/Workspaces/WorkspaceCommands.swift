@@ -41,15 +41,16 @@ struct WorkspaceView: Codable {
         case credentialExpiresAt = "credential_expires_at", createdAt = "created_at"
     }
 
-    init(_ r: WorkspaceRecord, _ w: Workspaces) {
+    /// `records`: this host's mounts, read once for all the workspaces shown.
+    init(_ r: WorkspaceRecord, _ w: Workspaces, records: [Workspaces.MountRecord]) {
         let creds = try? w.store.loadCredentials(r.name)
-        let mounts = w.liveMounts().filter { $0.workspace == r.name }
+        let mine = records.filter { $0.workspace == r.name }
+        let mounts = mine.filter(\.alive)
         id = r.name
         kind = r.kind.rawValue
         storage = Storage(bucket: r.bucket, endpoint: r.endpoint, region: r.region, prefix: r.prefix)
         self.mounts = mounts.map { Mount(mountpoint: $0.mountpoint, pid: $0.pid) }
-        let stale = w.staleMounts().filter { $0.workspace == r.name }
-        status = !mounts.isEmpty ? "mounted" : stale.isEmpty ? "active" : "stale"
+        status = !mounts.isEmpty ? "mounted" : mine.contains(where: \.stale) ? "stale" : "active"
         credentialSource = creds?.source ?? (Workspaces.environmentCredentials() != nil ? "environment (ARTIFACTS_S3_*)" : "none")
         accessKey = creds.map { CachedCredentials.mask($0.accessKeyID) }
         credentialExpiresAt = creds?.expiresAt
@@ -104,7 +105,7 @@ struct WorkspaceCreate: AsyncParsableCommand {
             let endpoint = self.endpoint ?? env["ARTIFACTS_S3_ENDPOINT"]
             let record: WorkspaceRecord
             let creds: CachedCredentials
-            let now = UTCTime.iso8601Millis(Date()).prefix(19) + "Z"
+            let now = UTCTime.iso8601Seconds(Date())
             if let endpoint {
                 guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil else {
                     throw DaemonError(.usage, "--endpoint \(endpoint.prefix(80)) is not an http(s) URL", fix: "e.g. --endpoint https://s3.example.com")
@@ -116,7 +117,7 @@ struct WorkspaceCreate: AsyncParsableCommand {
                 let region = self.region ?? env["ARTIFACTS_S3_REGION"] ?? "us-east-1"
                 try Workspaces.check(endpoint: url, bucket: bucket, region: region, credentials: keys)
                 record = WorkspaceRecord(name: name, kind: .byo, endpoint: endpoint, bucket: bucket, region: region,
-                                         prefix: prefix ?? env["ARTIFACTS_S3_PREFIX"] ?? "", createdAt: String(now))
+                                         prefix: prefix ?? env["ARTIFACTS_S3_PREFIX"] ?? "", createdAt: now)
                 creds = CachedCredentials(accessKeyID: keys.accessKeyID, secretAccessKey: keys.secretAccessKey, source: "workspace create")
             } else {
                 if accessKeyID != nil || secretAccessKey != nil || secretStdin || bucket != nil {
@@ -132,7 +133,7 @@ struct WorkspaceCreate: AsyncParsableCommand {
                 creds = try w.mintGrant(bucket: bucket, workspace: name)
                 let cfg = try Bootstrap.loadConfig(paths: w.paths)
                 record = WorkspaceRecord(name: name, kind: .managed, endpoint: "http://\(cfg.listenAddress):\(cfg.gatewayPort)", bucket: bucket,
-                                         region: cfg.region, prefix: "", createdAt: String(now))
+                                         region: cfg.region, prefix: "", createdAt: now)
             }
             try w.store.saveCredentials(name, creds)
             try w.store.save(record)
@@ -141,7 +142,7 @@ struct WorkspaceCreate: AsyncParsableCommand {
                 _ = try w.control.json("POST", "/v1/workspaces", body: ["name": name, "bucket": record.bucket,
                                                                        "credentials_file": w.store.credentialsPath(name)], as: [String: Bool].self)
             }
-            let view = WorkspaceView(record, w)
+            let view = WorkspaceView(record, w, records: w.mountRecords())
             if output.json { CLIRunner.printJSON(view) } else { print("created \(view.text)") }
         }
     }
@@ -155,7 +156,8 @@ struct WorkspaceList: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             let w = try Workspaces.current()
-            let views = try w.store.list().map { WorkspaceView($0, w) }
+            let records = w.mountRecords()
+            let views = try w.store.list().map { WorkspaceView($0, w, records: records) }
             if output.json { CLIRunner.printJSON(views); return }
             if views.isEmpty { print("no workspaces — create one with: artifacts workspace create NAME"); return }
             print(Human.table([["NAME", "KIND", "STORAGE", "STATUS", "KEY", "EXPIRES"]] + views.map {
@@ -174,7 +176,7 @@ struct WorkspaceShow: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             let w = try Workspaces.current()
-            let view = WorkspaceView(try w.store.load(name), w)
+            let view = WorkspaceView(try w.store.load(name), w, records: w.mountRecords())
             if output.json { CLIRunner.printJSON(view) } else { print(view.text) }
         }
     }

@@ -35,7 +35,7 @@ struct WorkspaceRotate: AsyncParsableCommand {
             if let oldID = old?.grantID {
                 _ = try? w.control.json("POST", "/v1/grants/\(oldID)/retire", body: ["in_seconds": grace], as: GrantInfo.self)
             }
-            let view = WorkspaceView(record, w)
+            let view = WorkspaceView(record, w, records: w.mountRecords())
             if output.json { CLIRunner.printJSON(view) } else {
                 print("rotated \(name): now \(fresh.source) (key \(CachedCredentials.mask(fresh.accessKeyID)), expires \(fresh.expiresAt ?? "?"))"
                       + (old?.grantID.map { "; \($0) is revoked in \(Int(grace)) s" } ?? ""))
@@ -130,7 +130,7 @@ struct StorageSet: AsyncParsableCommand {
                 }
                 guard !t.expired() else { throw DaemonError(.usage, "the service token expired at \(t.expiresAt)", fix: "ask for a new one (`artifacts key create`)") }
                 var record = t.record
-                record.createdAt = String(ISO8601DateFormatter().string(from: Date()))
+                record.createdAt = UTCTime.iso8601Seconds(Date())
                 try w.store.saveCredentials(t.workspace, t.credentials)
                 try w.store.save(record)
                 print("workspace \(t.workspace) set up from a service token (\(t.mode), key \(CachedCredentials.mask(t.accessKeyID)), expires \(t.expiresAt)); mount it with: artifacts mount \(t.workspace) DIR")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Credentials
 import Daemon
 import Foundation
+import S3
 
 /// A live mount as seen from outside: does it answer, and what its `.stats` say.
 struct MountHealth: Codable {
@@ -22,7 +23,7 @@ struct MountHealth: Codable {
     }
 
     /// Reads `<mountpoint>/.stats` in a child process, so a hung mount cannot hang this one.
-    static func probe(_ m: (mountpoint: String, workspace: String, pid: Int32, log: String), timeout: Double = 2) -> MountHealth {
+    static func probe(_ m: Workspaces.MountRecord, timeout: Double = 2) -> MountHealth {
         var h = MountHealth(mountpoint: m.mountpoint, workspace: m.workspace, pid: m.pid, responsive: false, uploadsPending: 0, uploadsFailed: 0,
                             opErrors: 0, bytesRead: 0, bytesWritten: 0, lastError: nil)
         h.lastError = LogTail.lines(of: m.log, count: 200).last { $0.contains(" error: ") }
@@ -66,13 +67,14 @@ struct HostStatus: Codable {
         let s = w.control.status()
         let daemon = DaemonPart(running: s?.running ?? false, ready: s?.ready ?? false, mode: s?.mode?.rawValue,
                                 healthy: (s?.running ?? false) && (s?.ready ?? false) && s?.engine?.state == "up")
-        let stale = w.staleMounts().map {
+        let records = w.mountRecords()
+        let stale = records.filter(\.stale).map {
             MountHealth(mountpoint: $0.mountpoint, workspace: $0.workspace, pid: $0.pid, responsive: false, uploadsPending: 0, uploadsFailed: 0,
                         opErrors: 0, bytesRead: 0, bytesWritten: 0,
                         lastError: "the mount process \($0.pid) is gone; clean up with `artifacts unmount \($0.mountpoint)` and mount again")
         }
         return HostStatus(daemon: daemon, workspaces: ((try? w.store.list()) ?? []).map(\.name),
-                          mounts: w.liveMounts().map { MountHealth.probe($0) } + stale)
+                          mounts: records.filter(\.alive).map { MountHealth.probe($0) } + stale)
     }
 
     /// Why this host is not healthy, or nil: the daemon (when it runs or a managed workspace needs it) and every mount.
@@ -162,7 +164,7 @@ struct ArtifactsStats: AsyncParsableCommand {
             let records = try workspace.map { [try w.store.load($0)] } ?? w.store.list()
             let mounts = w.liveMounts().map { MountHealth.probe($0) }
             let rows = records.map { r -> Row in
-                let traffic = (try? w.control.json("GET", "/v1/buckets/\(escapePath(r.bucket))", as: BucketInfo.self))?.traffic[window]
+                let traffic = (try? w.control.json("GET", "/v1/buckets/\(SigV4.uriEncode(r.bucket))", as: BucketInfo.self))?.traffic[window]
                 let mine = mounts.filter { $0.workspace == r.name }
                 return Row(workspace: r.name, window: window, ops: traffic?.ops, bytesIn: traffic?.bytesIn, bytesOut: traffic?.bytesOut,
                            mountBytesRead: mine.reduce(0) { $0 + $1.bytesRead }, mountBytesWritten: mine.reduce(0) { $0 + $1.bytesWritten },

@@ -13,32 +13,30 @@ struct Workspaces {
 
     static func current() throws -> Workspaces { Workspaces(paths: try CLIRunner.resolvePaths()) }
 
-    /// Mounts of this host whose process is alive.
-    func liveMounts() -> [(mountpoint: String, workspace: String, pid: Int32, log: String)] {
-        let dir = paths.dataDir + "/mounts"
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return files.sorted().compactMap { f in
-            guard let data = FileManager.default.contents(atPath: dir + "/" + f),
-                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let mp = obj["mountpoint"] as? String, let pid = (obj["pid"] as? NSNumber)?.int32Value, kill(pid, 0) == 0 else { return nil }
-            return (mp, obj["workspace"] as? String ?? "", pid, obj["log"] as? String ?? "")
-        }
+    /// A mount of this host as its process registered it (`<data>/mounts/*.json`).
+    struct MountRecord {
+        var mountpoint: String
+        var workspace: String
+        var pid: Int32
+        var log: String
+        var alive: Bool
+        /// Its process died but the mountpoint is still mounted (kill -9, OOM).
+        var stale: Bool { !alive && MountSpec.isMounted(mountpoint) }
     }
 
-    /// Mounts whose process died but whose mountpoint is still mounted (kill -9, OOM).
-    func staleMounts() -> [(mountpoint: String, workspace: String, pid: Int32)] {
+    func mountRecords() -> [MountRecord] {
         let dir = paths.dataDir + "/mounts"
-        let mounted = Set(((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
-            line.split(separator: " ").dropFirst(4).first.map(String.init)
-        })
         return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted().compactMap { f in
             guard let data = FileManager.default.contents(atPath: dir + "/" + f),
                   let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let mp = obj["mountpoint"] as? String, let pid = (obj["pid"] as? NSNumber)?.int32Value,
-                  kill(pid, 0) != 0, mounted.contains(mp) else { return nil }
-            return (mp, obj["workspace"] as? String ?? "", pid)
+                  let mp = obj["mountpoint"] as? String, let pid = (obj["pid"] as? NSNumber)?.int32Value else { return nil }
+            return MountRecord(mountpoint: mp, workspace: obj["workspace"] as? String ?? "", pid: pid, log: obj["log"] as? String ?? "",
+                               alive: Sentinel.processIsAlive(pid))
         }
     }
+
+    /// Mounts of this host whose process is alive.
+    func liveMounts() -> [MountRecord] { mountRecords().filter(\.alive) }
 
     /// A managed workspace's grant: all four permissions on its bucket, 7 days (re-minted by `rotate`).
     func mintGrant(bucket: String, workspace: String) throws -> CachedCredentials {

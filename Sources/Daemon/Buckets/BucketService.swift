@@ -1,3 +1,4 @@
+import Credentials
 import Foundation
 import Logging
 import S3
@@ -11,17 +12,18 @@ public final class BucketService: Sendable {
     let audit: AuditLog
     let endpointURL: String
     let logger: Logger
-    let emptyBucket: @Sendable (String) async throws -> Int
+    /// Managed workspaces' credential caches, where renewed grants are written.
+    let workspaces: WorkspaceStore
 
     public init(registry: Registry, engine: any StorageEngine, usage: UsageTracker, audit: AuditLog, endpointURL: String, logger: Logger,
-                emptyBucket: @escaping @Sendable (String) async throws -> Int) {
+                configDir: String) {
         self.registry = registry
         self.engine = engine
         self.usage = usage
         self.audit = audit
         self.endpointURL = endpointURL
         self.logger = logger
-        self.emptyBucket = emptyBucket
+        workspaces = WorkspaceStore(configDir: configDir)
     }
 
     var now: Date { registry.now() }
@@ -98,7 +100,7 @@ public final class BucketService: Sendable {
                 _ = try await revoke(g.id, why: "bucket expired")
                 report.revokedGrants += 1
             }
-            report.deletedObjects += try await emptyBucket(bucket)
+            report.deletedObjects += try await engine.emptyBucket(bucket)
             try await engine.deleteBucket(bucket)
             try registry.removeBucket(bucket)
             usage.forget(bucket: bucket)

@@ -42,6 +42,11 @@ public struct GrantSpec: Sendable, Equatable {
         return out
     }
 
+    /// `g_<yyyymmdd>_<8 hex>`, as `Registry.mint` makes them.
+    public static func isGrantID(_ id: String) -> Bool {
+        id.range(of: #"^g_[0-9]{8}_[0-9a-f]{8}$"#, options: .regularExpression) != nil
+    }
+
     public static func permissionsText(_ p: Set<S3Operation.Permission>) -> String {
         p.sorted().map(\.rawValue).joined(separator: ",")
     }

@@ -150,9 +150,11 @@ extension Registry {
         try store.pool.write { db in try db.execute(sql: "DELETE FROM workspaces WHERE name = ?", arguments: [name]) }
     }
 
-    public func workspaces() throws -> [(name: String, bucket: String, credentialsFile: String)] {
+    /// Registered workspaces; their caches are where `WorkspaceStore` puts them (the column keeps
+    /// the path the CLI registered, which `registerWorkspace` checks is that one).
+    public func workspaces() throws -> [(name: String, bucket: String)] {
         try store.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, bucket, credentials_file FROM workspaces").map { ($0[0], $0[1], $0[2]) }
+            try Row.fetchAll(db, sql: "SELECT name, bucket FROM workspaces").map { ($0[0], $0[1]) }
         }
     }
 

@@ -9,10 +9,14 @@ extension BucketService {
     static let renewWindow: TimeInterval = 86400
     static let renewGrace: TimeInterval = 300
 
-    public func registerWorkspace(name: String, bucket: String, credentialsFile: String, configDir: String) throws {
-        let allowed = configDir + "/workspaces/"
-        guard credentialsFile.hasPrefix(allowed), credentialsFile.hasSuffix(".credentials.json"), !credentialsFile.contains("/../") else {
-            throw DaemonError(.usage, "a workspace's credential cache must be under \(allowed)")
+    /// `credentialsFile` is where the CLI keeps the cache; it must be the daemon's own idea of it
+    /// (the same home), as that is where renewed grants are written.
+    public func registerWorkspace(name: String, bucket: String, credentialsFile: String) throws {
+        do { try WorkspaceStore.checkName(name) } catch let e as WorkspaceError { throw DaemonError(.usage, e.message, fix: e.fix) }
+        let expected = workspaces.credentialsPath(name)
+        guard credentialsFile == expected else {
+            throw DaemonError(.usage, "the credential cache of workspace \(name) must be \(expected), not \(credentialsFile.prefix(200))",
+                              fix: "run the CLI with the daemon's GARAGETYTUS_HOME")
         }
         _ = try registry.requireBucket(bucket)
         try registry.registerWorkspace(name: name, bucket: bucket, credentialsFile: credentialsFile)
@@ -27,13 +31,15 @@ extension BucketService {
     public func renewWorkspaceGrants() async {
         let t = now
         for ws in (try? registry.workspaces()) ?? [] {
-            guard registry.bucket(ws.bucket) != nil,
-                  let data = try? SecretFile.read(ws.credentialsFile),
-                  let cached = try? JSONDecoder().decode(CachedCredentials.self, from: data) else {
-                if !FileManager.default.fileExists(atPath: ws.credentialsFile) || registry.bucket(ws.bucket) == nil {
+            let cached: CachedCredentials
+            do {
+                guard registry.bucket(ws.bucket) != nil, let c = try workspaces.loadCredentials(ws.name) else {
                     try? registry.unregisterWorkspace(name: ws.name)
+                    continue
                 }
-                continue
+                cached = c
+            } catch {
+                continue  // a cache it cannot read is left for the operator (storage show names the fix)
             }
             let current = cached.grantID.flatMap { id in try? registry.grants(bucket: ws.bucket).first { $0.id == id } }
             if let g = current, g.state == .active, g.expiresAt.timeIntervalSince(t) > Self.renewWindow { continue }
@@ -41,9 +47,7 @@ extension BucketService {
                 let fresh = try mint(try GrantSpec(bucket: ws.bucket, label: "workspace:\(ws.name)", perms: "read,write,list,delete", ttl: "7d"))
                 let creds = CachedCredentials(accessKeyID: fresh.accessKey, secretAccessKey: fresh.secretKey, expiresAt: fresh.expiresAt,
                                               source: "grant \(fresh.grantID) (renewed by the daemon)", grantID: fresh.grantID)
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                try SecretFile.write(try enc.encode(creds), to: ws.credentialsFile)
+                try workspaces.saveCredentials(ws.name, creds)
                 if let old = current, old.state == .active { _ = try? retire(old.id, in: Self.renewGrace) }
                 audit.record("workspace_grant_renewed", [("workspace", ws.name), ("grant_id", fresh.grantID), ("previous", current?.id ?? "-")])
                 logger.notice("renewed the grant of workspace \(ws.name): \(fresh.grantID)")

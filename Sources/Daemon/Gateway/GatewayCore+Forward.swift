@@ -15,6 +15,7 @@ extension GatewayCore {
         let (mode, length) = try bodyShape(req, verified: verified)
         facts.bytesIn = length
         var reserved: Int64 = 0
+        var stored = false  // whether the engine took the bytes reserved against the quota
         if let bucket = op.bucket, [.putObject, .uploadPart, .copyObject, .uploadPartCopy].contains(op.kind) {
             let bytes = [.copyObject, .uploadPartCopy].contains(op.kind) ? try await copySize(req, op: op) : length
             do {
@@ -23,6 +24,7 @@ extension GatewayCore {
                 throw Denial(refusal: .init(status: 403, code: "QuotaExceeded", message: q.message), reason: "quota")
             }
         }
+        defer { if let bucket = op.bucket, reserved > 0 { usage.settle(bucket: bucket, bytes: reserved, stored: stored) } }
         var body: HTTPClientRequest.Body?
         let checked = GatewayBody(base: requestBody, mode: mode, length: length)
         if length > 0 {
@@ -35,7 +37,6 @@ extension GatewayCore {
                     body = .stream(checked, length: .known(length))
                 }
             } catch {
-                if let bucket = op.bucket, reserved > 0 { usage.settle(bucket: bucket, bytes: reserved, stored: false) }
                 throw checked.refusal ?? error
             }
         } else if req.method == "PUT" || req.method == "POST" {
@@ -46,23 +47,22 @@ extension GatewayCore {
                 let (head, stream) = try await forwarder.sendReadingAhead(method: req.method, path: req.path, query: req.forwardQuery, headers: req.headers)
                 return Self.response(status: Int(head.status.code), headers: head.headers, head: req.method == "HEAD", body: stream)
             } catch {
-                throw GatewayRequest.Refusal(status: 503, code: "ServiceUnavailable",
-                                             message: "the storage engine did not answer (\(error)) — see `garagetytus status`")
+                throw Self.engineUnreachable(error)
             }
         }
         let upstream: HTTPClientResponse
         do {
             upstream = try await forwarder.send(method: req.method, path: req.path, query: req.forwardQuery, headers: req.headers, body: body)
         } catch {
-            if let bucket = op.bucket, reserved > 0 { usage.settle(bucket: bucket, bytes: reserved, stored: false) }
-            if let refusal = checked.refusal { throw refusal }
-            throw GatewayRequest.Refusal(status: 503, code: "ServiceUnavailable",
-                                         message: "the storage engine did not answer (\(error)) — see `garagetytus status`")
+            throw checked.refusal ?? Self.engineUnreachable(error)
         }
-        let ok = (200..<300).contains(Int(upstream.status.code))
-        if let bucket = op.bucket, reserved > 0 { usage.settle(bucket: bucket, bytes: reserved, stored: ok) }
+        stored = (200..<300).contains(Int(upstream.status.code))
         if let refusal = checked.refusal { throw refusal }
         return Self.response(from: upstream, head: req.method == "HEAD")
+    }
+
+    static func engineUnreachable(_ error: Error) -> GatewayRequest.Refusal {
+        GatewayRequest.Refusal(status: 503, code: "ServiceUnavailable", message: "the storage engine did not answer (\(error)) — see `garagetytus status`")
     }
 
     /// How the body arrives (plain or aws-chunked) and how many payload bytes the engine gets.

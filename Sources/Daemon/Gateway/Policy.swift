@@ -93,5 +93,5 @@ public enum Policy {
         return .allow
     }
 
-    static func stamp(_ d: Date) -> String { String(UTCTime.iso8601Millis(d).prefix(19)) + "Z" }
+    static func stamp(_ d: Date) -> String { UTCTime.iso8601Seconds(d) }
 }

@@ -14,11 +14,11 @@ extension ControlServer {
 
     struct WorkspaceBody: Decodable { var name: String; var bucket: String; var credentials_file: String }
 
-    static func addBucketRoutes(_ router: Router<BasicRequestContext>, service: BucketService, configDir: String, testHooks: Bool) {
+    static func addBucketRoutes(_ router: Router<BasicRequestContext>, service: BucketService, testHooks: Bool) {
         router.post("/v1/workspaces") { req, ctx in
             try await answer {
                 let b = try await decode(WorkspaceBody.self, req, ctx)
-                try service.registerWorkspace(name: b.name, bucket: b.bucket, credentialsFile: b.credentials_file, configDir: configDir)
+                try service.registerWorkspace(name: b.name, bucket: b.bucket, credentialsFile: b.credentials_file)
                 return ["ok": true]
             }
         }

@@ -15,7 +15,7 @@ enum ControlServer {
     static func make(paths: Paths, config: Config, state: DaemonState, engine: SeaweedEngine, repair: Repair, buckets: BucketService,
                      testHooks: Bool, logger: Logger, onRunning: @escaping @Sendable () -> Void) -> some Service {
         let router = Router()
-        addBucketRoutes(router, service: buckets, configDir: paths.configDir, testHooks: testHooks)
+        addBucketRoutes(router, service: buckets, testHooks: testHooks)
         router.get("/v1/status") { _, _ -> Response in
             json(status(paths: paths, config: config, state: state, engine: engine))
         }
