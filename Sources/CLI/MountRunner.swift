@@ -15,6 +15,10 @@ struct MountRunner {
     func runForeground() throws {
         try FileManager.default.createDirectory(atPath: spec.cacheDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: (spec.registryFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let stale = StagingIO.removeStale(in: spec.cacheDir, isAlive: Sentinel.processIsAlive)
+        if stale.files > 0 {
+            FileHandle.standardError.write(Data("\(UTCTime.iso8601Millis(Date())) removed \(stale.files) staging file(s) (\(stale.bytes) bytes) left by a mount process that was killed: files open at the kill were never closed, so never uploaded\n".utf8))
+        }
         let creds = spec.credentials
         let metrics = MountMetrics()
         let source = CredentialSource(initial: creds, expiry: spec.credentialExpiry, file: spec.credentialsFile,
