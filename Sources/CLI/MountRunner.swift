@@ -27,7 +27,7 @@ struct MountRunner {
                                           metrics.setCredentialExpiry(expiry?.timeIntervalSince1970)
                                           FileHandle.standardError.write(Data("\(UTCTime.iso8601Millis(Date())) credentials reloaded from \(spec.credentialsFile ?? "-")\n".utf8))
                                       })
-        let client = S3Client(endpoint: spec.endpoint, region: spec.region,
+        let client = S3Client(endpoint: spec.endpoint, region: spec.region, timeout: spec.ioTimeout,
                               observer: { op, method, status, bytes, retry in
                                   metrics.request(operation: op, method: method, status: status, bytes: bytes, retry: retry)
                               },

@@ -30,6 +30,8 @@ struct MountSpec {
     /// The file the credentials came from: the mount follows it (a rotation rewrites it).
     let credentialsFile: String?
     let paths: Paths
+    /// Seconds one request to the store may take (`--io-timeout`).
+    var ioTimeout: Double = 60
 
     init(endpoint: URL, bucket: String, prefix: String, region: String, mountpoint: String, readOnly: Bool, allowOther: Bool,
          metadataTTL: Double, cacheDir: String?, credentialsFile: String?, defaults: AttributeDefaults, paths: Paths,

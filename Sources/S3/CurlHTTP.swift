@@ -49,7 +49,7 @@ public struct HTTPTransportError: Error, CustomStringConvertible, Sendable {
     /// Failures after which repeating an idempotent request may succeed.
     public var isTransient: Bool {
         [CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING,
-         CURLE_PARTIAL_FILE].map { Int($0.rawValue) }.contains(code)
+         CURLE_PARTIAL_FILE, CURLE_SEND_FAIL_REWIND].map { Int($0.rawValue) }.contains(code)
     }
 }
 
@@ -128,6 +128,15 @@ public enum CurlHTTP {
             _ = ccurl_setopt_long(h, CURLOPT_UPLOAD, 1)
             _ = ccurl_setopt_off(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(transfer.upload.count))
             _ = ccurl_setopt_ptr(h, CURLOPT_READDATA, opaque.toOpaque())
+            // curl rewinds the body when it resends on a new connection (a kept-alive one was reset).
+            _ = ccurl_setopt_ptr(h, CURLOPT_SEEKDATA, opaque.toOpaque())
+            _ = ccurl_setopt_seek(h) { user, offset, origin in
+                // SAFETY: `user` is the retained Transfer, as for the read callback.
+                let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+                guard origin == SEEK_SET, offset >= 0, offset <= t.upload.count else { return Int32(CURL_SEEKFUNC_CANTSEEK) }
+                t.uploadOffset = Int(offset)
+                return Int32(CURL_SEEKFUNC_OK)
+            }
             _ = ccurl_setopt_read(h) { buffer, size, count, user in
                 // SAFETY: `user` is the retained Transfer; `buffer` holds size*count writable bytes.
                 let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()

@@ -110,7 +110,9 @@ public final class S3Client: Sendable {
                 let r = try pool.perform(request)
                 observer?(operation, method, r.status, Int64(method == "PUT" || method == "POST" ? body?.count ?? 0 : r.body.count), attempt > 1)
                 if (200..<300).contains(r.status) || expect.contains(r.status) { return r }
-                failure = S3Error.from(status: r.status, body: method == "HEAD" ? nil : XMLNode.parse(r.body), operation: operation)
+                failure = method == "HEAD"
+                    ? S3Error.from(status: r.status, code: r.header("x-amz-error-code"), message: r.header("x-amz-error-message"), operation: operation)
+                    : S3Error.from(status: r.status, body: XMLNode.parse(r.body), operation: operation)
             } catch let e as HTTPTransportError {
                 failure = S3Error(kind: .transport, status: nil, code: nil, message: e.message, operation: operation)
                 if !e.isTransient { throw failure }

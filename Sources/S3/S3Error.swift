@@ -35,8 +35,12 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
 
     /// Classifies an HTTP error answer from its status and S3 XML body.
     static func from(status: Int, body: XMLNode?, operation: String) -> S3Error {
-        let code = body?.string("Code")
-        let message = body?.string("Message") ?? "no error message"
+        from(status: status, code: body?.string("Code"), message: body?.string("Message"), operation: operation)
+    }
+
+    /// From the error's code and message (of an XML body, or of headers for HEAD).
+    static func from(status: Int, code: String?, message: String?, operation: String) -> S3Error {
+        let message = message ?? "no error message"
         let kind: Kind
         switch status {
         case 404: kind = .notFound

@@ -125,13 +125,13 @@ extension DaemonHarness {
 
     /// Mounts `bucket` through the gateway with the grant written to a 0600 file; returns the
     /// mountpoint (under the home) and the credentials file.
-    public func mountWithGrant(_ g: GrantEnvelope, bucket: String, name: String = "mnt", extra: [String] = []) throws -> (mountpoint: String, credentials: String) {
+    public func mountWithGrant(_ g: GrantEnvelope, bucket: String, name: String = "mnt", endpoint: String? = nil, extra: [String] = []) throws -> (mountpoint: String, credentials: String) {
         let credentials = home + "/\(name)-grant.json"
         try JSONEncoder().encode(g).write(to: URL(fileURLWithPath: credentials))
         chmod(credentials, 0o600)
         let mnt = home + "/" + name
         try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
-        let r = try run(["mount", "--endpoint", gatewayURL, "--bucket", bucket, "--credentials-file", credentials] + extra + [mnt])
+        let r = try run(["mount", "--endpoint", endpoint ?? gatewayURL, "--bucket", bucket, "--credentials-file", credentials] + extra + [mnt])
         guard r.status == 0 else { throw HarnessError("mount failed: \(r.stderr)") }
         return (mnt, credentials)
     }

@@ -11,5 +11,7 @@ typedef size_t (*ccurl_data_cb)(char *ptr, size_t size, size_t nmemb, void *user
 CURLcode ccurl_setopt_write(CURL *h, ccurl_data_cb cb);
 CURLcode ccurl_setopt_header(CURL *h, ccurl_data_cb cb);
 CURLcode ccurl_setopt_read(CURL *h, ccurl_data_cb cb);
+typedef int (*ccurl_seek_cb)(void *userdata, curl_off_t offset, int origin);
+CURLcode ccurl_setopt_seek(CURL *h, ccurl_seek_cb cb);
 CURLcode ccurl_getinfo_long(CURL *h, CURLINFO info, long *out);
 #endif

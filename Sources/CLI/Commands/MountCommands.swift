@@ -42,6 +42,9 @@ struct MountCommand: AsyncParsableCommand {
     @Option(help: "Octal mode of files without metadata.") var fileMode: String = "0644"
     @Option(help: "Octal mode of directories without metadata.") var dirMode: String = "0755"
     @Option(help: "Seconds to wait for the mount to be ready.") var timeout: Double = 30
+    @Option(help: ArgumentHelp("Seconds one request to the store may take before it is retried.",
+                               discussion: "A few retries with backoff follow; then the file operation fails with EIO instead of hanging."))
+    var ioTimeout: Double = 60
     @Argument(help: "[WORKSPACE] DIRECTORY: a workspace's name and the directory to mount on, or only the directory.")
     var targets: [String]
 
@@ -86,12 +89,13 @@ struct MountCommand: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             try CLIRunner.requirePositive(timeout)
+            guard ioTimeout >= 1, ioTimeout <= 3600 else { throw DaemonError(.usage, "--io-timeout must be between 1 and 3600 seconds") }
             guard metadataTTL >= 0 else { throw DaemonError(.usage, "--metadata-ttl must not be negative") }
             var defaults = AttributeDefaults(uid: uid ?? getuid(), gid: gid ?? getgid())
             defaults.fileMode = try Self.octalMode(fileMode, flag: "file-mode")
             defaults.directoryMode = try Self.octalMode(dirMode, flag: "dir-mode")
             let paths = try CLIRunner.resolvePaths()
-            let spec: MountSpec
+            var spec: MountSpec
             switch targets.count {
             case 2:
                 spec = try workspaceSpec(targets[0], mountpoint: targets[1], defaults: defaults, paths: paths)
@@ -106,6 +110,7 @@ struct MountCommand: AsyncParsableCommand {
             default:
                 throw DaemonError(.usage, "mount takes [WORKSPACE] DIRECTORY", fix: "e.g. artifacts mount cases /mnt/work")
             }
+            spec.ioTimeout = ioTimeout
             try spec.checkMountpoint()
             try spec.checkAccess()
             if foreground {

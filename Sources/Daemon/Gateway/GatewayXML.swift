@@ -5,8 +5,18 @@ import S3
 
 /// The gateway's own S3 XML answers: errors, and the few results it gives without the engine.
 enum GatewayXML {
+    /// An S3 error document; code and message are also headers, so an answer to HEAD (which has
+    /// no body) still says why — e.g. which grant was revoked.
     static func error(status: Int, code: String, message: String, resource: String) -> Response {
-        xml(errorText(code: code, message: message, resource: resource), status: status)
+        var r = xml(errorText(code: code, message: message, resource: resource), status: status)
+        r.headers[HTTPField.Name("x-amz-error-code")!] = headerSafe(code)
+        r.headers[HTTPField.Name("x-amz-error-message")!] = headerSafe(message)
+        return r
+    }
+
+    /// Printable ASCII only, at most 256 characters.
+    static func headerSafe(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.prefix(256).map { (0x20..<0x7F).contains($0.value) ? $0 : "?" }))
     }
 
     static func errorText(code: String, message: String, resource: String) -> String {

@@ -24,7 +24,8 @@ enum FuseOps {
             try body()
         } catch let e as VFSError {
             failed = true
-            if e.errno == EIO || e.errno == ESTALE { fs.options.onError?("\(op): \(e.message)") }
+            // What the store refused or failed is logged (a revoked grant names itself here).
+            if [EIO, ESTALE, EACCES].contains(e.errno) { fs.options.onError?("\(op): \(e.message)") }
             fuse_reply_err(req, e.errno)
         } catch {
             failed = true

@@ -1,0 +1,132 @@
+import Daemon
+import Foundation
+import S3
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A mount in front of a failing or slow store (a fault-injecting proxy between it and the
+/// gateway), and a mount whose grant is revoked: retries with bounded backoff, EIO/EACCES after
+/// the budget, never a hang; recovery without a remount.
+@Suite struct MountFaultTests {
+    struct Setup {
+        let h: DaemonHarness
+        let proxy: FaultProxy
+        let mnt: String
+        let engine: S3Client
+    }
+
+    static func setUp(_ name: String, extra: [String] = []) throws -> Setup {
+        let h = try DaemonHarness(name: name)
+        #expect(try h.run(["start"]).status == 0)
+        try h.createBucket("flaky")
+        let g = try h.mintGrant("flaky")
+        let proxy = try FaultProxy(upstreamPort: h.config.gatewayPort, dir: h.home)
+        let (mnt, _) = try h.mountWithGrant(g, bucket: "flaky", endpoint: proxy.url, extra: ["--metadata-ttl", "0"] + extra)
+        return Setup(h: h, proxy: proxy, mnt: mnt, engine: try h.engineClient())
+    }
+
+    static func tearDown(_ s: Setup) {
+        s.h.forceUnmount(s.mnt)
+        s.proxy.stop()
+        _ = try? s.h.run(["stop"])
+    }
+
+    /// Reads `path` with open/read/close: the bytes, or the errno of the failing call.
+    static func posixRead(_ path: String) -> Result<Data, POSIXError> {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
+        defer { close(fd) }
+        var out = Data()
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n < 0 { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
+            if n == 0 { return .success(out) }
+            out.append(contentsOf: buf[0..<n])
+        }
+    }
+
+    @Test func transientFaultsAndStallsAreRetriedUntilTheOperationSucceeds() throws {
+        let s = try Self.setUp("mfp")
+        defer { Self.tearDown(s) }
+        for fault in ["500", "503", "reset"] {
+            let data = randomData(1 << 20)
+            try s.proxy.inject(fault, count: 2, match: "PUT /flaky/w-\(fault)")
+            #expect(posixWrite(s.mnt + "/w-\(fault)", data) == 0, "write through \(fault)")
+            #expect(try s.engine.get(bucket: "flaky", key: "w-\(fault)") == data)
+            #expect(s.proxy.seen().filter { $0.hasPrefix("\(fault) PUT /flaky/w-\(fault)") }.count == 2)
+        }
+        // A read stalled for 5 s is waited for, not failed.
+        let remote = randomData(3 << 20)
+        _ = try s.engine.put(bucket: "flaky", key: "remote.bin", body: remote)
+        try s.proxy.inject("stall", count: 1, match: "GET /flaky/remote.bin", seconds: 5)
+        let started = Date()
+        #expect(try Self.posixRead(s.mnt + "/remote.bin").get() == remote)
+        #expect(Date().timeIntervalSince(started) >= 5)
+        #expect(s.proxy.seen().contains { $0.hasPrefix("stall GET /flaky/remote.bin") })
+    }
+
+    @Test func aStoreThatKeepsFailingGivesEIOWithinTheBudgetAndTheMountRecovers() throws {
+        let s = try Self.setUp("mfe", extra: ["--io-timeout", "2"])
+        defer { Self.tearDown(s) }
+        let remote = randomData(1 << 20)
+        _ = try s.engine.put(bucket: "flaky", key: "remote.bin", body: remote)
+
+        for fault in ["500", "stall"] {
+            try s.proxy.inject(fault, match: "/flaky/", seconds: 30)
+            let started = Date()
+            #expect(posixWrite(s.mnt + "/new-\(fault)", randomData(64 << 10)) == EIO, "write under \(fault)")
+            #expect(throws: POSIXError(.EIO)) { try Self.posixRead(s.mnt + "/remote.bin").get() }
+            let took = Date().timeIntervalSince(started)
+            #expect(took < 60, "\(fault): EIO after \(took) s")
+            // Retried, with backoff, but not forever.
+            let tries = s.proxy.seen().filter { $0.hasPrefix(fault) && $0.hasSuffix(" /flaky/remote.bin") }.count
+            #expect(tries > 1 && tries <= 5, "\(tries) attempts")
+            #expect((try? s.engine.head(bucket: "flaky", key: "new-\(fault)")) == nil)
+        }
+        #expect(s.h.mountLog(s.mnt).contains("error: "))
+
+        // The store is back: the same mount works.
+        try s.proxy.inject("none")
+        #expect(try Self.posixRead(s.mnt + "/remote.bin").get() == remote)
+        let data = randomData(256 << 10)
+        #expect(posixWrite(s.mnt + "/after", data) == 0)
+        #expect(try s.engine.get(bucket: "flaky", key: "after") == data)
+    }
+
+    @Test func aRevokedOrExpiredGrantGivesEACCESNamingTheGrantAndARotatedOneRecoversWithoutRemount() throws {
+        let h = try DaemonHarness(name: "mfc")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.startWithHooks().status == 0)
+        try h.createBucket("cred")
+        let g = try h.mintGrant("cred")
+        let (mnt, credentials) = try h.mountWithGrant(g, bucket: "cred", extra: ["--metadata-ttl", "0"])
+        defer { h.forceUnmount(mnt) }
+        let before = randomData(100 << 10)
+        #expect(posixWrite(mnt + "/before", before) == 0)
+        let pid = h.mountPID(mnt)
+
+        #expect(try h.run(["bucket", "revoke", g.grantID]).status == 0)
+        #expect(posixWrite(mnt + "/during", Data("x".utf8)) == EACCES)
+        #expect(throws: POSIXError(.EACCES)) { try Self.posixRead(mnt + "/before").get() }
+        #expect(eventually(timeout: 5) { h.mountLog(mnt).contains("grant \(g.grantID) was revoked") }, "\(h.mountLog(mnt))")
+
+        // A new grant written to the credentials file (what a rotation does): the same mount works.
+        let fresh = try h.mintGrant("cred")
+        let tmp = credentials + ".tmp"
+        try JSONEncoder().encode(fresh).write(to: URL(fileURLWithPath: tmp))
+        chmod(tmp, 0o600)
+        rename(tmp, credentials)
+        #expect(eventually(timeout: 10, every: 0.2) { (try? Self.posixRead(mnt + "/before").get()) == before })
+        #expect(posixWrite(mnt + "/after", Data("y".utf8)) == 0)
+        #expect(h.mountPID(mnt) == pid)
+
+        // Expired: the same, naming the grant and when it ended.
+        try h.expireSoon(grant: fresh.grantID, in: 0.5)
+        #expect(eventually(timeout: 10, every: 0.2) { posixWrite(mnt + "/late", Data("z".utf8)) == EACCES })
+        #expect(eventually(timeout: 5) { h.mountLog(mnt).contains("grant \(fresh.grantID) expired at") })
+    }
+}
