@@ -146,6 +146,7 @@ public final class S3ObjectStore: ObjectStore {
     static func vfsError(_ e: S3Error) -> VFSError {
         let code: VFSError.Code
         switch e.kind {
+        case _ where e.isDaemonReadOnly: code = .readOnly
         case .notFound: code = .notFound
         case .accessDenied: code = .accessDenied
         case .preconditionFailed: code = .stale

@@ -34,6 +34,12 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     }
 
     /// Classifies an HTTP error answer from its status and S3 XML body.
+    /// How the garagetytus gateway's refusal of a write in read-only mode (disk low) begins: a
+    /// mount turns it into EROFS.
+    public static let daemonReadOnlyPrefix = "daemon is read-only"
+
+    public var isDaemonReadOnly: Bool { status == 503 && message.hasPrefix(Self.daemonReadOnlyPrefix) }
+
     static func from(status: Int, body: XMLNode?, operation: String) -> S3Error {
         from(status: status, code: body?.string("Code"), message: body?.string("Message"), operation: operation)
     }

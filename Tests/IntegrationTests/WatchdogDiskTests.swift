@@ -1,5 +1,7 @@
 import Daemon
 import Foundation
+import S3
+import Synchronization
 import Testing
 import TestSupport
 
@@ -61,5 +63,88 @@ import TestSupport
         #expect(eventually(timeout: 2 * interval + 1) { h.metrics()?.contains("garagetytus_mode{mode=\"rw\"} 1") == true })
         #expect(h.logText().contains("watchdog: mode ro -> rw"))
         #expect(try h.run(["stop"]).status == 0)
+    }
+
+    /// A tmpfs of `megabytes` for a whole home; unmounted and removed by the returned closure.
+    static func tmpfsHome(_ megabytes: Int) throws -> (String, () -> Void) {
+        let mountpoint = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-wd-")
+        let mount = try DaemonHarness.runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", mountpoint],
+                                                 env: [:], timeout: 10)
+        try #require(mount.status == 0, "cannot mount a tmpfs for the test: \(mount.stderr)")
+        return (mountpoint, {
+            _ = try? DaemonHarness.runProcess("/bin/umount", ["-l", mountpoint], env: [:], timeout: 10)
+            try? FileManager.default.removeItem(atPath: mountpoint)
+        })
+    }
+
+    /// Writers through the gateway and a mount fill the disk: the daemon turns read-only, writes
+    /// fail with the reason, nothing acknowledged is lost or torn, reads work, and writes resume
+    /// once space is freed.
+    @Test func writersFillingTheDiskGetClearErrorsLoseNothingAndResumeWhenSpaceIsFreed() throws {
+        let (home, release) = try Self.tmpfsHome(192)
+        defer { release() }
+        let h = try DaemonHarness(home: home) { $0.watchdog.intervalSeconds = 0.3 }
+        defer { _ = try? h.run(["stop"]); h.cleanUp() }
+        #expect(try h.run(["start"]).status == 0)
+        try h.createBucket("full", quota: "1G")
+        let g = try h.mintGrant("full")
+        let cache = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-wdc-")
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let (mnt, _) = try h.mountWithGrant(g, bucket: "full", extra: ["--cache-dir", cache])
+        defer { h.forceUnmount(mnt) }
+
+        // Leave about 70 MiB free, so the writers cross the 10 % threshold within seconds.
+        var st = statvfs()
+        #expect(statvfs(home, &st) == 0)
+        let free = Int64(st.f_bavail) * Int64(st.f_frsize)
+        let fill = home + "/fill"
+        let fd = open(fill, O_CREAT | O_WRONLY, 0o600)
+        #expect(posix_fallocate(fd, 0, off_t(free - (70 << 20))) == 0)
+        close(fd)
+
+        let viaGateway = WriteLedger(), viaMount = WriteLedger()
+        let refusals = Mutex<Set<String>>([])
+        let errnos = Mutex<Set<Int32>>([])
+        let client = h.gatewayClient(g)
+        let workers = Workers(count: 3) { w, i in
+            let data = randomData([1 << 20, 3 << 20, 256 << 10][(w + i) % 3])
+            if w < 2 {
+                let key = "gw-\(w)-\(i)"
+                viaGateway.attempt(key, data)
+                do { _ = try client.put(bucket: "full", key: key, body: data); viaGateway.ack(key) } catch {
+                    viaGateway.fail()
+                    refusals.withLock { _ = $0.insert((error as? S3Error)?.message ?? "\(error)") }
+                    usleep(50_000)
+                }
+            } else {
+                let key = "mt-\(i)"
+                viaMount.attempt(key, data)
+                let e = posixWrite(mnt + "/" + key, data)
+                if e == 0 { viaMount.ack(key) } else { viaMount.fail(); errnos.withLock { _ = $0.insert(e) }; usleep(50_000) }
+            }
+        }
+        #expect(eventually(timeout: 60, every: 0.2) { h.metrics()?.contains("garagetytus_mode{mode=\"ro\"} 1") == true })
+        #expect(eventually(timeout: 30, every: 0.2) { viaGateway.failed >= 3 && viaMount.failed >= 3 })
+        #expect(workers.finish(timeout: 60))
+        #expect(refusals.withLock { $0 }.contains { $0.contains("daemon is read-only: disk free") }, "\(refusals.withLock { $0 })")
+        #expect(errnos.withLock { $0 }.contains(EROFS), "\(errnos.withLock { $0 })")  // "Read-only file system"
+
+        // Reads work while read-only, and every acknowledged write is there, whole.
+        let reader = h.gatewayClient(g)
+        let read: (String) throws -> Data? = { key in
+            do { return try reader.get(bucket: "full", key: key) } catch let e as S3Error where e.kind == .notFound { return nil }
+        }
+        #expect(viaGateway.acked > 0 && viaMount.acked > 0)
+        #expect(try viaGateway.verify(read) == [])
+        #expect(try viaMount.verify(read) == [])
+
+        unlink(fill)
+        #expect(eventually(timeout: 10, every: 0.2) { h.metrics()?.contains("garagetytus_mode{mode=\"rw\"} 1") == true })
+        let after = randomData(1 << 20)
+        #expect(eventually(timeout: 10, every: 0.2) { (try? client.put(bucket: "full", key: "after", body: after)) != nil })
+        #expect(posixWrite(mnt + "/after-mount", after) == 0)
+        #expect(try reader.get(bucket: "full", key: "after-mount") == after)
+        print("reliability: disk full: \(viaGateway.acked) PUTs and \(viaMount.acked) mount writes acknowledged " +
+              "(\((viaGateway.ackedBytes + viaMount.ackedBytes) >> 20) MiB), \(viaGateway.failed + viaMount.failed) refused; lost 0, torn 0")
     }
 }

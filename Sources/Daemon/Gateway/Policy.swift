@@ -56,7 +56,7 @@ public enum Policy {
         }
         if readOnly.0 && op.writes {
             let pct = readOnly.freePct.map { String(format: "%.1f", $0) } ?? "?"
-            return deny("daemon is read-only: disk free \(pct) % — free space under the data directory; writes resume by themselves",
+            return deny("\(S3Error.daemonReadOnlyPrefix): disk free \(pct) % — free space under the data directory; writes resume by themselves",
                         code: "ServiceUnavailable", status: 503)
         }
         if let b = bucket, op.bucket == b.name {
