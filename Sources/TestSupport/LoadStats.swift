@@ -1,0 +1,80 @@
+import Foundation
+import Synchronization
+
+/// Latencies per operation and errors, from many threads; percentiles at the end.
+public final class LatencyLog: Sendable {
+    private let samples = Mutex<[String: [Double]]>([:])
+    private let bytes = Mutex<Int>(0)
+    private let errors = Mutex<[String]>([])
+
+    public init() {}
+
+    /// Times `body` under `op`; an error is recorded (not thrown).
+    public func time(_ op: String, bytes n: Int = 0, _ body: () throws -> Void) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            try body()
+            let s = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            samples.withLock { $0[op, default: []].append(s) }
+            bytes.withLock { $0 += n }
+        } catch {
+            self.error("\(op): \(error)")
+        }
+    }
+
+    public func error(_ text: String) { errors.withLock { $0.append(text) } }
+    public var errorList: [String] { errors.withLock { $0 } }
+    public var totalBytes: Int { bytes.withLock { $0 } }
+    public var count: Int { samples.withLock { $0.values.reduce(0) { $0 + $1.count } } }
+
+    /// "op: n ops, p50 x ms, p99 y ms" lines, sorted by op.
+    public func summary() -> [String] {
+        samples.withLock { $0 }.sorted { $0.key < $1.key }.map { op, s in
+            let sorted = s.sorted()
+            func p(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] * 1000 }
+            return String(format: "%@: %d ops, p50 %.1f ms, p99 %.1f ms", op, sorted.count, p(0.5), p(0.99))
+        }
+    }
+}
+
+/// Samples a process's resident memory and open descriptors every `every` seconds.
+public final class ProcessSampler: Sendable {
+    public struct Sample: Sendable { public var at: Double; public var rssKiB: Int; public var fds: Int }
+    private final class Box: Sendable { let samples = Mutex<[Sample]>([]) }
+    private let box = Box()
+    private let workers: Workers
+
+    public init(pid: Int32, every: Double = 2) {
+        let box = box
+        let started = Date()
+        workers = Workers(count: 1) { _, _ in
+            if let s = ProcessSampler.sample(pid) {
+                box.samples.withLock { $0.append(Sample(at: Date().timeIntervalSince(started), rssKiB: s.0, fds: s.1)) }
+            }
+            usleep(useconds_t(every * 1_000_000))
+        }
+    }
+
+    public func stop() -> [Sample] {
+        _ = workers.finish(timeout: 10)
+        return box.samples.withLock { $0 }
+    }
+
+    static func sample(_ pid: Int32) -> (Int, Int)? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else { return nil }
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+        return (kib, fds)
+    }
+
+    /// Growth of the peak after warm-up: the highest value in the last third of the samples over
+    /// the highest in the middle third (the first third is warm-up). 1.0 means flat.
+    public static func growth(_ samples: [Sample], _ value: (Sample) -> Int) -> Double {
+        guard samples.count >= 6 else { return 1 }
+        let third = samples.count / 3
+        let middle = samples[third..<(2 * third)].map(value).max() ?? 1
+        let last = samples[(2 * third)...].map(value).max() ?? 1
+        return Double(last) / Double(max(middle, 1))
+    }
+}
