@@ -96,16 +96,14 @@ struct MountRunner {
     }
 
     /// The pid of the process serving `mountpoint`, from the registry.
-    static func registeredPID(_ mountpoint: String, paths: Paths) -> Int32? {
-        (try? Data(contentsOf: URL(fileURLWithPath: MountSpec.registryFile(for: mountpoint, paths: paths))))
-            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-            .flatMap { $0["pid"] as? Int }.map(Int32.init)
+    static func registeredPID(_ mountpoint: String, paths: Paths) throws -> Int32? {
+        try MountRegistry.read(MountSpec.registryFile(for: mountpoint, paths: paths))?.pid
     }
 
     /// Unmounts `mountpoint` and waits for its process; cleans up a stale mount.
     static func unmount(_ mountpoint: String, paths: Paths, timeout: Double) throws -> String {
         let registry = MountSpec.registryFile(for: mountpoint, paths: paths)
-        let pid = registeredPID(mountpoint, paths: paths)
+        let pid = try registeredPID(mountpoint, paths: paths)
         let alive = pid.map(Sentinel.processIsAlive) ?? false
         guard MountSpec.isMounted(mountpoint) else {
             unlink(registry)

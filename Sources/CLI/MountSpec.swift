@@ -57,10 +57,10 @@ struct MountSpec {
     }
 
     var source: String { "s3://\(bucket)/\(prefix) at \(endpoint.absoluteString)" }
-    var registryFile: String { paths.dataDir + "/mounts/" + Self.slug(mountpoint) + ".json" }
+    var registryFile: String { Self.registryFile(for: mountpoint, paths: paths) }
     var logFile: String { paths.logDir + "/mount-" + Self.slug(mountpoint) + ".log" }
 
-    static func registryFile(for mountpoint: String, paths: Paths) -> String { paths.dataDir + "/mounts/" + slug(mountpoint) + ".json" }
+    static func registryFile(for mountpoint: String, paths: Paths) -> String { MountRegistry.directory(paths) + "/" + slug(mountpoint) + ".json" }
 
     static func slug(_ path: String) -> String {
         let s = path.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
@@ -126,7 +126,7 @@ struct MountSpec {
         if Self.isMounted(mountpoint) {
             // Ours, and its process is gone (kill -9): the kernel may still answer stat from its
             // cache, but the mount is dead. Clean it up and go on.
-            let pid = MountRunner.registeredPID(mountpoint, paths: paths)
+            let pid = try MountRunner.registeredPID(mountpoint, paths: paths)
             if Self.mountType(mountpoint) == "fuse.garagetytus" && !(pid.map(Sentinel.processIsAlive) ?? false) {
                 umount2(mountpoint, Int32(MNT_DETACH))
                 unlink(registryFile)

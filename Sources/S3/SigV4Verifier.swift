@@ -61,6 +61,11 @@ public struct SigV4Verifier: Sendable {
     }
 
     public func verify(_ r: SignedRequest) throws -> SigV4Verified {
+        // Two values of what decides the signature's meaning would leave it to chance which counts.
+        for name in ["authorization", "x-amz-date", "x-amz-content-sha256", "host", "date"]
+        where r.headers.lazy.filter({ $0.0.lowercased() == name }).count > 1 {
+            throw SigV4Rejection(code: "InvalidArgument", message: "the header \(name) is given more than once")
+        }
         if let auth = r.header("authorization") { return try verifyHeader(r, auth) }
         if r.rawQuery.contains("X-Amz-Signature=") { return try verifyPresigned(r) }
         if r.rawQuery.contains("AWSAccessKeyId=") && r.rawQuery.contains("Signature=") { return try verifyPresignedV2(r) }

@@ -17,6 +17,11 @@ import Testing
         }
         #expect(refused("/b/a/%2E%2E/etc") == "InvalidURI")
         #expect(refused("/b/a%00") == "InvalidURI")
+        #expect(refused("/b/a%0Ab") == "InvalidURI")  // newline
+        #expect(refused("/b/a%7F") == "InvalidURI")
+        #expect(refused("/b/a//b") == "InvalidURI")
+        #expect(refused("/b//a") == "InvalidURI")
+        #expect(refused("/b/dir/") == nil)  // a directory marker
         #expect(refused("/b/%C3%28") == "InvalidURI")
         #expect(refused("/b/" + String(repeating: "k", count: 1025)) == "KeyTooLongError")
         #expect(refused("/b?prefix=a&prefix=b") == "InvalidArgument")

@@ -142,7 +142,7 @@ struct WorkspaceCreate: AsyncParsableCommand {
                 _ = try w.control.json("POST", "/v1/workspaces", body: ["name": name, "bucket": record.bucket,
                                                                        "credentials_file": w.store.credentialsPath(name)], as: [String: Bool].self)
             }
-            let view = WorkspaceView(record, w, records: w.mountRecords())
+            let view = WorkspaceView(record, w, records: try w.mountRecords())
             if output.json { CLIRunner.printJSON(view) } else { print("created \(view.text)") }
         }
     }
@@ -156,7 +156,7 @@ struct WorkspaceList: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             let w = try Workspaces.current()
-            let records = w.mountRecords()
+            let records = try w.mountRecords()
             let views = try w.store.list().map { WorkspaceView($0, w, records: records) }
             if output.json { CLIRunner.printJSON(views); return }
             if views.isEmpty { print("no workspaces — create one with: artifacts workspace create NAME"); return }
@@ -176,7 +176,7 @@ struct WorkspaceShow: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             let w = try Workspaces.current()
-            let view = WorkspaceView(try w.store.load(name), w, records: w.mountRecords())
+            let view = WorkspaceView(try w.store.load(name), w, records: try w.mountRecords())
             if output.json { CLIRunner.printJSON(view) } else { print(view.text) }
         }
     }

@@ -35,7 +35,7 @@ struct WorkspaceRotate: AsyncParsableCommand {
             if let oldID = old?.grantID {
                 _ = try? w.control.json("POST", "/v1/grants/\(oldID)/retire", body: ["in_seconds": grace], as: GrantInfo.self)
             }
-            let view = WorkspaceView(record, w, records: w.mountRecords())
+            let view = WorkspaceView(record, w, records: try w.mountRecords())
             if output.json { CLIRunner.printJSON(view) } else {
                 print("rotated \(name): now \(fresh.source) (key \(CachedCredentials.mask(fresh.accessKeyID)), expires \(fresh.expiresAt ?? "?"))"
                       + (old?.grantID.map { "; \($0) is revoked in \(Int(grace)) s" } ?? ""))
@@ -57,7 +57,7 @@ struct WorkspaceDelete: AsyncParsableCommand {
             let w = try Workspaces.current()
             let record = try w.store.load(name)
             guard yes else { throw DaemonError(.usage, "deleting workspace \(name) needs --yes", fix: "artifacts workspace delete \(name) --yes") }
-            let mounts = w.liveMounts().filter { $0.workspace == name }
+            let mounts = try w.liveMounts().filter { $0.workspace == name }
             if !mounts.isEmpty && !unmount {
                 throw DaemonError(.usage, "workspace \(name) is mounted on \(mounts.map(\.mountpoint).joined(separator: ", "))",
                                   fix: "unmount it first (`artifacts unmount \(mounts[0].mountpoint)`) or add --unmount")

@@ -63,11 +63,11 @@ struct HostStatus: Codable {
     var workspaces: [String]
     var mounts: [MountHealth]
 
-    static func gather(_ w: Workspaces) -> HostStatus {
+    static func gather(_ w: Workspaces) throws -> HostStatus {
         let s = w.control.status()
         let daemon = DaemonPart(running: s?.running ?? false, ready: s?.ready ?? false, mode: s?.mode?.rawValue,
                                 healthy: (s?.running ?? false) && (s?.ready ?? false) && s?.engine?.state == "up")
-        let records = w.mountRecords()
+        let records = try w.mountRecords()
         let stale = records.filter(\.stale).map {
             MountHealth(mountpoint: $0.mountpoint, workspace: $0.workspace, pid: $0.pid, responsive: false, uploadsPending: 0, uploadsFailed: 0,
                         opErrors: 0, bytesRead: 0, bytesWritten: 0,
@@ -96,7 +96,7 @@ struct ArtifactsStatus: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let st = HostStatus.gather(try Workspaces.current())
+            let st = try HostStatus.gather(try Workspaces.current())
             if output.json { CLIRunner.printJSON(st); return }
             var lines = ["daemon: " + (st.daemon.running ? "running, \(st.daemon.healthy ? "healthy" : "not healthy"), mode \(st.daemon.mode ?? "?")" : "not running")]
             lines.append("workspaces: " + (st.workspaces.isEmpty ? "none" : st.workspaces.joined(separator: ", ")))
@@ -119,7 +119,7 @@ struct ArtifactsHealthz: AsyncParsableCommand {
         try await CLIRunner.run {
             let w = try Workspaces.current()
             let needsDaemon = ((try? w.store.list()) ?? []).contains { $0.kind == .managed }
-            let problems = HostStatus.gather(w).problems(needsDaemon: needsDaemon)
+            let problems = try HostStatus.gather(w).problems(needsDaemon: needsDaemon)
             if problems.isEmpty { print("ok"); return }
             print("unhealthy: " + problems.joined(separator: "; "))
             throw ExitCode(1)
@@ -162,7 +162,7 @@ struct ArtifactsStats: AsyncParsableCommand {
             guard ["1h", "24h", "7d"].contains(window) else { throw DaemonError(.usage, "invalid --window \"\(window.prefix(20))\"", fix: "use 1h, 24h or 7d") }
             let w = try Workspaces.current()
             let records = try workspace.map { [try w.store.load($0)] } ?? w.store.list()
-            let mounts = w.liveMounts().map { MountHealth.probe($0) }
+            let mounts = try w.liveMounts().map { MountHealth.probe($0) }
             let rows = records.map { r -> Row in
                 let traffic = (try? w.control.json("GET", "/v1/buckets/\(SigV4.uriEncode(r.bucket))", as: BucketInfo.self))?.traffic[window]
                 let mine = mounts.filter { $0.workspace == r.name }

@@ -14,29 +14,12 @@ struct Workspaces {
     static func current() throws -> Workspaces { Workspaces(paths: try CLIRunner.resolvePaths()) }
 
     /// A mount of this host as its process registered it (`<data>/mounts/*.json`).
-    struct MountRecord {
-        var mountpoint: String
-        var workspace: String
-        var pid: Int32
-        var log: String
-        var alive: Bool
-        /// Its process died but the mountpoint is still mounted (kill -9, OOM).
-        var stale: Bool { !alive && MountSpec.isMounted(mountpoint) }
-    }
+    typealias MountRecord = MountRegistry.Record
 
-    func mountRecords() -> [MountRecord] {
-        let dir = paths.dataDir + "/mounts"
-        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted().compactMap { f in
-            guard let data = FileManager.default.contents(atPath: dir + "/" + f),
-                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let mp = obj["mountpoint"] as? String, let pid = (obj["pid"] as? NSNumber)?.int32Value else { return nil }
-            return MountRecord(mountpoint: mp, workspace: obj["workspace"] as? String ?? "", pid: pid, log: obj["log"] as? String ?? "",
-                               alive: Sentinel.processIsAlive(pid))
-        }
-    }
+    func mountRecords() throws -> [MountRecord] { try MountRegistry.all(paths) }
 
     /// Mounts of this host whose process is alive.
-    func liveMounts() -> [MountRecord] { mountRecords().filter(\.alive) }
+    func liveMounts() throws -> [MountRecord] { try mountRecords().filter(\.alive) }
 
     /// A managed workspace's grant: all four permissions on its bucket, 7 days (re-minted by `rotate`).
     func mintGrant(bucket: String, workspace: String) throws -> CachedCredentials {

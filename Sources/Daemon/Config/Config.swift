@@ -11,6 +11,17 @@ public struct Config: Sendable, Equatable {
     public var region = "us-east-1"
     public var grants = Grants()
     public var watchdog = Watchdog()
+    public var gateway = Gateway()
+
+    /// Limits that keep slow or idle clients (slowloris) from holding the front door.
+    public struct Gateway: Sendable, Equatable {
+        /// Connections served at once; more wait in the listen queue.
+        public var maxConnections = 1024
+        /// A new connection's first request head must arrive within this.
+        public var headerTimeoutSeconds = 20.0
+        /// A connection with nothing read or written for this long is closed.
+        public var idleTimeoutSeconds = 120.0
+    }
 
     public struct Grants: Sendable, Equatable {
         public var maxActive = 20
@@ -75,6 +86,9 @@ extension Config {
         c.region = try reader.string("", "s3_region", c.region)
         c.grants.maxActive = try reader.int("grants", "max_active", c.grants.maxActive)
         c.grants.maxMintsPerHour = try reader.int("grants", "max_mints_per_hour", c.grants.maxMintsPerHour)
+        c.gateway.maxConnections = try reader.int("gateway", "max_connections", c.gateway.maxConnections)
+        c.gateway.headerTimeoutSeconds = try reader.double("gateway", "header_timeout_seconds", c.gateway.headerTimeoutSeconds)
+        c.gateway.idleTimeoutSeconds = try reader.double("gateway", "idle_timeout_seconds", c.gateway.idleTimeoutSeconds)
         c.watchdog.intervalSeconds = try reader.double("watchdog", "interval_seconds", c.watchdog.intervalSeconds)
         c.watchdog.roBelowPct = try reader.double("watchdog", "ro_below_pct", c.watchdog.roBelowPct)
         c.watchdog.rwAbovePct = try reader.double("watchdog", "rw_above_pct", c.watchdog.rwAbovePct)
@@ -117,6 +131,12 @@ extension Config {
         guard (1...10_000).contains(grants.maxActive), (1...100_000).contains(grants.maxMintsPerHour) else {
             throw bad("grants.max_active must be 1–10000 and grants.max_mints_per_hour 1–100000")
         }
+        guard (1...100_000).contains(gateway.maxConnections) else {
+            throw bad("gateway.max_connections = \(gateway.maxConnections) must be between 1 and 100000")
+        }
+        guard (0.5...600).contains(gateway.headerTimeoutSeconds), (1...3600).contains(gateway.idleTimeoutSeconds) else {
+            throw bad("gateway.header_timeout_seconds must be 0.5–600 and gateway.idle_timeout_seconds 1–3600")
+        }
         guard watchdog.intervalSeconds >= 0.05 && watchdog.intervalSeconds <= 3600 else {
             throw bad("watchdog.interval_seconds = \(watchdog.intervalSeconds) must be between 0.05 and 3600")
         }
@@ -156,6 +176,14 @@ extension Config {
         max_active = \(grants.maxActive)
         # ... and this many minted per hour
         max_mints_per_hour = \(grants.maxMintsPerHour)
+
+        [gateway]
+        # connections served at once (more wait in the listen queue)
+        max_connections = \(gateway.maxConnections)
+        # seconds a new connection has to send its first request head
+        header_timeout_seconds = \(gateway.headerTimeoutSeconds)
+        # seconds a connection may stay idle
+        idle_timeout_seconds = \(gateway.idleTimeoutSeconds)
 
         [watchdog]
         # seconds between disk checks
@@ -231,11 +259,11 @@ private struct TableReader {
     }
 
     func rejectUnknown() throws {
-        let known: Set<String> = ["", "grants", "watchdog", "engine"]
+        let known: Set<String> = ["", "grants", "gateway", "watchdog", "engine"]
         for (table, keys) in tables.sorted(by: { $0.key < $1.key }) {
             guard known.contains(table) else {
                 let line = keys.values.map(\.line).min() ?? 0
-                throw DaemonError(.corrupt, "\(file):\(line): unknown table [\(table)]", fix: "remove it (known tables: [grants], [watchdog], [engine])")
+                throw DaemonError(.corrupt, "\(file):\(line): unknown table [\(table)]", fix: "remove it (known tables: [grants], [gateway], [watchdog], [engine])")
             }
             for (key, entry) in keys.sorted(by: { $0.value.line < $1.value.line }) {
                 let name = table.isEmpty ? key : "\(table).\(key)"

@@ -20,12 +20,45 @@ enum Gateway {
 
     static func make(config: Config, core: GatewayCore, logger: Logger, onRunning: @escaping @Sendable () -> Void) -> some Service {
         var http = HTTP1Channel.Configuration()
-        http.idleTimeout = .seconds(120)
+        http.idleTimeout = .milliseconds(Int64(config.gateway.idleTimeoutSeconds * 1000))
         http.httpDecoder = .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 200)
-        http.additionalChannelHandlers = { [ContinueHandler()] }
+        let headerTimeout = TimeAmount.milliseconds(Int64(config.gateway.headerTimeoutSeconds * 1000))
+        http.additionalChannelHandlers = { [HeadDeadlineHandler(timeout: headerTimeout), ContinueHandler()] }
+        // Beyond the cap, connections wait in the kernel's listen queue until one closes.
+        let cap = MaximumAvailableConnections(config.gateway.maxConnections, logger: logger)
         return Application(responder: Responder(core: core), server: .http1(configuration: http),
-                           configuration: .init(address: .hostname(config.listenAddress, port: config.gatewayPort), serverName: nil),
+                           configuration: .init(address: .hostname(config.listenAddress, port: config.gatewayPort), serverName: nil,
+                                                availableConnectionsDelegate: cap),
                            onServerRunning: { _ in onRunning() }, logger: logger)
+    }
+}
+
+/// Closes a new connection whose first request head has not arrived in time (a slowloris client
+/// sending its headers a byte at a time); later requests on the connection fall under the idle
+/// timeout.
+final class HeadDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    let timeout: TimeAmount
+    var deadline: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) {
+            deadline?.cancel()
+            deadline = nil
+        }
+        context.fireChannelRead(data)
     }
 }
 

@@ -82,7 +82,7 @@ extension GatewayCore {
             guard let decoded = req.header("x-amz-decoded-content-length").flatMap({ Int64($0) }), decoded >= 0 else {
                 throw refuse("MissingContentLength", "an aws-chunked body needs x-amz-decoded-content-length", status: 411)
             }
-            return (.chunked(AWSChunkedDecoder(mode: decoderMode)), decoded)
+            return (.chunked(AWSChunkedDecoder(mode: decoderMode)), try Self.withinLimit(decoded))
         }
         guard hash == SigV4.unsignedPayload || (hash.utf8.count == 64 && hash.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || ($0 >= 65 && $0 <= 70) }) else {
             throw refuse("InvalidArgument", "x-amz-content-sha256 must be a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING- method")
@@ -90,7 +90,16 @@ extension GatewayCore {
         if contentLength == nil, req.header("transfer-encoding") != nil {
             throw refuse("MissingContentLength", "the request needs a Content-Length (S3 does not take chunked transfer encoding)", status: 411)
         }
-        return (.plain(sha256: hash == SigV4.unsignedPayload ? nil : hash), contentLength ?? 0)
+        return (.plain(sha256: hash == SigV4.unsignedPayload ? nil : hash), try Self.withinLimit(contentLength ?? 0))
+    }
+
+    /// S3's limit for one PUT or one part: refused before a byte of the body is read.
+    static func withinLimit(_ bytes: Int64) throws -> Int64 {
+        guard bytes <= 5 << 30 else {
+            throw GatewayRequest.Refusal(status: 400, code: "EntityTooLarge",
+                                         message: "a single PUT or part is at most 5 GiB (this one declares \(bytes) bytes); use a multipart upload")
+        }
+        return bytes
     }
 
     /// The bytes a copy adds: the source's size, or the part-copy range.

@@ -2,8 +2,8 @@ import Foundation
 import S3
 
 /// An incoming S3 request, split and checked before anything else looks at it: path-style
-/// addressing, a key that is valid UTF-8 without NUL or `..` segments and at most 1024 bytes, and
-/// no query parameter given twice. Pure, so every refusal is a unit test.
+/// addressing, a key that is valid UTF-8 without NUL, control characters, `..` or empty segments and at
+/// most 1024 bytes, and no query parameter given twice. Pure, so every refusal is a unit test.
 public struct GatewayRequest: Sendable {
     public var method: String
     /// As sent (percent-encoded), for the signature.
@@ -45,9 +45,17 @@ public struct GatewayRequest: Sendable {
             bucket = bucket[..<slash]
         }
         if decoded.utf8.contains(0) { throw refuse("InvalidURI", "the object key contains a NUL byte") }
+        if key.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw refuse("InvalidURI", "the object key contains a control character (newline, tab, …)")
+        }
         if key.utf8.count > 1024 { throw refuse("KeyTooLongError", "the object key is longer than 1024 bytes") }
-        if key.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." || $0 == "." }) {
+        let segments = key.split(separator: "/", omittingEmptySubsequences: false)
+        if segments.contains(where: { $0 == ".." || $0 == "." }) {
             throw refuse("InvalidURI", "the object key has a '.' or '..' path segment")
+        }
+        // The engine stores keys as paths: "a//b" would silently become "a/b".
+        if segments.dropLast().contains(where: \.isEmpty) {
+            throw refuse("InvalidURI", "the object key has an empty path segment ('//' or a leading '/')")
         }
         var query: [String: String] = [:]
         for item in rawQuery.split(separator: "&") {

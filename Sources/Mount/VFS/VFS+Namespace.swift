@@ -26,6 +26,7 @@ extension VFS {
         try Self.checkName(name)
         let dir = try node(parent)
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "\(name): parent is not a directory") }
+        guard Self.storable(name, in: dir) else { throw VFSError(.notFound, "\(name.debugDescription): no such file or directory") }
         let now = clock.now()
         if let n = state.withLock({ s -> Node? in
             guard let ino = s.children[parent]?[name], let n = s.nodes[ino], n.validUntil > now || s.open[ino] != nil else { return nil }
@@ -50,6 +51,7 @@ extension VFS {
         try requireWritable()
         if try exists(parent, name) { throw VFSError(.exists, "mkdir \(name): exists") }
         let dir = try node(parent)
+        try Self.checkNewName(name, in: dir, directory: true)
         let attrs = PosixAttributes(mode: NodeKind.directory.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now().rounded(.down))
         let key = dir.key + name + "/"
         try store.put(key, data: Data(), metadata: attrs.encode())
@@ -62,6 +64,7 @@ extension VFS {
         try requireWritable()
         if try exists(parent, name) { throw VFSError(.exists, "symlink \(name): exists") }
         let dir = try node(parent)
+        try Self.checkNewName(name, in: dir)
         let attrs = PosixAttributes(mode: NodeKind.symlink.typeBits | 0o777, uid: uid, gid: gid, mtime: clock.now().rounded(.down))
         let meta = try store.put(dir.key + name, data: Data(target.utf8), metadata: attrs.encode())
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .symlink, key: dir.key + name, attrs: attrs,

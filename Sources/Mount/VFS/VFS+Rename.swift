@@ -9,6 +9,7 @@ extension VFS {
         try Self.checkName(newName)
         let dstDir = try node(newParent)
         guard dstDir.kind == .directory else { throw VFSError(.notDirectory, "rename: target parent is not a directory") }
+        try Self.checkNewName(newName, in: dstDir, directory: src.kind == .directory)
         let existing: Node? = try exists(newParent, newName) ? child(newParent, newName) : nil
         if let existing {
             if noReplace { throw VFSError(.exists, "rename: \(newName) exists") }

@@ -147,6 +147,7 @@ extension VFS {
         try Self.checkName(name)
         let dir = try node(parent)
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "create \(name): parent is not a directory") }
+        try Self.checkNewName(name, in: dir)
         let attrs = PosixAttributes(mode: NodeKind.file.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now().rounded(.down))
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .file, key: dir.key + name, attrs: attrs,
                                             size: 0, etag: nil, lookups: 1, validUntil: clock.now() + options.metadataTTL))

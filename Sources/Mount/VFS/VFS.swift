@@ -138,6 +138,7 @@ public final class VFS: Sendable {
         try Self.checkName(name)
         let dir = try node(parent)
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "lookup \(name): parent is not a directory") }
+        guard Self.storable(name, in: dir) else { throw VFSError(.notFound, "\(name.debugDescription): no such file or directory") }
         let now = clock.now()
         if let cached = state.withLock({ s -> Node? in
             guard let ino = s.children[parent]?[name], var n = s.nodes[ino], n.validUntil > now else { return nil }
@@ -252,5 +253,27 @@ public final class VFS: Sendable {
             throw VFSError(.invalid, "invalid name \(name)")
         }
         guard name.utf8.count <= 255 else { throw VFSError(.nameTooLong, "name longer than 255 bytes") }
+    }
+
+    /// A name for something new in `dir`: besides `checkName`, no control characters (newline,
+    /// tab, …: the S3 front door refuses them in keys, and listings could not carry them) and a
+    /// whole key (with a directory's trailing slash) of at most 1024 bytes, S3's limit.
+    /// Whether an object could exist under `name` in `dir` (else a lookup is ENOENT without asking
+    /// the store, which would refuse the key).
+    static func storable(_ name: String, in dir: Node) -> Bool {
+        !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) && dir.key.utf8.count + name.utf8.count <= 1024
+    }
+
+    static func checkNewName(_ name: String, in dir: Node, directory: Bool = false) throws {
+        try checkName(name)
+        if dir.ino == rootIno, virtualNames[name] != nil {
+            throw VFSError(.exists, "\(name) is the mount's own file at the top; use another name (in a subdirectory it is free)")
+        }
+        guard !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw VFSError(.invalid, "\(name.debugDescription): names with control characters cannot be stored")
+        }
+        guard dir.key.utf8.count + name.utf8.count + (directory ? 1 : 0) <= 1024 else {
+            throw VFSError(.nameTooLong, "\(name.prefix(40))…: the object key would be longer than 1024 bytes")
+        }
     }
 }
