@@ -19,8 +19,9 @@ enum CLIRunner {
         }
     }
 
+    /// One line, cut in the middle when long (a 64 KiB argument is not echoed back whole).
     static func printError(_ line: String) {
-        FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+        FileHandle.standardError.write(Data("error: \(CLIMain.shorten(line, max: 400))\n".utf8))
     }
 
     static func printJSON<T: Encodable>(_ value: T) {

@@ -46,6 +46,6 @@ public struct ArtifactsCommand: AsyncParsableCommand {
 
     /// Entry point: `--format` may come before the subcommand (`artifacts --format json workspace list`).
     public static func main() async {
-        await Self.main(GlobalOptions.hoistFormat(Array(CommandLine.arguments.dropFirst())))
+        await CLIMain.run(Self.self, GlobalOptions.hoistFormat(Array(CommandLine.arguments.dropFirst())))
     }
 }

@@ -37,6 +37,7 @@ struct KeyCreate: AsyncParsableCommand {
             guard case .seconds(let seconds) = try BucketSpec.parseTTL(ttl) else {
                 throw DaemonError(.usage, "a service token cannot be permanent", fix: "use one of 30m, 1h, 24h or 7d")
             }
+            guard !name.isEmpty else { throw DaemonError(.usage, "--name must not be empty", fix: "e.g. --name ci") }
             let label = try GrantSpec.checkLabel("key:" + name)
             let w = try Workspaces.current()
             let ws = try w.only(workspace)
