@@ -142,7 +142,8 @@ import TestSupport
         #expect(eventually(timeout: 10, every: 0.2) { h.metrics()?.contains("garagetytus_mode{mode=\"rw\"} 1") == true })
         let after = randomData(1 << 20)
         #expect(eventually(timeout: 10, every: 0.2) { (try? client.put(bucket: "full", key: "after", body: after)) != nil })
-        #expect(posixWrite(mnt + "/after-mount", after) == 0)
+        let afterMount = posixWrite(mnt + "/after-mount", after)
+        #expect(afterMount == 0, "errno \(afterMount); mount log: \(h.mountLog(mnt).suffix(1500))")
         #expect(try reader.get(bucket: "full", key: "after-mount") == after)
         print("reliability: disk full: \(viaGateway.acked) PUTs and \(viaMount.acked) mount writes acknowledged " +
               "(\((viaGateway.ackedBytes + viaMount.ackedBytes) >> 20) MiB), \(viaGateway.failed + viaMount.failed) refused; lost 0, torn 0")

@@ -35,6 +35,13 @@ final class GatewayBody: AsyncSequence, @unchecked Sendable {
     private var held: ByteBuffer?
     private var ended = false
     private let failure = Mutex<GatewayRequest.Refusal?>(nil)
+    /// Whether a read is under way and whether reading is over (see `close`).
+    private struct Reading {
+        var inFlight = false
+        var closed = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let reading = Mutex(Reading())
 
     init(base: RequestBody, mode: Mode, length: Int64) {
         self.base = base.makeAsyncIterator()
@@ -50,7 +57,38 @@ final class GatewayBody: AsyncSequence, @unchecked Sendable {
 
     struct Iterator: AsyncIteratorProtocol {
         let body: GatewayBody
-        mutating func next() async throws -> ByteBuffer? { try await body.nextPiece() }
+        mutating func next() async throws -> ByteBuffer? { try await body.guardedNext() }
+    }
+
+    /// Waits for a read under way (the upstream client's, which may outlive its failed request)
+    /// and refuses every later one. After the answer, the server drains the request body itself:
+    /// two readers of it at once would trap (NIO allows one iterator).
+    func close() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = reading.withLock { r -> Bool in
+                r.closed = true
+                if r.inFlight { r.waiter = c; return false }
+                return true
+            }
+            if now { c.resume() }
+        }
+    }
+
+    private func guardedNext() async throws -> ByteBuffer? {
+        guard reading.withLock({ r -> Bool in
+            if r.closed { return false }
+            r.inFlight = true
+            return true
+        }) else { throw GatewayRequest.Refusal(status: 400, code: "IncompleteBody", message: "the request was answered before its body was read") }
+        defer {
+            let waiter = reading.withLock { r -> CheckedContinuation<Void, Never>? in
+                r.inFlight = false
+                defer { r.waiter = nil }
+                return r.waiter
+            }
+            waiter?.resume()
+        }
+        return try await nextPiece()
     }
 
     func makeAsyncIterator() -> Iterator { Iterator(body: self) }

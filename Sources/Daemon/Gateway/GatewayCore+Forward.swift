@@ -54,8 +54,10 @@ extension GatewayCore {
         do {
             upstream = try await forwarder.send(method: req.method, path: req.path, query: req.forwardQuery, headers: req.headers, body: body)
         } catch {
+            await checked.close()
             throw checked.refusal ?? Self.engineUnreachable(error)
         }
+        await checked.close()
         stored = (200..<300).contains(Int(upstream.status.code))
         if let refusal = checked.refusal { throw refusal }
         return Self.response(from: upstream, head: req.method == "HEAD")

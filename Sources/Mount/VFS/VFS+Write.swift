@@ -91,7 +91,12 @@ extension VFS {
         do {
             if let stream = o.stream {
                 do {
-                    meta = try store.completeUpload(n.key, uploadId: stream.uploadId, parts: try stream.finish(size: o.size))
+                    let completed = try store.completeUpload(n.key, uploadId: stream.uploadId, parts: try stream.finish(size: o.size))
+                    // Seen when the engine restarted mid-upload: a completion that left a part out.
+                    guard completed.size == o.size else {
+                        throw VFSError(.io, "the completed upload is \(completed.size) bytes, not \(o.size)")
+                    }
+                    meta = completed
                     state.withLock { $0.open[ino]?.stream = nil }
                 } catch {
                     // The streamed upload is lost (the engine may have dropped it, or a retried
@@ -104,6 +109,10 @@ extension VFS {
                 meta = try store.putFile(n.key, path: o.path, size: o.size, local: local, base: base, metadata: attrs.encode())
             } else {
                 meta = try store.putFile(n.key, path: o.path, metadata: attrs.encode())
+            }
+            // Never acknowledge a torn object: what the store holds now is the whole file.
+            guard meta.size == o.size else {
+                throw VFSError(.io, "upload of \(n.key) stored \(meta.size) of \(o.size) bytes")
             }
         } catch {
             metrics.uploadFailed()
