@@ -21,10 +21,10 @@ final class CredentialSource: Sendable {
 
     let file: String?
     let switchOnRejection: Bool
-    let onChange: @Sendable (Date?) -> Void
+    let onChange: @Sendable (S3Credentials, Date?) -> Void
     private let state: Mutex<State>
 
-    init(initial: S3Credentials, expiry: Date?, file: String?, switchOnRejection: Bool = false, onChange: @escaping @Sendable (Date?) -> Void) {
+    init(initial: S3Credentials, expiry: Date?, file: String?, switchOnRejection: Bool = false, onChange: @escaping @Sendable (S3Credentials, Date?) -> Void) {
         self.file = file
         self.switchOnRejection = switchOnRejection
         self.onChange = onChange
@@ -40,7 +40,7 @@ final class CredentialSource: Sendable {
             s.changeTime = Self.changeTime(file)
             return true
         }
-        if changed { onChange(expiry) }
+        if changed { onChange(fresh, expiry) }
         return changed
     }
 
@@ -56,7 +56,7 @@ final class CredentialSource: Sendable {
             // A file that cannot be read (being replaced, or broken) keeps the previous credentials.
             if let (fresh, expiry) = try? MountSpec.loadCredentials(file: file) {
                 state.withLock { $0.credentials = fresh; $0.changeTime = seen }
-                onChange(expiry)
+                onChange(fresh, expiry)
             }
         }
         return state.withLock { $0.credentials }

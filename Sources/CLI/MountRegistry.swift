@@ -1,5 +1,8 @@
+import Credentials
 import Daemon
 import Foundation
+import S3
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,6 +17,8 @@ enum MountRegistry {
         var pid: Int32
         var log: String
         var alive: Bool
+        /// Which key the mount signs with now (`fingerprint`), updated when it switches.
+        var keyFingerprint: String?
         /// Its process died but the mountpoint is still mounted (kill -9, OOM).
         var stale: Bool { !alive && MountSpec.isMounted(mountpoint) }
     }
@@ -29,7 +34,38 @@ enum MountRegistry {
                               fix: "if nothing is mounted there any more, remove it: rm \(file)")
         }
         return Record(mountpoint: mp, workspace: obj["workspace"] as? String ?? "", pid: pid, log: obj["log"] as? String ?? "",
-                      alive: Sentinel.processIsAlive(pid))
+                      alive: Sentinel.processIsAlive(pid), keyFingerprint: obj["key_fingerprint"] as? String)
+    }
+
+    /// A short, one-way name of an access key: lets `workspace rotate` see which key a mount uses
+    /// without the registry holding the key itself.
+    static func fingerprint(_ accessKeyID: String) -> String {
+        String(SigV4.sha256Hex(Data(accessKeyID.utf8)).prefix(16))
+    }
+
+    /// The live mount's side: writes its record (tmp + rename), again whenever its key changes.
+    final class Writer: Sendable {
+        let file: String
+        let fields: [String: String]
+        let pid: Int
+        let startedAt: Double
+        private let lock = Mutex<Void>(())
+
+        init(file: String, fields: [String: String]) {
+            self.file = file
+            self.fields = fields
+            pid = Int(getpid())
+            startedAt = Date().timeIntervalSince1970
+        }
+
+        func write(accessKeyID: String) throws {
+            var record: [String: Any] = fields
+            record["pid"] = pid
+            record["started_at"] = startedAt
+            record["key_fingerprint"] = MountRegistry.fingerprint(accessKeyID)
+            let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+            try lock.withLock { _ in try AtomicFile.write(data, to: file) }
+        }
     }
 
     /// Every record, by file name.

@@ -21,10 +21,14 @@ struct MountRunner {
         }
         let creds = spec.credentials
         let metrics = MountMetrics()
+        let registry = MountRegistry.Writer(file: spec.registryFile, fields: ["mountpoint": spec.mountpoint, "source": spec.source,
+                                                                              "log": spec.logFile, "workspace": spec.workspace ?? ""])
         let source = CredentialSource(initial: creds, expiry: spec.credentialExpiry, file: spec.credentialsFile,
                                       switchOnRejection: spec.switchCredentialsOnRejection,
-                                      onChange: { expiry in
+                                      onChange: { fresh, expiry in
                                           metrics.setCredentialExpiry(expiry?.timeIntervalSince1970)
+                                          // Reported in the registry: `workspace rotate` revokes the old key once every mount switched.
+                                          try? registry.write(accessKeyID: fresh.accessKeyID)
                                           FileHandle.standardError.write(Data("\(UTCTime.iso8601Millis(Date())) credentials reloaded from \(spec.credentialsFile ?? "-")\n".utf8))
                                       })
         let client = S3Client(endpoint: spec.endpoint, region: spec.region, timeout: spec.ioTimeout,
@@ -45,10 +49,16 @@ struct MountRunner {
         // otherwise raise its mmap threshold after the first free and keep them in per-thread arenas.
         gt_tune_malloc(1 << 20, 4)
         let mount = try FuseMount(vfs: vfs, mountpoint: spec.mountpoint, options: spec.allowOther ? ["allow_other"] : [])
-        let record: [String: Any] = ["pid": Int(getpid()), "mountpoint": spec.mountpoint, "source": spec.source,
-                                     "log": spec.logFile, "started_at": Date().timeIntervalSince1970,
-                                     "workspace": spec.workspace ?? ""]
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), to: spec.registryFile)
+        try registry.write(accessKeyID: source.current().accessKeyID)
+        // An idle mount follows its credentials file too (a stat a second), so a rotation sees it switch.
+        var follow: DispatchSourceTimer?
+        if spec.credentialsFile != nil && !spec.switchCredentialsOnRejection {
+            let timer = DispatchSource.makeTimerSource(queue: .global())
+            timer.schedule(deadline: .now() + 1, repeating: 1)
+            timer.setEventHandler { _ = source.current() }
+            timer.resume()
+            follow = timer
+        }
         FileHandle.standardError.write(Data("mounted \(spec.source) on \(spec.mountpoint)\n".utf8))
         // SIGTERM / SIGINT / SIGHUP: unmount cleanly (uploads happen at close, so nothing is pending after it).
         var sources: [DispatchSourceSignal] = []
@@ -64,6 +74,7 @@ struct MountRunner {
         unlink(spec.registryFile)
         try? FileManager.default.removeItem(atPath: spec.cacheDir)
         FileHandle.standardError.write(Data("unmounted \(spec.mountpoint)\n".utf8))
+        follow?.cancel()
         _ = sources
     }
 

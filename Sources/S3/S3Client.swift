@@ -102,8 +102,9 @@ public final class S3Client: Sendable {
         var refreshed = false
         while true {
             attempt += 1
+            let signedWith = credentials()
             let signed = SigV4.sign(method: method, url: url, headers: headers, payloadHash: payloadHash,
-                                    credentials: credentials(), region: region, keys: signingKeys)
+                                    credentials: signedWith, region: region, keys: signingKeys)
             let request = HTTPRequest(method: method, url: url.absoluteString, headers: headers + signed, body: body, timeout: timeout)
             let failure: S3Error
             do {
@@ -117,9 +118,10 @@ public final class S3Client: Sendable {
                 failure = S3Error(kind: .transport, status: nil, code: nil, message: e.message, operation: operation)
                 if !e.isTransient { throw failure }
             }
-            // Refused at the door (nothing was done): once, with credentials that changed meanwhile.
+            // Refused at the door (nothing was done): once, with credentials that changed meanwhile
+            // (replaced while this request was on its way, or found new when asked).
             if failure.status == 403, !refreshed, ["InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied"].contains(failure.code ?? ""),
-               rejected?() == true {
+               credentials() != signedWith || rejected?() == true {
                 refreshed = true
                 continue
             }

@@ -9,8 +9,9 @@ struct WorkspaceRotate: AsyncParsableCommand {
         commandName: "rotate", abstract: "Replace a managed workspace's grant; live mounts switch without a remount.",
         discussion: """
         A new grant is minted and the cache is swapped atomically; live mounts sign their next
-        requests with it (they follow the cache file). The old grant is revoked after --grace
-        seconds (default 300), so a request already signed with it still completes.
+        requests with it (they follow the cache file and report the key they use). The old grant is
+        revoked as soon as every live mount of the workspace has switched (within 10 s), else after
+        --grace seconds (default 300); a request already under way with it still completes.
 
         Examples:
           artifacts workspace rotate cases
@@ -32,13 +33,27 @@ struct WorkspaceRotate: AsyncParsableCommand {
             let old = try w.store.loadCredentials(name)
             let fresh = try w.mintGrant(bucket: record.bucket, workspace: name)
             try w.store.saveCredentials(name, fresh)
+            var outcome = ""
             if let oldID = old?.grantID {
                 _ = try? w.control.json("POST", "/v1/grants/\(oldID)/retire", body: ["in_seconds": grace], as: GrantInfo.self)
+                // Every live mount of the workspace reports the key it signs with (a mount looks at
+                // the cache once a second): once all use the new one, the old grant goes now.
+                let key = MountRegistry.fingerprint(fresh.accessKeyID)
+                let deadline = Date().addingTimeInterval(min(grace, 10))
+                var pending = try w.liveMounts().filter { $0.workspace == name && $0.keyFingerprint != key }
+                while !pending.isEmpty && Date() < deadline {
+                    usleep(100_000)
+                    pending = try w.liveMounts().filter { $0.workspace == name && $0.keyFingerprint != key }
+                }
+                if pending.isEmpty, (try? w.control.json("POST", "/v1/grants/\(oldID)/revoke", as: GrantInfo.self)) != nil {
+                    outcome = "; \(oldID) is revoked (every mount switched)"
+                } else {
+                    outcome = "; \(oldID) is revoked in \(Int(grace)) s" + (pending.isEmpty ? "" : " (not switched yet: \(pending.map(\.mountpoint).joined(separator: ", ")))")
+                }
             }
             let view = WorkspaceView(record, w, records: try w.mountRecords())
             if output.json { CLIRunner.printJSON(view) } else {
-                print("rotated \(name): now \(fresh.source) (key \(CachedCredentials.mask(fresh.accessKeyID)), expires \(fresh.expiresAt ?? "?"))"
-                      + (old?.grantID.map { "; \($0) is revoked in \(Int(grace)) s" } ?? ""))
+                print("rotated \(name): now \(fresh.source) (key \(CachedCredentials.mask(fresh.accessKeyID)), expires \(fresh.expiresAt ?? "?"))" + outcome)
             }
         }
     }
