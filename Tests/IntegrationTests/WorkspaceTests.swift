@@ -300,6 +300,15 @@ import TestSupport
         #expect(after.stdout.contains("does not answer") && after.stdout.contains(mnt), "\(after.stdout)")
         #expect(try artifacts(h, ["unmount", mnt]).status == 0)
         #expect(try artifacts(h, ["healthz"]).status == 0)
+
+        // The workspace's bucket is expired by the daemon: the workspace shows `deleted`.
+        #expect(try artifacts(h, ["workspace", "show", "cases"]).stdout.contains("cases (managed): active"))
+        let shown = try JSONSerialization.jsonObject(with: Data(try artifacts(h, ["--format", "json", "workspace", "show", "cases"]).stdout.utf8)) as? [String: Any]
+        let bucket = try #require((shown?["storage"] as? [String: Any])?["bucket"] as? String)
+        #expect(try h.run(["bucket", "expire", bucket]).status == 0)
+        #expect(try eventually(timeout: 10, every: 0.3) {
+            try artifacts(h, ["workspace", "show", "cases"]).stdout.contains("cases (managed): deleted")
+        })
     }
 
     @Test func ownKeysRotatedAtTheProviderAreTakenFromTheCacheWhenTheOldOnesAreRefused() throws {

@@ -41,8 +41,10 @@ struct WorkspaceView: Codable {
         case credentialExpiresAt = "credential_expires_at", createdAt = "created_at"
     }
 
-    /// `records`: this host's mounts, read once for all the workspaces shown.
-    init(_ r: WorkspaceRecord, _ w: Workspaces, records: [Workspaces.MountRecord]) {
+    /// `records`: this host's mounts, read once for all the workspaces shown; `buckets`: the local
+    /// daemon's (nil: unknown). A managed workspace whose bucket is past its TTL is `deleting`
+    /// (the daemon is expiring it), one whose bucket is gone `deleted`.
+    init(_ r: WorkspaceRecord, _ w: Workspaces, records: [Workspaces.MountRecord], buckets: [String: BucketInfo]? = nil) {
         let creds = try? w.store.loadCredentials(r.name)
         let mine = records.filter { $0.workspace == r.name }
         let mounts = mine.filter(\.alive)
@@ -51,6 +53,13 @@ struct WorkspaceView: Codable {
         storage = Storage(bucket: r.bucket, endpoint: r.endpoint, region: r.region, prefix: r.prefix)
         self.mounts = mounts.map { Mount(mountpoint: $0.mountpoint, pid: $0.pid) }
         status = !mounts.isEmpty ? "mounted" : mine.contains(where: \.stale) ? "stale" : "active"
+        if r.kind == .managed, let buckets {
+            if let b = buckets[r.bucket] {
+                if let end = b.expiresAt.flatMap(UTCTime.parseISO8601), end <= Date() { status = "deleting" }
+            } else {
+                status = "deleted"
+            }
+        }
         credentialSource = creds?.source ?? (Workspaces.environmentCredentials() != nil ? "environment (ARTIFACTS_S3_*)" : "none")
         accessKey = creds.map { CachedCredentials.mask($0.accessKeyID) }
         credentialExpiresAt = creds?.expiresAt
@@ -142,7 +151,7 @@ struct WorkspaceCreate: AsyncParsableCommand {
                 _ = try w.control.json("POST", "/v1/workspaces", body: ["name": name, "bucket": record.bucket,
                                                                        "credentials_file": w.store.credentialsPath(name)], as: [String: Bool].self)
             }
-            let view = WorkspaceView(record, w, records: try w.mountRecords())
+            let view = WorkspaceView(record, w, records: try w.mountRecords(), buckets: record.kind == .managed ? w.daemonBuckets() : nil)
             if output.json { CLIRunner.printJSON(view) } else { print("created \(view.text)") }
         }
     }
@@ -157,7 +166,9 @@ struct WorkspaceList: AsyncParsableCommand {
         try await CLIRunner.run {
             let w = try Workspaces.current()
             let records = try w.mountRecords()
-            let views = try w.store.list().map { WorkspaceView($0, w, records: records) }
+            let list = try w.store.list()
+            let buckets = list.contains { $0.kind == .managed } ? w.daemonBuckets() : nil
+            let views = list.map { WorkspaceView($0, w, records: records, buckets: buckets) }
             if output.json { CLIRunner.printJSON(views); return }
             if views.isEmpty { print("no workspaces — create one with: artifacts workspace create NAME"); return }
             print(Human.table([["NAME", "KIND", "STORAGE", "STATUS", "KEY", "EXPIRES"]] + views.map {
@@ -176,7 +187,8 @@ struct WorkspaceShow: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             let w = try Workspaces.current()
-            let view = WorkspaceView(try w.store.load(name), w, records: try w.mountRecords())
+            let record = try w.store.load(name)
+            let view = WorkspaceView(record, w, records: try w.mountRecords(), buckets: record.kind == .managed ? w.daemonBuckets() : nil)
             if output.json { CLIRunner.printJSON(view) } else { print(view.text) }
         }
     }

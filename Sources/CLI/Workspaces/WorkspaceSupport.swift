@@ -11,6 +11,13 @@ struct Workspaces {
     var store: WorkspaceStore { WorkspaceStore(configDir: paths.configDir) }
     var control: ControlClient { ControlClient(paths: paths) }
 
+    /// The local daemon's buckets by name, or nil when it does not answer (then a managed
+    /// workspace's bucket state is unknown).
+    func daemonBuckets() -> [String: BucketInfo]? {
+        guard let all = try? control.json("GET", "/v1/buckets", as: [BucketInfo].self) else { return nil }
+        return Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
     static func current() throws -> Workspaces { Workspaces(paths: try CLIRunner.resolvePaths()) }
 
     /// A mount of this host as its process registered it (`<data>/mounts/*.json`).
