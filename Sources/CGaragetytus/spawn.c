@@ -1,4 +1,6 @@
 #include <malloc.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #define _GNU_SOURCE
 #include "CGaragetytus.h"
 #include <errno.h>
@@ -59,4 +61,23 @@ int gt_flock_exclusive_nb(int fd) {
 void gt_tune_malloc(int mmap_threshold, int arenas) {
     mallopt(M_MMAP_THRESHOLD, mmap_threshold);
     mallopt(M_ARENA_MAX, arenas);
+}
+
+long gt_release_code_pages(void) {
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (!maps) return -errno;
+    char line[4096];
+    long released = 0;
+    while (fgets(line, sizeof line, maps)) {
+        unsigned long start, end;
+        char perms[8];
+        int path_at = 0;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path_at) < 3) continue;
+        // Only private, read-only, executable file mappings: code, never written, so dropping
+        // the pages loses nothing (they fault back from the page cache). Never data or RELRO.
+        if (strcmp(perms, "r-xp") != 0 || path_at <= 0 || line[path_at] != '/') continue;
+        if (madvise((void *)start, end - start, MADV_DONTNEED) == 0) released += (long)(end - start);
+    }
+    fclose(maps);
+    return released;
 }

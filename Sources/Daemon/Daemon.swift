@@ -148,6 +148,14 @@ final class Readiness: Sendable {
         if all {
             state.update { $0.ready = true }
             logger.notice("garagetytus ready")
+            // Startup ran a lot of code once (engine spawn, schema, route setup): give those pages
+            // back; what the idle daemon runs faults back from the page cache.
+            let logger = logger
+            Task.detached {
+                try? await Task.sleep(for: .seconds(5))
+                let released = gt_release_code_pages()
+                logger.info("released startup code pages (\(released >> 20) MiB of code mappings advised)")
+            }
         }
     }
 }

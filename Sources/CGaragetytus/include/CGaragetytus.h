@@ -18,4 +18,9 @@ int gt_flock_exclusive_nb(int fd);
 /// threshold: glibc's moving one keeps big freed buffers), with at most `arenas` malloc arenas.
 void gt_tune_malloc(int mmap_threshold, int arenas);
 
+/// Drops this process's resident pages of code (private read-only executable file mappings) —
+/// what startup ran once; what runs later faults back from the page cache. Returns the bytes of
+/// the mappings advised, or -errno.
+long gt_release_code_pages(void);
+
 #endif

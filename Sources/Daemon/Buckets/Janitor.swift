@@ -19,12 +19,15 @@ final class Janitor: Service {
     }
 
     func run() async throws {
-        var tick = 0
         await rescanUsage()
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            tick += 1
-            await once(tick: tick)
+        // The sleep is cancelled on graceful shutdown so stopping never waits for a tick.
+        try? await cancelWhenGracefulShutdown {
+            var tick = 0
+            while !Task.isCancelled {
+                try await Task.sleep(for: self.interval)
+                tick += 1
+                await self.once(tick: tick)
+            }
         }
         try? service.registry.addTraffic(metrics.drainTraffic(), at: service.now)
     }
