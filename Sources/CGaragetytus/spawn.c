@@ -81,3 +81,7 @@ long gt_release_code_pages(void) {
     fclose(maps);
     return released;
 }
+
+void gt_trim_heap(void) {
+    malloc_trim(0);
+}

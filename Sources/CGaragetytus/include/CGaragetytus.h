@@ -23,4 +23,8 @@ void gt_tune_malloc(int mmap_threshold, int arenas);
 /// the mappings advised, or -errno.
 long gt_release_code_pages(void);
 
+/// Gives free heap memory back to the system (malloc_trim): after a big transfer, whose buffers
+/// were freed on other threads than they were allocated on.
+void gt_trim_heap(void);
+
 #endif

@@ -1,3 +1,4 @@
+import CGaragetytus
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
@@ -58,6 +59,7 @@ extension GatewayCore {
             throw checked.refusal ?? Self.engineUnreachable(error)
         }
         await checked.close()
+        if length >= Self.trimAfter { gt_trim_heap() }
         stored = (200..<300).contains(Int(upstream.status.code))
         if let refusal = checked.refusal { throw refusal }
         return Self.response(from: upstream, head: req.method == "HEAD")
@@ -95,6 +97,10 @@ extension GatewayCore {
         return (.plain(sha256: hash == SigV4.unsignedPayload ? nil : hash), try Self.withinLimit(contentLength ?? 0))
     }
 
+    /// After relaying this many bytes, free heap goes back to the system: the buffers of a big
+    /// transfer are freed on other threads than they were allocated on, and glibc keeps them.
+    static let trimAfter = 64 << 20
+
     /// S3's limit for one PUT or one part: refused before a byte of the body is read.
     static func withinLimit(_ bytes: Int64) throws -> Int64 {
         guard bytes <= 5 << 30 else {
@@ -129,8 +135,13 @@ extension GatewayCore {
         }
         return Response(status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody { writer in
             do {
-                for try await chunk in stream { try await writer.write(chunk) }
+                var sent = 0
+                for try await chunk in stream {
+                    sent += chunk.readableBytes
+                    try await writer.write(chunk)
+                }
                 try await writer.finish(nil)
+                if sent >= Self.trimAfter { gt_trim_heap() }
             } catch {
                 stream.cancel()  // the client went away, or the engine did: stop reading
                 throw error
