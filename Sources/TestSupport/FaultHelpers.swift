@@ -78,18 +78,11 @@ public final class Workers: Sendable {
 /// from a random seed, fast enough for 64 MiB objects.
 public func randomData(_ count: Int) -> Data {
     var d = Data(count: count)
-    var state = UInt64.random(in: 0...UInt64.max)
+    var g = SplitMix64(state: UInt64.random(in: 0...UInt64.max))
     d.withUnsafeMutableBytes { p in
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
         let words = p.bindMemory(to: UInt64.self)
-        for i in 0..<words.count { words[i] = next() }
-        for i in (words.count * 8)..<p.count { p[i] = UInt8(truncatingIfNeeded: next()) }
+        for i in 0..<words.count { words[i] = g.next() }
+        for i in (words.count * 8)..<p.count { p[i] = UInt8(truncatingIfNeeded: g.next()) }
     }
     return d
 }

@@ -54,6 +54,16 @@ import TestSupport
         ]
     }
 
+    /// `artifacts` with the harness's home.
+    static func artifacts(_ h: DaemonHarness) -> ([String]) throws -> DaemonHarness.Result {
+        let binary = DaemonHarness.locateBinary("artifacts")
+        return { args in
+            var env = ProcessInfo.processInfo.environment
+            env["GARAGETYTUS_HOME"] = h.home
+            return try DaemonHarness.runProcess(binary, args, env: env, timeout: 60)
+        }
+    }
+
     /// What bad input must not change: buckets, grants, workspaces, mounts.
     static func snapshot(_ h: DaemonHarness, _ artifacts: (([String]) throws -> DaemonHarness.Result)) throws -> String {
         try [h.run(["bucket", "list", "--json"]).stdout, h.run(["bucket", "grants", "--json"]).stdout,
@@ -66,12 +76,7 @@ import TestSupport
         defer { _ = try? h.run(["stop"]) }
         #expect(try h.run(["start"]).status == 0)
         try h.createBucket("kept")
-        let artifactsBinary = DaemonHarness.locateBinary("artifacts")
-        let artifacts: ([String]) throws -> DaemonHarness.Result = { args in
-            var env = ProcessInfo.processInfo.environment
-            env["GARAGETYTUS_HOME"] = h.home
-            return try DaemonHarness.runProcess(artifactsBinary, args, env: env, timeout: 60)
-        }
+        let artifacts = Self.artifacts(h)
         #expect(try artifacts(["workspace", "create", "ws", "--ttl", "24h", "--quota", "1G"]).status == 0)
         let dir = h.home + "/mnt"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -98,12 +103,7 @@ import TestSupport
         let h = try DaemonHarness(name: "clic")
         defer { _ = try? h.run(["stop"]) }
         #expect(try h.run(["start"]).status == 0)
-        let artifactsBinary = DaemonHarness.locateBinary("artifacts")
-        let artifacts: ([String]) throws -> DaemonHarness.Result = { args in
-            var env = ProcessInfo.processInfo.environment
-            env["GARAGETYTUS_HOME"] = h.home
-            return try DaemonHarness.runProcess(artifactsBinary, args, env: env, timeout: 60)
-        }
+        let artifacts = Self.artifacts(h)
         #expect(try artifacts(["workspace", "create", "ws", "--ttl", "24h", "--quota", "1G"]).status == 0)
 
         // A mount registry record that is not one.

@@ -2,6 +2,7 @@ import Daemon
 import Foundation
 import S3
 import Testing
+import TestSupport
 
 /// Seeded fuzzing of what parses untrusted bytes at the front door: the SigV4 verifier, the request
 /// splitter and the aws-chunked decoder. Every input must end in an accepted request or a typed
@@ -12,17 +13,7 @@ import Testing
     static let seed = UInt64(env["GT_FUZZ_SEED"] ?? "") ?? 0x6761_7261_6765
     static let iterations = Int(env["GT_FUZZ_ITERATIONS"] ?? "") ?? 4000
 
-    /// SplitMix64: a small, seedable generator.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    typealias Seeded = SplitMix64
 
     static let ak = "AKIAIOSFODNN7EXAMPLE", sk = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     static let t0 = UTCTime.parseISO8601("2013-05-24T00:00:00Z")!
@@ -110,21 +101,8 @@ import Testing
     }
 
     @Test func mutatedChunkedBodiesReleaseOnlyVerifiedBytes() throws {
-        let ak = Self.ak
-        let v = try SigV4Verifier(secret: { $0 == ak ? Self.sk : nil }, now: { Self.t0 }).verify(SignedRequest(
-            method: "PUT", rawPath: "/examplebucket/chunkObject.txt", rawQuery: "", headers: [
-                ("Host", "s3.amazonaws.com"), ("x-amz-date", "20130524T000000Z"), ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
-                ("Authorization", "AWS4-HMAC-SHA256 Credential=\(ak)/20130524/us-east-1/s3/aws4_request,"
-                    + "SignedHeaders=content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class,"
-                    + "Signature=4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"),
-                ("x-amz-content-sha256", SigV4Verifier.streamingPayload), ("Content-Encoding", "aws-chunked"),
-                ("x-amz-decoded-content-length", "66560"), ("Content-Length", "66824"),
-            ]))
-        var body = Array("10000;chunk-signature=ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648\r\n".utf8)
-        body += [UInt8](repeating: UInt8(ascii: "a"), count: 65536) + Array("\r\n".utf8)
-        body += Array("400;chunk-signature=0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497\r\n".utf8)
-        body += [UInt8](repeating: UInt8(ascii: "a"), count: 1024) + Array("\r\n".utf8)
-        body += Array("0;chunk-signature=b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9\r\n\r\n".utf8)
+        let v = try AWSChunkedExample.verifier.verify(AWSChunkedExample.request)
+        let body = AWSChunkedExample.body
 
         var g = Seeded(state: Self.seed &+ 2)
         for _ in 0..<(Self.iterations / 8) {

@@ -6,17 +6,6 @@ import TestSupport
 /// Seeded random operation sequences — through the VFS and by "other clients" directly on the
 /// store — checked against a plain reference model after every step.
 @Suite struct VFSModelTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// path ("a" or "d/a") → bytes; directories are the set `dirs` (one level).
     struct Model {
         var files: [String: Data] = [:]
