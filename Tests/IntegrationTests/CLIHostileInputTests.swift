@@ -35,6 +35,8 @@ import TestSupport
             ["mount", "--endpoint", gateway, "--bucket", "kept", "--io-timeout", "V", dir],
             ["mount", "--endpoint", gateway, "--bucket", "kept", "--region", "V", dir],
             ["mount", "--endpoint", gateway, "--bucket", "kept", "V"],
+            ["mount", "--endpoint", gateway, "--bucket", "kept", "--gid", "V", dir],
+            ["mount", "--endpoint", gateway, "--bucket", "kept", "--cache-dir", "V", dir],
             ["unmount", "V"],
             ["artifacts", "workspace", "create", "V", "--ttl", "24h", "--quota", "1G"],
             ["artifacts", "workspace", "create", "w1", "--ttl", "V", "--quota", "1G"],
@@ -50,6 +52,13 @@ import TestSupport
             ["artifacts", "key", "create", "--workspace", "ws", "--mode", "rw", "--ttl", "V"],
             ["artifacts", "key", "create", "--workspace", "ws", "--mode", "rw", "--ttl", "1h", "--name", "V"],
             ["artifacts", "mount", "V", dir], ["artifacts", "mount", "ws", "V"],
+            ["artifacts", "mount", "ws", dir, "--io-timeout", "V"], ["artifacts", "mount", "ws", dir, "--gid", "V"],
+            ["artifacts", "workspace", "rotate", "ws", "--grace", "V"],
+            ["artifacts", "workspace", "create", "w3", "--endpoint", gateway, "--bucket", "kept", "--region", "V", "--access-key-id", "a", "--secret-access-key", "s"],
+            ["artifacts", "storage", "set", "--workspace", "ws", "--access-key-id", "V", "--secret-access-key", "s"],
+            ["artifacts", "storage", "show", "--workspace", "V"], ["artifacts", "storage", "clear", "--workspace", "V"],
+            ["artifacts", "key", "list", "--workspace", "V"], ["artifacts", "key", "revoke", "V"],
+            ["artifacts", "stats", "ws", "--window", "V"], ["artifacts", "stats", "V"],
             ["artifacts", "--format", "V", "workspace", "list"],
         ]
     }
@@ -62,6 +71,12 @@ import TestSupport
             env["GARAGETYTUS_HOME"] = h.home
             return try DaemonHarness.runProcess(binary, args, env: env, timeout: 60)
         }
+    }
+
+    /// `--prefix` takes "" (the whole bucket): only its huge and malformed values are refused.
+    static func prefixCommands(gateway: String, dir: String) -> [[String]] {
+        [["mount", "--endpoint", gateway, "--bucket", "kept", "--prefix", "V", dir],
+         ["artifacts", "workspace", "create", "w4", "--endpoint", gateway, "--bucket", "kept", "--prefix", "V", "--access-key-id", "a", "--secret-access-key", "s"]]
     }
 
     /// What bad input must not change: buckets, grants, workspaces, mounts.
@@ -83,8 +98,10 @@ import TestSupport
         let before = try Self.snapshot(h, artifacts)
 
         var accepted: [String] = []
-        for command in Self.commands(gateway: h.gatewayURL, dir: dir) {
-            for value in Self.values {
+        let cases = Self.commands(gateway: h.gatewayURL, dir: dir).flatMap { c in Self.values.map { (c, $0) } }
+            + Self.prefixCommands(gateway: h.gatewayURL, dir: dir).flatMap { c in Self.values.dropFirst().map { (c, $0) } }
+        for (command, value) in cases {
+            do {
                 let args = command.map { $0 == "V" ? value : $0 }
                 let shown = command.map { $0 == "V" ? (value == Self.huge ? "<64 KiB>" : value.debugDescription) : $0 }.joined(separator: " ")
                 let r = args[0] == "artifacts" ? try artifacts(Array(args.dropFirst())) : try h.run(args)
