@@ -31,6 +31,26 @@ public struct WorkspaceRecord: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey { case name, kind, endpoint, bucket, region, prefix, createdAt = "created_at", readOnly = "read_only" }
 }
 
+/// A service token handed out for a workspace on your own S3: tracked so `key list` shows it
+/// (the token itself, and its secret, are not kept).
+public struct IssuedKey: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var mode: String
+    /// Masked: the token carries this access key.
+    public var accessKey: String
+    public var expiresAt: String
+    public var createdAt: String
+
+    public init(id: String, name: String, mode: String, accessKey: String, expiresAt: String, createdAt: String) {
+        (self.id, self.name, self.mode, self.accessKey, self.expiresAt, self.createdAt) = (id, name, mode, accessKey, expiresAt, createdAt)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, mode, accessKey = "access_key", expiresAt = "expires_at", createdAt = "created_at"
+    }
+}
+
 /// The credentials cached for a workspace (0600, written atomically).
 public struct CachedCredentials: Codable, Sendable, Equatable {
     public var accessKeyID: String
@@ -94,6 +114,7 @@ public struct WorkspaceStore: Sendable {
 
     public func recordPath(_ name: String) -> String { "\(directory)/\(name).json" }
     public func credentialsPath(_ name: String) -> String { "\(directory)/\(name).credentials.json" }
+    public func keysPath(_ name: String) -> String { "\(directory)/\(name).keys.json" }
 
     public func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: recordPath(name)) }
 
@@ -113,7 +134,7 @@ public struct WorkspaceStore: Sendable {
 
     public func list() throws -> [WorkspaceRecord] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        return try names.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".credentials.json") }.sorted()
+        return try names.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".credentials.json") && !$0.hasSuffix(".keys.json") }.sorted()
             .map { try load(String($0.dropLast(5))) }
     }
 
@@ -140,7 +161,25 @@ public struct WorkspaceStore: Sendable {
 
     public func clearCredentials(_ name: String) { unlink(credentialsPath(name)) }
 
+    /// The service tokens handed out for a workspace on your own S3.
+    public func issuedKeys(_ name: String) throws -> [IssuedKey] {
+        let path = keysPath(name)
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        guard let keys = try? JSONDecoder().decode([IssuedKey].self, from: try readPrivate(path)) else {
+            throw WorkspaceError(kind: .corrupt, message: "service token list \(path) is not valid; it was left as it is",
+                                 fix: "move it aside (the tokens keep working until they expire)")
+        }
+        return keys
+    }
+
+    public func recordIssuedKey(_ name: String, _ key: IssuedKey) throws {
+        let keys = try issuedKeys(name) + [key]
+        try SecretFile.ensurePrivateDirectory(directory)
+        try SecretFile.write(try Self.encoder.encode(keys), to: keysPath(name))
+    }
+
     public func delete(_ name: String) {
+        unlink(keysPath(name))
         unlink(credentialsPath(name))
         unlink(recordPath(name))
         AtomicFile.syncDirectory(directory)

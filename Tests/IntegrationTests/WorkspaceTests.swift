@@ -144,6 +144,15 @@ import TestSupport
         let credFile = WorkspaceStore(configDir: h.paths.configDir).credentialsPath("own")
         var st = stat()
         #expect(stat(credFile, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        // A token of your own keys is listed as handed out, and cannot be revoked here.
+        let token = try artifacts(h, ["key", "create", "--workspace", "own", "--mode", "ro", "--ttl", "1h", "--name", "ci"])
+        #expect(token.status == 0 && token.stdout.hasPrefix("gtk1."), "\(token.stderr)")
+        let issued = try JSONSerialization.jsonObject(with: Data(try artifacts(h, ["key", "list", "--workspace", "own", "--format", "json"]).stdout.utf8)) as? [[String: Any]]
+        #expect(issued?.count == 1 && issued?[0]["name"] as? String == "ci" && issued?[0]["mode"] as? String == "ro")
+        #expect(!(try artifacts(h, ["key", "list", "--workspace", "own"]).stdout.contains(g.secretKey)))
+        let keyID = try #require(issued?[0]["id"] as? String)
+        let revoke = try artifacts(h, ["key", "revoke", keyID])
+        #expect(revoke.status != 0 && revoke.stderr.contains("rotate the keys at your provider"), "\(revoke.stderr)")
 
         let refused: [([String], String)] = [
             (["workspace", "create", "Bad_Name"], "invalid workspace name"),

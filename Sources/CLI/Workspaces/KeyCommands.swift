@@ -57,7 +57,10 @@ struct KeyCreate: AsyncParsableCommand {
                 let expires = UTCTime.iso8601Seconds(Date().addingTimeInterval(Double(seconds)))
                 token = ServiceToken(workspace: ws, endpoint: record.endpoint, bucket: record.bucket, region: record.region, keyPrefix: record.prefix,
                                      accessKeyID: c.accessKeyID, secretAccessKey: c.secretAccessKey, mode: mode, expiresAt: expires, grantID: nil)
-                FileHandle.standardError.write(Data("service token for \(ws) (\(mode)), expires \(expires); it carries your own keys — rotate them at your provider to revoke it\n".utf8))
+                let id = "k_" + String(format: "%08x", UInt32.random(in: 0...UInt32.max))
+                try w.store.recordIssuedKey(ws, IssuedKey(id: id, name: name, mode: mode, accessKey: CachedCredentials.mask(c.accessKeyID),
+                                                          expiresAt: expires, createdAt: UTCTime.iso8601Seconds(Date())))
+                FileHandle.standardError.write(Data("service token \(id) for \(ws) (\(mode)), expires \(expires); it carries your own keys — rotate them at your provider to revoke it\n".utf8))
             }
             print(token.encoded())
         }
@@ -65,7 +68,7 @@ struct KeyCreate: AsyncParsableCommand {
 }
 
 struct KeyList: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the service tokens of a managed workspace.",
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List a workspace's service tokens.",
                                                     discussion: "Examples:\n  artifacts key list --workspace cases")
     @Option(help: "Workspace (default: the only one).") var workspace: String?
     @OptionGroup var output: FormatOption
@@ -76,7 +79,16 @@ struct KeyList: AsyncParsableCommand {
             let ws = try w.only(workspace)
             let record = try w.store.load(ws)
             guard record.kind == .managed else {
-                throw DaemonError(.usage, "tokens of a workspace on your own S3 carry your keys and are not tracked", fix: "rotate the keys at your provider to end them")
+                // Tokens carrying your own keys: listed as handed out here, ended only at your provider.
+                let now = UTCTime.iso8601Seconds(Date())
+                let issued = try w.store.issuedKeys(ws)
+                if output.json { CLIRunner.printJSON(issued); return }
+                if issued.isEmpty { print("no service tokens for \(ws)"); return }
+                print(Human.table([["ID", "NAME", "MODE", "EXPIRES", "STATE", "KEY"]] + issued.map {
+                    [$0.id, $0.name, $0.mode, $0.expiresAt, $0.expiresAt <= now ? "expired" : "active", $0.accessKey]
+                }))
+                print("these tokens carry your own keys: to end one before it expires, rotate the keys at your provider")
+                return
             }
             let keys = try w.control.json("GET", "/v1/grants?bucket=\(SigV4.uriEncode(record.bucket))", as: [GrantInfo].self).filter { $0.label.hasPrefix("key:") }
             if output.json { CLIRunner.printJSON(keys); return }
@@ -95,6 +107,10 @@ struct KeyRevoke: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
+            if id.hasPrefix("k_") {
+                throw DaemonError(.usage, "service token \(id.prefix(20)) carries the own keys of a workspace on your S3 and cannot be revoked here",
+                                  fix: "rotate the keys at your provider, then `artifacts storage set …` with the new ones")
+            }
             guard GrantSpec.isGrantID(id) else {
                 throw DaemonError(.usage, "invalid key id \"\(id.prefix(40))\"", fix: "see `artifacts key list`")
             }
