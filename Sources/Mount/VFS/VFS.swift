@@ -1,4 +1,5 @@
 import Foundation
+import S3
 import Synchronization
 
 /// The filesystem core: inodes over keys of an `ObjectStore`. No libfuse and no curl here; the
@@ -255,25 +256,25 @@ public final class VFS: Sendable {
         guard name.utf8.count <= 255 else { throw VFSError(.nameTooLong, "name longer than 255 bytes") }
     }
 
-    /// A name for something new in `dir`: besides `checkName`, no control characters (newline,
-    /// tab, …: the S3 front door refuses them in keys, and listings could not carry them) and a
-    /// whole key (with a directory's trailing slash) of at most 1024 bytes, S3's limit.
     /// Whether an object could exist under `name` in `dir` (else a lookup is ENOENT without asking
     /// the store, which would refuse the key).
     static func storable(_ name: String, in dir: Node) -> Bool {
-        !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) && dir.key.utf8.count + name.utf8.count <= 1024
+        !S3Key.hasControlCharacter(name) && dir.key.utf8.count + name.utf8.count <= S3Key.maxBytes
     }
 
+    /// A name for something new in `dir`: besides `checkName`, no control characters (the S3
+    /// front door refuses them in keys, and listings could not carry them) and a whole key (with a
+    /// directory's trailing slash) within S3's limit.
     static func checkNewName(_ name: String, in dir: Node, directory: Bool = false) throws {
         try checkName(name)
         if dir.ino == rootIno, virtualNames[name] != nil {
             throw VFSError(.exists, "\(name) is the mount's own file at the top; use another name (in a subdirectory it is free)")
         }
-        guard !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        guard !S3Key.hasControlCharacter(name) else {
             throw VFSError(.invalid, "\(name.debugDescription): names with control characters cannot be stored")
         }
-        guard dir.key.utf8.count + name.utf8.count + (directory ? 1 : 0) <= 1024 else {
-            throw VFSError(.nameTooLong, "\(name.prefix(40))…: the object key would be longer than 1024 bytes")
+        guard dir.key.utf8.count + name.utf8.count + (directory ? 1 : 0) <= S3Key.maxBytes else {
+            throw VFSError(.nameTooLong, "\(name.prefix(40))…: the object key would be longer than \(S3Key.maxBytes) bytes")
         }
     }
 }
