@@ -6,14 +6,22 @@ import Glibc
 /// Positioned reads and writes of staging files, retried on EINTR and short transfers: the one
 /// copy of these loops for the VFS (reads, writes, fills) and the uploads (parts, whole files).
 public enum StagingIO {
+    /// Staging files are `gt-stage-<pid>-<ino>-<random>`: the pid tells whose they are.
+    static let prefix = "gt-stage-"
+
+    /// A fresh staging file name in `dir` for inode `ino` of this process.
+    static func newPath(in dir: String, ino: UInt64) -> String {
+        dir + "/" + prefix + "\(getpid())-\(ino)-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
     /// Removes the staging files in `dir` that belong to a mount process no longer alive (killed
     /// before it could unmount): their files were never closed, so their data were never
     /// acknowledged and are not uploaded. Returns how many files and bytes were removed.
     public static func removeStale(in dir: String, isAlive: (Int32) -> Bool) -> (files: Int, bytes: Int64) {
         var files = 0, bytes: Int64 = 0
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix("gt-stage-") {
-            let fields = name.split(separator: "-")
-            guard fields.count > 2, let pid = Int32(fields[2]), pid != getpid(), !isAlive(pid) else { continue }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = name.dropFirst(prefix.count).split(separator: "-").first.flatMap({ Int32($0) }),
+                  pid != getpid(), !isAlive(pid) else { continue }
             var st = stat()
             if lstat(dir + "/" + name, &st) == 0, unlink(dir + "/" + name) == 0 {
                 files += 1

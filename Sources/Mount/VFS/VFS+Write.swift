@@ -11,7 +11,7 @@ extension VFS {
             if truncate { try self.truncate(n.ino, to: 0) }
             return
         }
-        let path = options.cacheDir + "/gt-stage-\(getpid())-\(n.ino)-\(UInt32.random(in: 0...UInt32.max))"
+        let path = StagingIO.newPath(in: options.cacheDir, ino: n.ino)
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VFSError(.io, "cannot create staging file \(path): \(String(cString: strerror(errno)))") }
         var size: Int64 = 0
