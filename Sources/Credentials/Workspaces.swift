@@ -134,7 +134,9 @@ public struct WorkspaceStore: Sendable {
 
     public func list() throws -> [WorkspaceRecord] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        return try names.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".credentials.json") && !$0.hasSuffix(".keys.json") }.sorted()
+        // A record is `<name>.json`; a workspace's other files (`<name>.credentials.json`,
+        // `<name>.keys.json`) have a second dot, which no workspace name has.
+        return try names.filter { $0.hasSuffix(".json") && !$0.dropLast(5).contains(".") }.sorted()
             .map { try load(String($0.dropLast(5))) }
     }
 

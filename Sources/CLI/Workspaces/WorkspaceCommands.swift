@@ -151,7 +151,7 @@ struct WorkspaceCreate: AsyncParsableCommand {
                 _ = try w.control.json("POST", "/v1/workspaces", body: ["name": name, "bucket": record.bucket,
                                                                        "credentials_file": w.store.credentialsPath(name)], as: [String: Bool].self)
             }
-            let view = WorkspaceView(record, w, records: try w.mountRecords(), buckets: record.kind == .managed ? w.daemonBuckets() : nil)
+            let view = WorkspaceView(record, w, records: try w.mountRecords(), buckets: w.daemonBuckets(for: [record]))
             if output.json { CLIRunner.printJSON(view) } else { print("created \(view.text)") }
         }
     }
@@ -167,7 +167,7 @@ struct WorkspaceList: AsyncParsableCommand {
             let w = try Workspaces.current()
             let records = try w.mountRecords()
             let list = try w.store.list()
-            let buckets = list.contains { $0.kind == .managed } ? w.daemonBuckets() : nil
+            let buckets = w.daemonBuckets(for: list)
             let views = list.map { WorkspaceView($0, w, records: records, buckets: buckets) }
             if output.json { CLIRunner.printJSON(views); return }
             if views.isEmpty { print("no workspaces — create one with: artifacts workspace create NAME"); return }
@@ -188,7 +188,7 @@ struct WorkspaceShow: AsyncParsableCommand {
         try await CLIRunner.run {
             let w = try Workspaces.current()
             let record = try w.store.load(name)
-            let view = WorkspaceView(record, w, records: try w.mountRecords(), buckets: record.kind == .managed ? w.daemonBuckets() : nil)
+            let view = WorkspaceView(record, w, records: try w.mountRecords(), buckets: w.daemonBuckets(for: [record]))
             if output.json { CLIRunner.printJSON(view) } else { print(view.text) }
         }
     }

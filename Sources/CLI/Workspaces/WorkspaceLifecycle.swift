@@ -40,10 +40,11 @@ struct WorkspaceRotate: AsyncParsableCommand {
                 // the cache once a second): once all use the new one, the old grant goes now.
                 let key = MountRegistry.fingerprint(fresh.accessKeyID)
                 let deadline = Date().addingTimeInterval(min(grace, 10))
-                var pending = try w.liveMounts().filter { $0.workspace == name && $0.keyFingerprint != key }
-                while !pending.isEmpty && Date() < deadline {
-                    usleep(100_000)
+                var pending: [Workspaces.MountRecord]
+                while true {
                     pending = try w.liveMounts().filter { $0.workspace == name && $0.keyFingerprint != key }
+                    if pending.isEmpty || Date() >= deadline { break }
+                    usleep(100_000)
                 }
                 if pending.isEmpty, (try? w.control.json("POST", "/v1/grants/\(oldID)/revoke", as: GrantInfo.self)) != nil {
                     outcome = "; \(oldID) is revoked (every mount switched)"

@@ -11,10 +11,11 @@ struct Workspaces {
     var store: WorkspaceStore { WorkspaceStore(configDir: paths.configDir) }
     var control: ControlClient { ControlClient(paths: paths) }
 
-    /// The local daemon's buckets by name, or nil when it does not answer (then a managed
-    /// workspace's bucket state is unknown).
-    func daemonBuckets() -> [String: BucketInfo]? {
-        guard let all = try? control.json("GET", "/v1/buckets", as: [BucketInfo].self) else { return nil }
+    /// The local daemon's buckets by name, for showing `workspaces`; nil when none of them is
+    /// managed, or the daemon does not answer (then a managed workspace's bucket state is unknown).
+    func daemonBuckets(for workspaces: [WorkspaceRecord]) -> [String: BucketInfo]? {
+        guard workspaces.contains(where: { $0.kind == .managed }),
+              let all = try? control.json("GET", "/v1/buckets", as: [BucketInfo].self) else { return nil }
         return Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
