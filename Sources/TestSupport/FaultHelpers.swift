@@ -150,7 +150,7 @@ extension DaemonHarness {
     }
 
     /// The text of every mount log under the home.
-    public func mountLog(_ mountpoint: String) -> String {
+    public func mountLogs() -> String {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: paths.logDir)) ?? []).filter { $0.hasPrefix("mount-") }
         return names.compactMap { try? String(contentsOfFile: paths.logDir + "/" + $0, encoding: .utf8) }.joined()
     }

@@ -147,7 +147,7 @@ import Glibc
         #expect(try Data(contentsOf: URL(fileURLWithPath: mnt + "/closed.bin")) == closed)
         #expect(!FileManager.default.fileExists(atPath: mnt + "/open.bin"))
         #expect(staged().isEmpty, "\(staged())")
-        let log = h.mountLog(mnt)
+        let log = h.mountLogs()
         #expect(log.contains("removed 1 staging file(s) (\(2 << 20) bytes) left by a mount process that was killed"), "\(log)")
 
         // Killed again: `unmount` alone also recovers the mountpoint.

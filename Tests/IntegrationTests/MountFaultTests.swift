@@ -87,7 +87,7 @@ import Glibc
             #expect(tries > 1 && tries <= 5, "\(tries) attempts")
             #expect((try? s.engine.head(bucket: "flaky", key: "new-\(fault)")) == nil)
         }
-        #expect(s.h.mountLog(s.mnt).contains("error: "))
+        #expect(s.h.mountLogs().contains("error: "))
 
         // The store is back: the same mount works.
         try s.proxy.inject("none")
@@ -112,7 +112,7 @@ import Glibc
         #expect(try h.run(["bucket", "revoke", g.grantID]).status == 0)
         #expect(posixWrite(mnt + "/during", Data("x".utf8)) == EACCES)
         #expect(throws: POSIXError(.EACCES)) { try Self.posixRead(mnt + "/before").get() }
-        #expect(eventually(timeout: 5) { h.mountLog(mnt).contains("grant \(g.grantID) was revoked") }, "\(h.mountLog(mnt))")
+        #expect(eventually(timeout: 5) { h.mountLogs().contains("grant \(g.grantID) was revoked") }, "\(h.mountLogs())")
 
         // A new grant written to the credentials file (what a rotation does): the same mount works.
         let fresh = try h.mintGrant("cred")
@@ -127,6 +127,6 @@ import Glibc
         // Expired: the same, naming the grant and when it ended.
         try h.expireSoon(grant: fresh.grantID, in: 0.5)
         #expect(eventually(timeout: 10, every: 0.2) { posixWrite(mnt + "/late", Data("z".utf8)) == EACCES })
-        #expect(eventually(timeout: 5) { h.mountLog(mnt).contains("grant \(fresh.grantID) expired at") })
+        #expect(eventually(timeout: 5) { h.mountLogs().contains("grant \(fresh.grantID) expired at") })
     }
 }

@@ -13,14 +13,8 @@ import TestSupport
         #expect(try h.run(["start"]).status == 0)
         try h.createBucket("home", quota: "200M")
         let g = try h.mintGrant("home")
-        let credentials = h.home + "/grant.json"
-        try JSONEncoder().encode(g).write(to: URL(fileURLWithPath: credentials))
-        chmod(credentials, 0o600)
-        let mnt = h.home + "/mnt"
-        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
-        defer { _ = try? h.run(["unmount", mnt]); _ = try? DaemonHarness.runProcess("/bin/umount", ["-l", mnt], env: [:], timeout: 10) }
-        let r = try h.run(["mount", "--endpoint", h.gatewayURL, "--bucket", "home", "--credentials-file", credentials, mnt])
-        #expect(r.status == 0, "\(r.stderr)")
+        let (mnt, _) = try h.mountWithGrant(g, bucket: "home")
+        defer { h.forceUnmount(mnt) }
 
         // Small files, a directory, a rename, a 40 MiB file (multipart, streamed) read back.
         try FileManager.default.createDirectory(atPath: mnt + "/docs", withIntermediateDirectories: true)

@@ -8,14 +8,8 @@ import TestSupport
 /// The watchdog against a real small filesystem: a 64 MiB tmpfs holding the whole home.
 @Suite(.serialized) struct WatchdogDiskTests {
     @Test func fillingTheDiskFlipsToReadOnlyWithinTwoTicksAndBack() throws {
-        let mountpoint = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-wd-")
-        let mount = try DaemonHarness.runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", mountpoint],
-                                                 env: [:], timeout: 10)
-        try #require(mount.status == 0, "cannot mount a tmpfs for the test: \(mount.stderr)")
-        defer {
-            _ = try? DaemonHarness.runProcess("/bin/umount", ["-l", mountpoint], env: [:], timeout: 10)
-            try? FileManager.default.removeItem(atPath: mountpoint)
-        }
+        let (mountpoint, release) = try Self.tmpfsHome(64)
+        defer { release() }
         let interval = 0.3
         let h = try DaemonHarness(home: mountpoint) { $0.watchdog.intervalSeconds = interval }
         defer { _ = try? h.run(["stop"]); h.cleanUp() }
@@ -143,7 +137,7 @@ import TestSupport
         let after = randomData(1 << 20)
         #expect(eventually(timeout: 10, every: 0.2) { (try? client.put(bucket: "full", key: "after", body: after)) != nil })
         let afterMount = posixWrite(mnt + "/after-mount", after)
-        #expect(afterMount == 0, "errno \(afterMount); mount log: \(h.mountLog(mnt).suffix(1500))")
+        #expect(afterMount == 0, "errno \(afterMount); mount log: \(h.mountLogs().suffix(1500))")
         #expect(try reader.get(bucket: "full", key: "after-mount") == after)
         print("reliability: disk full: \(viaGateway.acked) PUTs and \(viaMount.acked) mount writes acknowledged " +
               "(\((viaGateway.ackedBytes + viaMount.ackedBytes) >> 20) MiB), \(viaGateway.failed + viaMount.failed) refused; lost 0, torn 0")
