@@ -136,8 +136,31 @@ public final class FaultInjectingStore: ObjectStore {
     public var reads: [Range<Int64>] { readRanges.withLock { $0 } }
     private let readRanges = Mutex<[Range<Int64>]>([])
 
+    /// A call held at the store's door until released: the request is on its way (its bytes
+    /// are taken) but has not landed.
+    public final class Hold: Sendable {
+        let arrived = DispatchSemaphore(value: 0)
+        let go = DispatchSemaphore(value: 0)
+        /// Waits (bounded) until the held call has arrived; false on timeout.
+        public func waitUntilHeld(timeout: Double) -> Bool { arrived.wait(timeout: .now() + timeout) == .success }
+        public func release() { go.signal() }
+    }
+    private let holds = Mutex<[Op: [Hold]]>([:])
+
+    /// The next call of `op` waits for `release()` on what this returns.
+    public func holdNext(_ op: Op) -> Hold {
+        let h = Hold()
+        holds.withLock { $0[op, default: []].append(h) }
+        return h
+    }
+
     private func inject(_ op: Op, _ key: String) throws {
         counts.withLock { $0[op, default: 0] += 1 }
+        let hold = holds.withLock { h -> Hold? in h[op]?.isEmpty == false ? h[op]!.removeFirst() : nil }
+        if let hold {
+            hold.arrived.signal()
+            hold.go.wait()
+        }
         let code = plan.withLock { p -> VFSError.Code? in
             guard var queue = p[op], !queue.isEmpty else { return nil }
             let c = queue.removeFirst()

@@ -61,13 +61,27 @@ import Glibc
         return (load, mnt, h.gatewayClient(g))
     }
 
-    static func check(_ load: Load, _ reader: S3Client) throws {
+    static func check(_ load: Load, _ reader: S3Client, _ h: DaemonHarness) throws {
+        let engine = try h.engineClient()
         let read: (String) throws -> Data? = { key in
             do { return try reader.get(bucket: "load", key: key) } catch let e as S3Error where e.kind == .notFound { return nil }
         }
         let (gateway, mount) = (try load.viaGateway.verify(read), try load.viaMount.verify(read))
-        #expect(gateway.isEmpty, "through the gateway: \(gateway)")
-        #expect(mount.isEmpty, "through the mount: \(mount)")
+        #expect(gateway.isEmpty, "through the gateway: \(gateway)\n\(explain(gateway, engine, h))")
+        #expect(mount.isEmpty, "through the mount: \(mount)\n\(explain(mount, engine, h))")
+    }
+
+    /// For a failure report: what the gateway's HEAD and the engine itself say about each key
+    /// found wrong, so a torn object in the store tells apart from a read cut short.
+    static func explain(_ problems: [String], _ engine: S3Client, _ h: DaemonHarness) -> String {
+        let audit = (try? String(contentsOfFile: h.paths.auditLog, encoding: .utf8)) ?? ""
+        let logs = (h.mountLogs() + "\n" + h.logText() + "\n" + audit).split(separator: "\n")
+        return problems.compactMap { $0.split(separator: ":").first.map(String.init) }.map { key in
+            let head = (try? engine.head(bucket: "load", key: key)).map { "\($0.size) bytes, etag \($0.etag ?? "-")" } ?? "HEAD failed"
+            let body = (try? engine.get(bucket: "load", key: key)).map { "\($0.count) bytes" } ?? "GET failed"
+            let lines = logs.filter { $0.contains(key) }.suffix(30).joined(separator: "\n  ")
+            return "\(key) at the engine: HEAD \(head); GET \(body); logs:\n  \(lines)"
+        }.joined(separator: "\n")
     }
 
     @Test func killingTheDaemonUnderGatewayAndMountWritesLosesNothingAcknowledged() throws {
@@ -92,7 +106,7 @@ import Glibc
         #expect(h.mountPID(mnt) == mountPID)
         #expect(load.longestMountWrite.value < 60)
 
-        try Self.check(load, reader)
+        try Self.check(load, reader, h)
         #expect(h.metric("garagetytus_unclean_shutdown_total") == 1)
         #expect(try UncleanCounter(path: h.paths.uncleanCounter).read() == 1)
         // What the mount wrote is also what it reads back.
@@ -112,7 +126,7 @@ import Glibc
         #expect(eventually(timeout: 20, every: 0.2) { (try? h.enginePID()).map { $0 != enginePID } ?? false })
         #expect(load.progress(5, timeout: 120))
         #expect(load.workers.finish(timeout: 120))
-        try Self.check(load, reader)
+        try Self.check(load, reader, h)
         #expect(h.metric("garagetytus_engine_restarts_total") == 1)
         Self.record("engine kill -9", load)
     }

@@ -137,7 +137,7 @@ import TestSupport
         let after = randomData(1 << 20)
         #expect(eventually(timeout: 10, every: 0.2) { (try? client.put(bucket: "full", key: "after", body: after)) != nil })
         let afterMount = posixWrite(mnt + "/after-mount", after)
-        #expect(afterMount == 0, "errno \(afterMount); mount log: \(h.mountLogs().suffix(1500))")
+        #expect(afterMount == 0, "errno \(afterMount); mount log: \(h.mountLogs().suffix(1500)); engine log: \(LogTail.lines(of: h.paths.engineLog, count: 30).joined(separator: "\n"))")
         #expect(try reader.get(bucket: "full", key: "after-mount") == after)
         print("reliability: disk full: \(viaGateway.acked) PUTs and \(viaMount.acked) mount writes acknowledged " +
               "(\((viaGateway.ackedBytes + viaMount.ackedBytes) >> 20) MiB), \(viaGateway.failed + viaMount.failed) refused; lost 0, torn 0")

@@ -1,5 +1,5 @@
 import Foundation
-import Mount
+@testable import Mount
 import Testing
 import TestSupport
 
@@ -59,6 +59,52 @@ import TestSupport
         try v.flush(fh)
         v.release(fh)
         #expect(try store.read("x", range: 0..<4, etag: nil) == Data("data".utf8))
+    }
+
+    /// `truncate`/`chmod` by path store at once even while another process holds the file open;
+    /// through that process's descriptor (`ftruncate`, `fchmod`) they wait for its `close`.
+    @Test func changesByPathAreStoredAtOnceThroughADescriptorAtClose() throws {
+        let store = InMemoryObjectStore()
+        try store.put("f", data: Data("0123456789".utf8), metadata: [:])
+        let v = vfs(store)
+        let ino = try v.lookup(parent: VFS.rootIno, name: "f").attr.ino
+        let fh = try v.open(ino, write: true)
+        var viaFD = AttrChange(size: 8)
+        viaFD.throughDescriptor = true
+        _ = try v.setattr(ino, viaFD)
+        #expect(try store.head("f").size == 10)
+        _ = try v.setattr(ino, AttrChange(size: 4))
+        #expect(try text(store, "f") == "0123")
+        _ = try v.setattr(ino, AttrChange(mode: 0o600))
+        #expect(try store.head("f").metadata["mode"] == String(0o100600))
+        try v.flush(fh)
+        v.release(fh)
+        #expect(try text(store, "f") == "0123")
+    }
+
+    /// A `close` of a descriptor a child process inherited flushes while the writer is still
+    /// writing; that upload must not land after (and over) the writer's own at its `close`.
+    @Test func anEarlierFlushNeverLandsOverALaterOne() throws {
+        let store = FaultInjectingStore(InMemoryObjectStore())
+        let v = vfs(store)
+        let (_, fh) = try v.create(parent: VFS.rootIno, name: "big", mode: 0o644, uid: 0, gid: 0)
+        let first = Data(repeating: 1, count: 3 << 20), rest = Data(repeating: 2, count: 6 << 20)
+        _ = try v.write(fh, offset: 0, data: first)
+        let held = store.holdNext(.put)
+        let early = DispatchGroup()
+        DispatchQueue.global().async(group: early) { _ = try? v.flush(fh) }  // the inherited descriptor's close
+        #expect(held.waitUntilHeld(timeout: 10))
+        _ = try v.write(fh, offset: Int64(first.count), data: rest)
+        let last = DispatchGroup()
+        nonisolated(unsafe) var lastError: (any Error)?
+        DispatchQueue.global().async(group: last) { do { try v.flush(fh) } catch { lastError = error } }  // the writer's close
+        // The writer's flush waits for the earlier upload instead of racing it.
+        #expect(eventually(timeout: 10) { v.uploadGate.waiters == 1 || store.calls(.put) == 2 })
+        held.release()
+        #expect(early.wait(timeout: .now() + 10) == .success && last.wait(timeout: .now() + 10) == .success)
+        #expect(lastError == nil)
+        v.release(fh)
+        #expect(try store.read("big", range: 0..<(16 << 20), etag: nil) == first + rest)
     }
 
     @Test func renameFilesOverExistingAndDirectoriesWithTheirContents() throws {

@@ -51,10 +51,11 @@ extension FuseOps {
                 fuse_reply_err(req, 0)
             }
         }
-        ops.setattr = { req, ino, attr, toSet, _ in
+        ops.setattr = { req, ino, attr, toSet, fi in
             FuseOps.serve(req, "setattr") {
                 let a = attr!.pointee
                 var c = AttrChange()
+                c.throughDescriptor = fi != nil
                 if toSet & FUSE_SET_ATTR_MODE != 0 { c.mode = a.st_mode }
                 if toSet & FUSE_SET_ATTR_UID != 0 { c.uid = a.st_uid }
                 if toSet & FUSE_SET_ATTR_GID != 0 { c.gid = a.st_gid }

@@ -10,6 +10,9 @@ public struct AttrChange: Sendable {
     public var gid: UInt32?
     public var mtime: Double?
     public var size: Int64?
+    /// Asked through an open descriptor (`ftruncate`, `fchmod`, …): stored at that descriptor's
+    /// `close`. Asked by path, the change is stored at once, even while the file is open elsewhere.
+    public var throughDescriptor = false
 
     public init(mode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil, mtime: Double? = nil, size: Int64? = nil) {
         self.mode = mode
@@ -123,7 +126,7 @@ extension VFS {
 
     public func setattr(_ ino: UInt64, _ change: AttrChange) throws -> FileAttr {
         try requireWritable()
-        if let size = change.size { try truncate(ino, to: size) }
+        if let size = change.size { try truncate(ino, to: size, storeNow: !change.throughDescriptor) }
         guard change.mode != nil || change.uid != nil || change.gid != nil || change.mtime != nil else { return try getattr(ino) }
         let n = try node(ino)
         var a = n.attrs
@@ -134,12 +137,14 @@ extension VFS {
         let staged = state.withLock { s -> Bool in
             s.nodes[ino]?.attrs = a
             guard s.open[ino] != nil else { return false }
-            s.open[ino]?.dirty = true  // the next flush stores the new attributes with the bytes
+            s.open[ino]?.changed()  // the next flush stores the new attributes with the bytes
             if change.mtime != nil { s.open[ino]?.mtimeSet = true }
             return true
         }
-        if staged { cancelStream(ino) }  // its parts carry the old attributes
-        if !staged {
+        if staged {
+            cancelStream(ino)  // its parts carry the old attributes
+            if !change.throughDescriptor { try upload(ino) }
+        } else {
             switch n.kind {
             case .directory:
                 // CopyObject of a `dir/` key fails on SeaweedFS: store the marker again instead.

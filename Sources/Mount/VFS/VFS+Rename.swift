@@ -28,13 +28,18 @@ extension VFS {
         if src.kind == .directory {
             try renameDirectory(src, to: dstDir.key + newName + "/")
             if let existing, existing.kind == .directory { try? store.delete(existing.key) }
-        } else {
-            try materialize(src.ino)  // an open, partly staged file no longer has its base after the move
-            try upload(src.ino)  // unsaved bytes go with the file
-            try store.copy(from: src.key, to: dstDir.key + newName, metadata: nil)
-            try store.delete(src.key)
+            move(src.ino, from: (parent, name), to: (newParent, newName), newKey: dstDir.key + newName + "/")
+            return
         }
-        move(src.ino, from: (parent, name), to: (newParent, newName), newKey: dstDir.key + newName + (src.kind == .directory ? "/" : ""))
+        try materialize(src.ino)  // an open, partly staged file no longer has its base after the move
+        // No upload of the file may start under the old key once it has been copied away.
+        try uploadGate.withExclusive(src.ino) {
+            try uploadNow(src.ino)  // unsaved bytes go with the file
+            let key = try node(src.ino).key
+            try store.copy(from: key, to: dstDir.key + newName, metadata: nil)
+            try store.delete(key)
+            move(src.ino, from: (parent, name), to: (newParent, newName), newKey: dstDir.key + newName)
+        }
     }
 
     /// Copies every key below the directory to the new prefix, then deletes the old ones.

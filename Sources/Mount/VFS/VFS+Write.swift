@@ -65,7 +65,7 @@ extension VFS {
                 o.local!.insert(offset..<end)
             }
             o.size = max(o.size, end)
-            o.dirty = true
+            o.changed()
             o.emptyCreate = false
             o.mtimeSet = false
             s.open[h.ino] = o
@@ -82,7 +82,14 @@ extension VFS {
         try upload(h.ino)
     }
 
+    /// One upload of a file at a time (see `InodeGate`); it stores the file as it is when the
+    /// upload starts, and leaves it dirty when it changed meanwhile.
     func upload(_ ino: UInt64) throws {
+        try uploadGate.withExclusive(ino) { try uploadNow(ino) }
+    }
+
+    /// The upload itself; the caller holds the inode's gate.
+    func uploadNow(_ ino: UInt64) throws {
         guard let o = state.withLock({ $0.open[ino] }), o.dirty, !o.unlinked else { return }
         let n = try node(ino)
         var attrs = n.attrs
@@ -103,12 +110,10 @@ extension VFS {
                     // completion found it already done): store the file in one go instead.
                     cancelStream(ino)
                     options.onError?("streamed upload of \(n.key) failed (\(error)); storing the file in one go")
-                    meta = try store.putFile(n.key, path: o.path, metadata: attrs.encode())
+                    meta = try putWhole(o, key: n.key, metadata: attrs.encode())
                 }
-            } else if let local = o.local, let base = o.base, !local.covers(0..<o.size) {
-                meta = try store.putFile(n.key, path: o.path, size: o.size, local: local, base: base, metadata: attrs.encode())
             } else {
-                meta = try store.putFile(n.key, path: o.path, metadata: attrs.encode())
+                meta = try putWhole(o, key: n.key, metadata: attrs.encode())
             }
             // Never acknowledge a torn object: what the store holds now is the whole file.
             guard meta.size == o.size else {
@@ -120,7 +125,8 @@ extension VFS {
         }
         prefetch.invalidate(n.key)
         state.withLock { s in
-            s.open[ino]?.dirty = false
+            let unchanged = s.open[ino]?.changes == o.changes
+            if unchanged { s.open[ino]?.dirty = false }
             s.open[ino]?.emptyCreate = false
             if s.open[ino]?.base != nil { s.open[ino]?.base = BaseObject(key: n.key, etag: meta.etag, size: meta.size) }
             guard var node = s.nodes[ino] else { return }
@@ -128,7 +134,7 @@ extension VFS {
             node.etag = meta.etag
             node.attrs = attrs
             // Writes went through the page cache, so its pages are the bytes just stored.
-            if let etag = meta.etag { s.pageCache[ino] = etag }
+            if unchanged, let etag = meta.etag { s.pageCache[ino] = etag }
             node.validUntil = clock.now() + options.metadataTTL
             s.nodes[ino] = node
             for (fh, var hd) in s.handles where hd.ino == ino {
@@ -137,6 +143,14 @@ extension VFS {
                 s.handles[fh] = hd
             }
         }
+    }
+
+    /// The file's first `o.size` bytes in one PUT (multipart when large): from the staging
+    /// file, and from the base object where a partly staged file has not been written.
+    private func putWhole(_ o: OpenFile, key: String, metadata: [String: String]) throws -> ObjectMeta {
+        let local = o.local ?? ByteRanges([0..<o.size])
+        let base = o.base ?? BaseObject(key: key, etag: nil, size: 0)
+        return try store.putFile(key, path: o.path, size: o.size, local: local, base: base, metadata: metadata)
     }
 
     /// What `close`/`fsync` report for a failed upload: `EIO`, unless the cause is one the
@@ -162,7 +176,7 @@ extension VFS {
                                             size: 0, etag: nil, lookups: 1, validUntil: clock.now() + options.metadataTTL))
         try stage(n, truncate: true)
         state.withLock { s in
-            s.open[n.ino]?.dirty = true
+            s.open[n.ino]?.changed()
             s.open[n.ino]?.emptyCreate = true
         }
         let fh = try open(n.ino, write: true)
@@ -187,8 +201,9 @@ extension VFS {
         }
     }
 
-    /// Changes the size of a file: through its staging file when open, else staged, cut and uploaded now.
-    public func truncate(_ ino: UInt64, to size: Int64) throws {
+    /// Changes the size of a file: through its staging file when open, else staged, cut and uploaded
+    /// now. An open file's new size is stored at its next flush, or now with `storeNow`.
+    public func truncate(_ ino: UInt64, to size: Int64, storeNow: Bool = false) throws {
         if options.readOnly { throw VFSError(.readOnly, "the mount is read-only") }
         let n = try node(ino)
         guard n.kind == .file else { throw VFSError(.isDirectory, "truncate: not a regular file") }
@@ -212,10 +227,10 @@ extension VFS {
                 s.open[ino]?.local = local
             }
             s.open[ino]?.size = size
-            s.open[ino]?.dirty = true
+            s.open[ino]?.changed()
             s.open[ino]?.emptyCreate = false
         }
         stagingLock.unlock()
-        if !wasOpen { try upload(ino) }
+        if !wasOpen || storeNow { try upload(ino) }
     }
 }

@@ -49,6 +49,9 @@ public final class VFS: Sendable {
         var fd: Int32
         var size: Int64
         var dirty: Bool
+        /// Counts changes (bytes, size, attributes): an upload marks the file clean only when
+        /// none came in while it ran.
+        var changes: UInt64 = 0
         var handles: Int
         var unlinked: Bool
         /// Created by this mount and neither written nor stored yet: a `close` of one of several
@@ -64,6 +67,12 @@ public final class VFS: Sendable {
         var streamStarting = false
         /// `utimens` set the mtime after the last write: the upload keeps it instead of "now".
         var mtimeSet = false
+
+        /// Something the next upload must store.
+        mutating func changed() {
+            dirty = true
+            changes &+= 1
+        }
     }
 
     struct State {
@@ -94,6 +103,8 @@ public final class VFS: Sendable {
     /// Serialises filling a partly staged file from its base object with writes to it, so a
     /// fetched range never lands over bytes written meanwhile.
     let stagingLock = NSLock()
+    /// A file's uploads, one at a time.
+    let uploadGate = InodeGate()
     /// Files above this size are staged partly (see `OpenFile.local`).
     static let partialStagingThreshold: Int64 = 8 << 20
     /// Threads for read-ahead GETs.
