@@ -31,7 +31,7 @@ struct MountRunner {
                                           try? registry.write(accessKeyID: fresh.accessKeyID)
                                           FileHandle.standardError.write(Data("\(UTCTime.iso8601Millis(Date())) credentials reloaded from \(spec.credentialsFile ?? "-")\n".utf8))
                                       })
-        let client = S3Client(endpoint: spec.endpoint, region: spec.region, timeout: spec.ioTimeout,
+        let client = S3Client(endpoint: spec.endpoint, region: spec.region, retry: MountSpec.retry, timeout: spec.ioTimeout,
                               observer: { op, method, status, bytes, retry in
                                   metrics.request(operation: op, method: method, status: status, bytes: bytes, retry: retry)
                               },

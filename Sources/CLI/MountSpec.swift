@@ -30,6 +30,12 @@ struct MountSpec {
     /// The file the credentials came from: the mount follows it (a rotation rewrites it).
     let credentialsFile: String?
     let paths: Paths
+    /// How a mount retries a failed request: 5 attempts, waiting 0.5–1, 1–2, 2–4 and 2.5–5 s, so
+    /// 6 to 12 s in all. The engine refuses writes for a few seconds after a restart, and after a
+    /// full disk frees (until its volume server's next 5 s heartbeat offers room for new volumes);
+    /// a mount rides that out instead of failing the `close`.
+    static let retry = RetryPolicy(maxAttempts: 5, baseDelay: 1, maxDelay: 5, budget: 60, fixedFraction: 0.5)
+
     /// Seconds one request to the store may take (`--io-timeout`).
     var ioTimeout: Double = 60
 

@@ -31,26 +31,30 @@ public struct ListPage: Sendable {
     public var nextContinuationToken: String?
 }
 
-/// Exponential backoff with full jitter, bounded in attempts and in total time.
+/// Exponential backoff with jitter, bounded in attempts and in total time.
 public struct RetryPolicy: Sendable {
     public var maxAttempts: Int
     public var baseDelay: Double
     public var maxDelay: Double
     /// No new attempt starts after this many seconds since the first.
     public var budget: Double
+    /// The part of each wait that is not random: 0 is full jitter (waits anywhere from 0 to the
+    /// exponential step), 0.5 waits at least half of it, so the retries surely span a known time.
+    public var fixedFraction: Double
 
-    public init(maxAttempts: Int = 5, baseDelay: Double = 0.1, maxDelay: Double = 5, budget: Double = 60) {
+    public init(maxAttempts: Int = 5, baseDelay: Double = 0.1, maxDelay: Double = 5, budget: Double = 60, fixedFraction: Double = 0) {
         self.maxAttempts = maxAttempts
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.budget = budget
+        self.fixedFraction = fixedFraction
     }
 
     public static let none = RetryPolicy(maxAttempts: 1)
 
     /// Delay before attempt `attempt + 1` (attempt counts from 1), `unit` in [0, 1).
     public func delay(afterAttempt attempt: Int, unit: Double) -> Double {
-        unit * min(maxDelay, baseDelay * pow(2, Double(attempt - 1)))
+        (fixedFraction + (1 - fixedFraction) * unit) * min(maxDelay, baseDelay * pow(2, Double(attempt - 1)))
     }
 }
 

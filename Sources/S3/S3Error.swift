@@ -27,6 +27,8 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
 
     /// Whether repeating the same idempotent request may succeed.
     public var isRetryable: Bool {
+        // A daemon short of disk stays read-only far longer than a retry waits.
+        if isDaemonReadOnly { return false }
         switch kind {
         case .throttled, .server, .transport: return true
         default: return false

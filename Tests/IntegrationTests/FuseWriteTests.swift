@@ -89,4 +89,36 @@ import TestSupport
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: mnt + "/ln") == "moved/a.bin")
         #expect(try String(contentsOfFile: mnt + "/moved/sub/n.txt", encoding: .utf8) == "nested")
     }
+
+    /// Every `fork`/`posix_spawn` of a process that has a file open for writing gives the child a
+    /// copy of the descriptor, and the child's `close` (at the latest when it exits) is a FLUSH of
+    /// the file. That must not store the half-written file: only the writer's `close` does.
+    @Test func aChildClosingAnInheritedDescriptorDoesNotStoreAHalfWrittenFile() throws {
+        let h = try DaemonHarness(name: "fusei")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        let client = try h.engineClient()
+        try client.createBucket("inherit")
+        let mnt = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-mnt-")
+        defer { try? FileManager.default.removeItem(atPath: mnt) }
+        let m = try mountBucket(client, "inherit", at: mnt)
+        defer { m.unmount() }
+
+        let fd = open(mnt + "/f.bin", O_WRONLY | O_CREAT | O_TRUNC, 0o644)  // no O_CLOEXEC: children inherit it
+        #expect(fd >= 0)
+        let first = randomData(3 << 20), rest = randomData(6 << 20)
+        #expect(first.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) } == first.count)
+        // SAFETY: argv is built from strdup'ed strings freed after the spawn; the child runs /bin/true.
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { argv.forEach { free($0) } }
+        #expect(posix_spawn(&pid, "/bin/true", nil, nil, argv, environ) == 0)
+        var status: Int32 = 0
+        #expect(waitpid(pid, &status, 0) == pid)  // its exit closed the inherited descriptor
+        #expect((try? client.head(bucket: "inherit", key: "f.bin")) == nil, "the child's close stored the half-written file")
+
+        #expect(rest.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) } == rest.count)
+        #expect(close(fd) == 0)
+        #expect(try client.get(bucket: "inherit", key: "f.bin") == first + rest)
+    }
 }

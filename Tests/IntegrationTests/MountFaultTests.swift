@@ -82,6 +82,7 @@ import Glibc
             #expect(throws: POSIXError(.EIO)) { try Self.posixRead(s.mnt + "/remote.bin").get() }
             let took = Date().timeIntervalSince(started)
             #expect(took < 60, "\(fault): EIO after \(took) s")
+            print("reliability: a store that keeps answering \(fault): a write and a read got EIO after \(String(format: "%.1f", took)) s")
             // Retried, with backoff, but not forever.
             let tries = s.proxy.seen().filter { $0.hasPrefix(fault) && $0.hasSuffix(" /flaky/remote.bin") }.count
             #expect(tries > 1 && tries <= 5, "\(tries) attempts")

@@ -1,5 +1,5 @@
 import Foundation
-import S3
+@testable import S3
 import Testing
 import TestSupport
 
@@ -59,6 +59,20 @@ import TestSupport
         #expect(p.delay(afterAttempt: 4, unit: 0.5) == 0.4)
         #expect(p.delay(afterAttempt: 20, unit: 0.999) <= 5)
         #expect(p.delay(afterAttempt: 3, unit: 0) == 0)
+    }
+
+    /// Half fixed, half random: the waits of all retries add up to at least half their steps.
+    @Test func aFixedFractionBoundsTheWaitFromBelow() {
+        let p = RetryPolicy(maxAttempts: 5, baseDelay: 1, maxDelay: 5, fixedFraction: 0.5)
+        #expect((1...4).map { p.delay(afterAttempt: $0, unit: 0) } == [0.5, 1, 2, 2.5])
+        #expect((1...4).map { p.delay(afterAttempt: $0, unit: 0.999_999) }.reduce(0, +) < 12)
+    }
+
+    /// The daemon's read-only refusal (disk low) is not retried: it lasts longer than retries wait.
+    @Test func theDaemonsReadOnlyRefusalIsNotRetried() {
+        let ro = S3Error.from(status: 503, code: "ServiceUnavailable", message: S3Error.daemonReadOnlyPrefix + ": disk free 8 %", operation: "PutObject")
+        #expect(ro.isDaemonReadOnly && !ro.isRetryable)
+        #expect(S3Error.from(status: 503, code: "SlowDown", message: nil, operation: "PutObject").isRetryable)
     }
 }
 

@@ -61,6 +61,38 @@ import TestSupport
         #expect(try store.read("x", range: 0..<4, etag: nil) == Data("data".utf8))
     }
 
+    /// A `close` by a process that inherited the descriptor (not the one that opened the file)
+    /// uploads nothing while the opener lives; the opener's `close` does, and so does the last
+    /// release when nothing else did.
+    @Test func onlyTheOpenersCloseUploadsWhileItLives() throws {
+        let store = InMemoryObjectStore()
+        let v = vfs(store)
+        let me = getpid(), child: Int32 = 1  // a live process that is not this one
+        let (_, fh) = try v.create(parent: VFS.rootIno, name: "w", mode: 0o644, uid: 0, gid: 0, owner: me)
+        _ = try v.write(fh, offset: 0, data: Data("half".utf8))
+        try v.flush(fh, caller: child)
+        #expect(store.keys.isEmpty)
+        _ = try v.write(fh, offset: 4, data: Data(" and the rest".utf8))
+        try v.flush(fh, caller: me)
+        #expect(try text(store, "w") == "half and the rest")
+        v.release(fh)
+
+        // The opener is gone (or closed first): the child's close is left to the last release.
+        let (_, fh2) = try v.create(parent: VFS.rootIno, name: "late", mode: 0o644, uid: 0, gid: 0, owner: me)
+        _ = try v.write(fh2, offset: 0, data: Data("by the child".utf8))
+        try v.flush(fh2, caller: child)
+        #expect(!store.keys.contains("late"))
+        v.release(fh2)
+        #expect(try text(store, "late") == "by the child")
+
+        // An opener that no longer exists: any close uploads.
+        let (_, fh3) = try v.create(parent: VFS.rootIno, name: "orphan", mode: 0o644, uid: 0, gid: 0, owner: Int32.max)
+        _ = try v.write(fh3, offset: 0, data: Data("x".utf8))
+        try v.flush(fh3, caller: child)
+        #expect(try text(store, "orphan") == "x")
+        v.release(fh3)
+    }
+
     /// `truncate`/`chmod` by path store at once even while another process holds the file open;
     /// through that process's descriptor (`ftruncate`, `fchmod`) they wait for its `close`.
     @Test func changesByPathAreStoredAtOnceThroughADescriptorAtClose() throws {

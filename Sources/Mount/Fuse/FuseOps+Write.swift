@@ -20,6 +20,16 @@ extension FuseOps {
         return (ctx.pointee.uid, ctx.pointee.gid)
     }
 
+    /// The process (thread group) a request comes from; nil when the kernel does not say.
+    /// The kernel gives the calling thread's id; /proc tells its thread group.
+    static func process(_ req: fuse_req_t?) -> Int32? {
+        guard let tid = fuse_req_ctx(req)?.pointee.pid, tid > 0 else { return nil }
+        guard let status = try? String(contentsOfFile: "/proc/\(tid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") }),
+              let tgid = Int32(line.dropFirst(5).trimmingCharacters(in: .whitespaces)) else { return tid }
+        return tgid
+    }
+
     static func seconds(_ t: timespec) -> Double { Double(t.tv_sec) + Double(t.tv_nsec) / 1e9 }
 
     /// The operations that change the filesystem.
@@ -27,7 +37,8 @@ extension FuseOps {
         ops.create = { req, parent, name, mode, fi in
             FuseOps.serve(req, "create") {
                 let who = FuseOps.caller(req)
-                let (e, fh) = try FuseOps.vfs(req).create(parent: UInt64(parent), name: String(cString: name!), mode: mode, uid: who.uid, gid: who.gid)
+                let (e, fh) = try FuseOps.vfs(req).create(parent: UInt64(parent), name: String(cString: name!), mode: mode, uid: who.uid, gid: who.gid,
+                                                          owner: FuseOps.process(req))
                 var p = FuseOps.entry(e)
                 gt_fuse_fi_set(fi, fh, 0, 0)
                 fuse_reply_create(req, &p, fi)
@@ -41,7 +52,7 @@ extension FuseOps {
         }
         ops.flush = { req, _, fi in
             FuseOps.serve(req, "flush") {
-                try FuseOps.vfs(req).flush(fi!.pointee.fh)
+                try FuseOps.vfs(req).flush(fi!.pointee.fh, caller: FuseOps.process(req))
                 fuse_reply_err(req, 0)
             }
         }

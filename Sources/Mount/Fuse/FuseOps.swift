@@ -148,7 +148,8 @@ enum FuseOps {
                 let flags = fi!.pointee.flags
                 let write = (flags & O_ACCMODE) != O_RDONLY
                 let vfs = FuseOps.vfs(req)
-                let fh = try vfs.open(UInt64(ino), write: write, truncate: write && flags & O_TRUNC != 0)
+                let fh = try vfs.open(UInt64(ino), write: write, truncate: write && flags & O_TRUNC != 0,
+                                      owner: write ? FuseOps.process(req) : nil)
                 // Virtual files change between opens: bypass the page cache for them. Files keep
                 // their cached pages only while their ETag is the one those pages came from.
                 gt_fuse_fi_set(fi, fh, vfs.keepsCache(fh) ? 1 : 0, VFS.isVirtual(UInt64(ino)) ? 1 : 0)

@@ -37,7 +37,8 @@ extension VFS {
 
     /// Opens a file. Readers remember the object's ETag so a change underneath is noticed;
     /// writers (and `truncate`) get the file's bytes staged locally until they are uploaded.
-    public func open(_ ino: UInt64, write: Bool, truncate: Bool = false) throws -> UInt64 {
+    /// `owner` is the opening process (thread group id), when known: see `flush`.
+    public func open(_ ino: UInt64, write: Bool, truncate: Bool = false, owner: Int32? = nil) throws -> UInt64 {
         if Self.isVirtual(ino) {
             if write { throw VFSError(.readOnly, "\(ino == Self.statsIno ? ".stats" : ".config") is read-only") }
             let snapshot = Data(try virtualContent(ino).utf8)
@@ -64,6 +65,7 @@ extension VFS {
             let holds = s.open[node.ino] != nil
             if holds { s.open[node.ino]?.handles += 1 }
             var h = Handle(ino: node.ino, key: node.key, etag: node.etag, size: node.size, writable: write, holdsStaging: holds)
+            h.owner = owner
             if let etag = node.etag, !write {
                 h.keepCache = s.pageCache[node.ino] == etag
                 s.pageCache[node.ino] = etag
@@ -114,8 +116,11 @@ extension VFS {
         guard let h = state.withLock({ $0.handles.removeValue(forKey: fh) }) else { return }
         h.readAhead?.cancel()
         guard h.holdsStaging else { return }
-        let lastOfEmptyCreate = state.withLock { s in s.open[h.ino].map { $0.handles == 1 && $0.emptyCreate } ?? false }
-        if lastOfEmptyCreate { try? upload(h.ino) }  // a failure is counted in .stats (uploads failed)
+        // The last release stores a new file nobody wrote, and a file whose `close` was left to it.
+        let storeNow = state.withLock { s in s.open[h.ino].map { $0.handles == 1 && ($0.emptyCreate || $0.flushDeferred) } ?? false }
+        if storeNow {
+            do { try upload(h.ino) } catch { options.onError?("release: \(error)") }  // also counted in .stats (uploads failed)
+        }
         dropStagingReference(h.ino)
     }
 

@@ -76,11 +76,22 @@ extension VFS {
 
     /// flush/fsync: uploads a dirty file. When this returns, other S3 clients see the bytes;
     /// when the upload fails, the error reaches `close`/`fsync` (EIO), and the file stays dirty.
-    public func flush(_ fh: UInt64, sync: Bool = false) throws {
+    ///
+    /// The kernel flushes at every `close` of a descriptor, also of one a child process inherited
+    /// (every `fork`/`posix_spawn` of a process with the file open makes one), in the middle of the
+    /// writer's writes. Such a `close` (`caller` is not the opening process, which is still alive)
+    /// uploads nothing: the file is stored at its opener's `close`, or at the last release.
+    public func flush(_ fh: UInt64, sync: Bool = false, caller: Int32? = nil) throws {
         guard let h = state.withLock({ $0.handles[fh] }) else { return }
         if !sync && state.withLock({ $0.open[h.ino]?.emptyCreate == true }) { return }
+        if !sync, let owner = h.owner, let caller, caller != owner, Self.isAlive(owner) {
+            state.withLock { $0.open[h.ino]?.flushDeferred = true }
+            return
+        }
         try upload(h.ino)
     }
+
+    static func isAlive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
 
     /// One upload of a file at a time (see `InodeGate`); it stores the file as it is when the
     /// upload starts, and leaves it dirty when it changed meanwhile.
@@ -126,7 +137,10 @@ extension VFS {
         prefetch.invalidate(n.key)
         state.withLock { s in
             let unchanged = s.open[ino]?.changes == o.changes
-            if unchanged { s.open[ino]?.dirty = false }
+            if unchanged {
+                s.open[ino]?.dirty = false
+                s.open[ino]?.flushDeferred = false
+            }
             s.open[ino]?.emptyCreate = false
             if s.open[ino]?.base != nil { s.open[ino]?.base = BaseObject(key: n.key, etag: meta.etag, size: meta.size) }
             guard var node = s.nodes[ino] else { return }
@@ -165,7 +179,7 @@ extension VFS {
     }
 
     /// Creates and opens a new empty file; it exists in the store after the first flush.
-    public func create(parent: UInt64, name: String, mode: UInt32, uid: UInt32, gid: UInt32) throws -> (EntryReply, UInt64) {
+    public func create(parent: UInt64, name: String, mode: UInt32, uid: UInt32, gid: UInt32, owner: Int32? = nil) throws -> (EntryReply, UInt64) {
         if options.readOnly { throw VFSError(.readOnly, "the mount is read-only") }
         try Self.checkName(name)
         let dir = try node(parent)
@@ -179,7 +193,7 @@ extension VFS {
             s.open[n.ino]?.changed()
             s.open[n.ino]?.emptyCreate = true
         }
-        let fh = try open(n.ino, write: true)
+        let fh = try open(n.ino, write: true, owner: owner)
         return (EntryReply(attr: attr(n), ttl: options.metadataTTL), fh)
     }
 

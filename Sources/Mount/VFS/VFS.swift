@@ -40,6 +40,8 @@ public final class VFS: Sendable {
         var readAhead: ReadAhead? = nil
         /// The kernel may keep the pages it cached for this inode (same ETag as then).
         var keepCache = false
+        /// The process that opened it (its thread group id), when the kernel said.
+        var owner: Int32? = nil
     }
 
     /// A file with open handles whose bytes live in a staging file (being written, or unlinked
@@ -67,6 +69,9 @@ public final class VFS: Sendable {
         var streamStarting = false
         /// `utimens` set the mtime after the last write: the upload keeps it instead of "now".
         var mtimeSet = false
+        /// A `close` by a process that did not open the file was not an upload (see `flush`):
+        /// the last release stores the file if nothing did meanwhile.
+        var flushDeferred = false
 
         /// Something the next upload must store.
         mutating func changed() {
