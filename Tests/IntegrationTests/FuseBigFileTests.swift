@@ -9,13 +9,8 @@ import TestSupport
 /// parallel read-ahead, and a small overwrite inside a big file that copies the untouched parts
 /// server side (UploadPartCopy) instead of downloading and uploading the whole file.
 @Suite(.serialized) struct FuseBigFileTests {
-    func mountBucket(_ client: S3Client, _ bucket: String, at mnt: String) throws -> (FuseMount, MountMetrics) {
-        let cache = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-cache-")
-        let metrics = MountMetrics()
-        var options = VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), cacheDir: cache)
-        options.onError = { print("mount error: \($0)") }
-        let vfs = VFS(store: S3ObjectStore(client: client, bucket: bucket), options: options, metrics: metrics)
-        return (try FuseMount(vfs: vfs, mountpoint: mnt), metrics)
+    func mountBucket(_ client: S3Client, _ bucket: String, at mnt: String? = nil) throws -> InProcessMount {
+        try InProcessMount(client: client, bucket: bucket, at: mnt) { $0.onError = { print("mount error: \($0)") } }
     }
 
     /// 1 MiB of random bytes, each MiB stamped with its index so misplaced blocks are noticed.
@@ -32,31 +27,26 @@ import TestSupport
     }
 
     @Test func bigFilesWriteReadAndOverwriteInTheMiddle() throws {
-        let h = try DaemonHarness(name: "fusebig")
+        let (h, client) = try DaemonHarness.started(name: "fusebig", bucket: "big")
         defer { _ = try? h.run(["stop"]) }
-        #expect(try h.run(["start"]).status == 0)
-        let client = try h.engineClient()
-        try client.createBucket("big")
-        let mnt = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-mnt-")
-        defer { try? FileManager.default.removeItem(atPath: mnt) }
+        var m = try mountBucket(client, "big")
+        let mnt = m.mountpoint
         let path = mnt + "/big.bin"
 
         // 72 MiB written in 1 MiB writes: multipart at close, and the object has every byte.
         var expected = Self.content(mib: 72)
-        var (m, _) = try mountBucket(client, "big", at: mnt)
         #expect(FileManager.default.createFile(atPath: path, contents: nil))
         let out = try #require(FileHandle(forWritingAtPath: path))
         for off in stride(from: 0, to: expected.count, by: 1 << 20) { out.write(expected.subdata(in: off..<off + (1 << 20))) }
         try out.close()
         #expect(try client.get(bucket: "big", key: "big.bin") == expected)
-        m.unmount()
+        m.unmount(keepDirectory: true)
 
         // Cold read after a remount: read-ahead serves it, in order and complete.
-        var metrics: MountMetrics
-        (m, metrics) = try mountBucket(client, "big", at: mnt)
+        m = try mountBucket(client, "big", at: mnt)
         defer { m.unmount() }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == expected)
-        let stats = metrics.render(inodes: 0, pendingUploads: 0)
+        let stats = m.vfs.metrics.render(inodes: 0, pendingUploads: 0)
         #expect(stats.contains("garagetytus_readahead_hits_total") && !stats.contains("garagetytus_readahead_hits_total 0\n"))
 
         // 4 KiB overwritten in the middle: durable at close, the rest intact.
@@ -84,13 +74,10 @@ import TestSupport
     /// belongs. Heavy: scripts/test.sh runs it alone after the parallel suite (GT_HEAVY=1).
     @Test(.enabled(if: ProcessInfo.processInfo.environment["GT_HEAVY"] != nil, "heavy: run alone by scripts/test.sh"))
     func aFileLargerThanFiveGiBIsOneObject() throws {
-        let h = try DaemonHarness(name: "fuse5g")
+        let (h, client) = try DaemonHarness.started(name: "fuse5g", bucket: "huge")
         defer { _ = try? h.run(["stop"]) }
-        #expect(try h.run(["start"]).status == 0)
-        let client = try h.engineClient()
-        try client.createBucket("huge")
-        let mnt = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-mnt-")
-        defer { try? FileManager.default.removeItem(atPath: mnt) }
+        var m = try mountBucket(client, "huge")
+        let mnt = m.mountpoint
         let path = mnt + "/huge.bin"
         let mib = 5 * 1024 + 3
         var block = Data(count: 1 << 20)
@@ -101,15 +88,14 @@ import TestSupport
             return b
         }
 
-        var (m, _) = try mountBucket(client, "huge", at: mnt)
         #expect(FileManager.default.createFile(atPath: path, contents: nil))
         let out = try #require(FileHandle(forWritingAtPath: path))
         for i in 0..<mib { out.write(stamped(i)) }
         try out.close()
         #expect(try client.head(bucket: "huge", key: "huge.bin").size == Int64(mib) << 20)
-        m.unmount()
+        m.unmount(keepDirectory: true)
 
-        (m, _) = try mountBucket(client, "huge", at: mnt)
+        m = try mountBucket(client, "huge", at: mnt)
         defer { m.unmount() }
         let input = try #require(FileHandle(forReadingAtPath: path))
         defer { try? input.close() }

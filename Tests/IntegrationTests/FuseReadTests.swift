@@ -8,21 +8,15 @@ import TestSupport
 /// A real FUSE mount (in this process) of a bucket on the real engine, read through the kernel.
 @Suite(.serialized) struct FuseReadTests {
     @Test func bucketObjectsAppearAsFilesThroughTheKernel() throws {
-        let h = try DaemonHarness(name: "fuse")
+        let (h, client) = try DaemonHarness.started(name: "fuse", bucket: "fusebucket")
         defer { _ = try? h.run(["stop"]) }
-        #expect(try h.run(["start"]).status == 0)
-        let client = try h.engineClient()
-        try client.createBucket("fusebucket")
         let big = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         try client.put(bucket: "fusebucket", key: "big.bin", body: big, metadata: ["mode": "33188"])
         try client.put(bucket: "fusebucket", key: "dir/nested.txt", body: Data("nested\n".utf8))
         try client.put(bucket: "fusebucket", key: "ln", body: Data("big.bin".utf8), metadata: ["mode": "41471"])
 
-        let mnt = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-mnt-")
-        defer { try? FileManager.default.removeItem(atPath: mnt) }
-        let vfs = VFS(store: S3ObjectStore(client: client, bucket: "fusebucket"),
-                      options: VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), readOnly: true))
-        let mount = try FuseMount(vfs: vfs, mountpoint: mnt)
+        let mount = try InProcessMount(client: client, bucket: "fusebucket", readOnly: true)
+        let mnt = mount.mountpoint
         defer { mount.unmount() }
 
         let names = try FileManager.default.contentsOfDirectory(atPath: mnt).sorted()

@@ -8,22 +8,11 @@ import TestSupport
 /// Writing through a real FUSE mount onto the real engine: what `close` returned 0 for is in S3,
 /// and everything survives an unmount and a new mount.
 @Suite(.serialized) struct FuseWriteTests {
-    func mountBucket(_ client: S3Client, _ bucket: String, at mnt: String) throws -> FuseMount {
-        let cache = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-cache-")
-        let vfs = VFS(store: S3ObjectStore(client: client, bucket: bucket),
-                      options: VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), cacheDir: cache))
-        return try FuseMount(vfs: vfs, mountpoint: mnt)
-    }
-
     @Test func posixOperationsLandInS3AndSurviveRemount() throws {
-        let h = try DaemonHarness(name: "fusew")
+        let (h, client) = try DaemonHarness.started(name: "fusew", bucket: "wbucket")
         defer { _ = try? h.run(["stop"]) }
-        #expect(try h.run(["start"]).status == 0)
-        let client = try h.engineClient()
-        try client.createBucket("wbucket")
-        let mnt = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-mnt-")
-        defer { try? FileManager.default.removeItem(atPath: mnt) }
-        var m = try mountBucket(client, "wbucket", at: mnt)
+        var m = try InProcessMount(client: client, bucket: "wbucket")
+        let mnt = m.mountpoint
         defer { m.unmount() }  // whichever mount is current when the test ends
 
         // create + write: after close the object is in S3 with the bytes.
@@ -79,8 +68,8 @@ import TestSupport
         try client.put(bucket: "wbucket", key: "external.txt", body: Data("from AWS".utf8))
         #expect(eventually(timeout: 3) { (try? String(contentsOfFile: mnt + "/external.txt", encoding: .utf8)) == "from AWS" })
 
-        m.unmount()
-        m = try mountBucket(client, "wbucket", at: mnt)
+        m.unmount(keepDirectory: true)
+        m = try InProcessMount(client: client, bucket: "wbucket", at: mnt)
         let top = try FileManager.default.contentsOfDirectory(atPath: mnt).sorted()
         let inS3 = try client.listAll(bucket: "wbucket", delimiter: "/")
         #expect(top == ["external.txt", "ln", "moved", "probe.h"], "\(top) / S3: \(inS3.objects.map(\.key)) \(inS3.commonPrefixes)")
@@ -94,14 +83,10 @@ import TestSupport
     /// copy of the descriptor, and the child's `close` (at the latest when it exits) is a FLUSH of
     /// the file. That must not store the half-written file: only the writer's `close` does.
     @Test func aChildClosingAnInheritedDescriptorDoesNotStoreAHalfWrittenFile() throws {
-        let h = try DaemonHarness(name: "fusei")
+        let (h, client) = try DaemonHarness.started(name: "fusei", bucket: "inherit")
         defer { _ = try? h.run(["stop"]) }
-        #expect(try h.run(["start"]).status == 0)
-        let client = try h.engineClient()
-        try client.createBucket("inherit")
-        let mnt = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-mnt-")
-        defer { try? FileManager.default.removeItem(atPath: mnt) }
-        let m = try mountBucket(client, "inherit", at: mnt)
+        let m = try InProcessMount(client: client, bucket: "inherit")
+        let mnt = m.mountpoint
         defer { m.unmount() }
 
         let fd = open(mnt + "/f.bin", O_WRONLY | O_CREAT | O_TRUNC, 0o644)  // no O_CLOEXEC: children inherit it

@@ -16,16 +16,12 @@ import TestSupport
     }
 
     @Test func gitCloneTarRsyncFindDuAndLsWork() throws {
-        let h = try DaemonHarness(name: "tools")
+        let (h, client) = try DaemonHarness.started(name: "tools", bucket: "tools")
         defer { _ = try? h.run(["stop"]) }
-        #expect(try h.run(["start"]).status == 0)
-        let client = try h.engineClient()
-        try client.createBucket("tools")
-        let work = h.home + "/work", mnt = h.home + "/mnt"
-        for d in [work, mnt] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
-        let vfs = VFS(store: S3ObjectStore(client: client, bucket: "tools"),
-                      options: VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), cacheDir: h.home))
-        let mount = try FuseMount(vfs: vfs, mountpoint: mnt)
+        let work = h.home + "/work"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let mount = try InProcessMount(client: client, bucket: "tools")
+        let mnt = mount.mountpoint
         defer { mount.unmount() }
 
         // A source tree with nesting, an executable, a symlink and a 3 MiB file.
