@@ -99,7 +99,8 @@ public enum Daemon {
         let buckets = BucketService(registry: registry, engine: engine, usage: usage, audit: audit,
                                     endpointURL: "http://\(config.listenAddress):\(config.gatewayPort)", logger: logger,
                                     configDir: paths.configDir)
-        let watchdog = Watchdog(paths: paths, config: config.watchdog, state: state, metrics: metrics, logger: logger)
+        let watchdog = Watchdog(paths: paths, config: config.watchdog, state: state, metrics: metrics, logger: logger,
+                                reclaim: { await engine.reclaim(budget: .seconds(600)) })
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: EngineSupervision(engine: engine, state: state, metrics: metrics, logger: logger)),

@@ -68,13 +68,14 @@ public final class ProcessSampler: Sendable {
         return (kib, fds)
     }
 
-    /// Growth of the peak after warm-up: the highest value in the last third of the samples over
-    /// the highest in the middle third (the first third is warm-up). 1.0 means flat.
+    /// Growth after warm-up: the median of the last third of the samples over the median of the
+    /// middle third (the first third is warm-up). 1.0 means flat. Medians, not peaks: under bursts
+    /// of 64 MiB transfers the peak of a third is luck (two 10-minute runs had peaks of 152 MiB in
+    /// the middle third and 133 MiB in the last), while a leak lifts the whole curve.
     public static func growth(_ samples: [Sample], _ value: (Sample) -> Int) -> Double {
         guard samples.count >= 6 else { return 1 }
         let third = samples.count / 3
-        let middle = samples[third..<(2 * third)].map(value).max() ?? 1
-        let last = samples[(2 * third)...].map(value).max() ?? 1
-        return Double(last) / Double(max(middle, 1))
+        func median(_ s: ArraySlice<Sample>) -> Int { s.map(value).sorted()[s.count / 2] }
+        return Double(median(samples[(2 * third)...])) / Double(max(median(samples[third..<(2 * third)]), 1))
     }
 }

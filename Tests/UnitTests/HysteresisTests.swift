@@ -1,6 +1,8 @@
 @testable import Daemon
 import Foundation
+import Synchronization
 import Testing
+import TestSupport
 
 @Suite struct HysteresisTests {
     let h = Hysteresis(roBelowPct: 10, rwAbovePct: 15)
@@ -32,7 +34,7 @@ final class ScriptedProbe: DiskProbe, @unchecked Sendable {
     // SAFETY: used from one test thread at a time.
     var readings: [Double]
     init(_ readings: [Double]) { self.readings = readings }
-    func freePercent(of path: String) throws -> Double { readings.removeFirst() }
+    func freePercent(of path: String) throws -> Double { readings.count > 1 ? readings.removeFirst() : readings[0] }  // the last one repeats
 }
 
 @Suite struct WatchdogTickTests {
@@ -59,5 +61,32 @@ final class ScriptedProbe: DiskProbe, @unchecked Sendable {
         #expect(!text.contains("mode=\"ro\""))
         #expect(text.contains("garagetytus_disk_free_pct 16"))
         #expect(text.contains("garagetytus_watchdog_last_tick_unix_seconds 1003"))
+    }
+
+    /// Below the read-write mark the engine is asked to give back the space of deleted objects:
+    /// once, not at every tick, and again only after a minute.
+    @Test func lowDiskAsksTheEngineToReclaimAtMostOnceAMinute() async throws {
+        let dir = NSTemporaryDirectory() + "wd-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let asked = Mutex(0)
+        let wd = Watchdog(paths: Paths(configDir: dir, dataDir: dir), config: Config().watchdog, probe: ScriptedProbe([40, 14, 12, 8, 8, 8, 8, 8, 8, 8]),
+                          state: DaemonState(uncleanShutdownTotal: 0), metrics: DaemonMetrics(uncleanShutdownTotal: 0),
+                          logger: .init(label: "test"), reclaim: { asked.withLock { $0 += 1 }; return "done" })
+        /// Polls (without blocking a thread the reclaim's task may need) for up to 5 s.
+        func waitFor(_ n: Int, tickingAt t: Double? = nil) async -> Bool {
+            for _ in 0..<100 {
+                if let t { wd.tick(now: Date(timeIntervalSince1970: t)) }
+                if asked.withLock({ $0 }) == n { return true }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+        for t in [0.0, 1, 2, 3] { wd.tick(now: Date(timeIntervalSince1970: 1000 + t)) }  // 40 % asks nothing; then once
+        #expect(await waitFor(1))
+        wd.tick(now: Date(timeIntervalSince1970: 1030))
+        #expect(asked.withLock { $0 } == 1)
+        // A minute after the first: asked again (once the first has been reported finished).
+        #expect(await waitFor(2, tickingAt: 1065))
     }
 }

@@ -29,6 +29,24 @@ extension SeaweedEngine {
         ]
     }
 
+    /// SeaweedFS keeps a deleted object's bytes in its volume until the volume is vacuumed (which
+    /// it schedules by itself only now and then): `volume.vacuum` compacts every volume whose
+    /// garbage is above 10 %.
+    public func reclaim(budget: Duration) async -> String {
+        let started = ContinuousClock.now
+        let seconds = Double(budget.components.seconds)
+        let args = ["shell", "-master=127.0.0.1:\(config.masterPort).\(config.masterGrpcPort)",
+                    "-filer=127.0.0.1:\(config.filerPort).\(config.filerGrpcPort)"]
+        guard let (status, output) = await Self.run(weedPath, args, stdin: "lock\nvolume.vacuum -garbageThreshold 0.1\nunlock\nexit\n",
+                                                     timeout: seconds) else {
+            return "volume.vacuum did not finish within \(Int(seconds)) s and was stopped"
+        }
+        let took = String(format: "%.1f s", Double((ContinuousClock.now - started).components.seconds))
+        let errors = output.split(separator: "\n").filter { $0.hasPrefix("error") }
+        return status == 0 && errors.isEmpty ? "volume.vacuum done in \(took)"
+            : "volume.vacuum failed (exit \(status)): \(errors.first.map(String.init) ?? String(output.suffix(200)))"
+    }
+
     /// Runs a program with `stdin`, returning its exit status and output, or nil after `timeout`.
     static func run(_ path: String, _ args: [String], stdin: String, timeout: Double) async -> (Int32, String)? {
         await withCheckedContinuation { cont in

@@ -39,4 +39,7 @@ public protocol StorageEngine: Sendable {
     func emptyBucket(_ name: String) async throws -> Int
     /// The engine's own consistency check and repair, bounded by `budget`.
     func repair(budget: Duration) async -> [RepairStep]
+    /// Gives back the disk space that deleted and overwritten objects still hold; what happened,
+    /// in a line.
+    func reclaim(budget: Duration) async -> String
 }

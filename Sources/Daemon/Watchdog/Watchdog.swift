@@ -2,6 +2,7 @@ import Credentials
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// What `watchdog.json` holds after every tick.
 public struct WatchdogRecord: Codable, Sendable, Equatable {
@@ -25,7 +26,7 @@ public struct WatchdogRecord: Codable, Sendable, Equatable {
 
 /// Ticks every `interval`: reads the data directory's free space, flips the mode with hysteresis,
 /// updates metrics and writes `watchdog.json` atomically.
-public struct Watchdog: Service {
+public final class Watchdog: Service, Sendable {
     let paths: Paths
     let hysteresis: Hysteresis
     let interval: Duration
@@ -34,8 +35,16 @@ public struct Watchdog: Service {
     let metrics: DaemonMetrics
     let logger: Logger
 
+    /// Asked to give back the space deleted objects still hold whenever free space is below the
+    /// read-write mark, one at a time and at most once a minute: garbage alone should not make
+    /// the daemon read-only.
+    let reclaim: (@Sendable () async -> String)?
+    /// When the last reclaim started, and whether one runs now.
+    private let reclaiming = Mutex<(last: Date?, running: Bool)>((nil, false))
+
     public init(paths: Paths, config: Config.Watchdog, probe: any DiskProbe = StatvfsDiskProbe(),
-                state: DaemonState, metrics: DaemonMetrics, logger: Logger) {
+                state: DaemonState, metrics: DaemonMetrics, logger: Logger, reclaim: (@Sendable () async -> String)? = nil) {
+        self.reclaim = reclaim
         self.paths = paths
         self.hysteresis = Hysteresis(roBelowPct: config.roBelowPct, rwAbovePct: config.rwAbovePct)
         self.interval = .milliseconds(Int64(config.intervalSeconds * 1000))
@@ -49,8 +58,8 @@ public struct Watchdog: Service {
         // The sleep is cancelled on graceful shutdown so stopping never waits for a tick.
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                tick()
-                try await Task.sleep(for: interval)
+                self.tick()
+                try await Task.sleep(for: self.interval)
             }
         }
     }
@@ -72,6 +81,7 @@ public struct Watchdog: Service {
             s.lastTick = now
         }
         metrics.recordTick(freePct: free, at: now)
+        if free < hysteresis.rwAbovePct { reclaimIfDue(free: free, now: now) }
         if s.mode != previous {
             metrics.setMode(s.mode)
             let pct = String(format: "%.1f", free)
@@ -81,7 +91,28 @@ public struct Watchdog: Service {
                 logger.notice("watchdog: mode ro -> rw: disk free \(pct) % > \(hysteresis.rwAbovePct) %")
             }
         }
-        let record = WatchdogRecord(mode: s.mode, diskFreePct: free, lastTickUnixSeconds: now.timeIntervalSince1970,
+        writeRecord(mode: s.mode, free: free, now: now)
+    }
+
+    /// Starts a reclaim in the background unless one runs or one started in the last minute.
+    private func reclaimIfDue(free: Double, now: Date) {
+        guard let reclaim else { return }
+        let due = reclaiming.withLock { r -> Bool in
+            guard !r.running, r.last.map({ now.timeIntervalSince($0) >= 60 }) ?? true else { return false }
+            r = (now, true)
+            return true
+        }
+        guard due else { return }
+        logger.notice("watchdog: disk free \(String(format: "%.1f", free)) % — asking the engine to give back the space of deleted objects")
+        Task {
+            let result = await reclaim()
+            self.reclaiming.withLock { $0.running = false }
+            self.logger.notice("watchdog: \(result)")
+        }
+    }
+
+    private func writeRecord(mode: Mode, free: Double, now: Date) {
+        let record = WatchdogRecord(mode: mode, diskFreePct: free, lastTickUnixSeconds: now.timeIntervalSince1970,
                                     roBelowPct: hysteresis.roBelowPct, rwAbovePct: hysteresis.rwAbovePct,
                                     dataDir: paths.dataDir, pid: getpid())
         do {
