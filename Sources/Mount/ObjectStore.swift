@@ -32,9 +32,6 @@ public protocol ObjectStore: Sendable {
     /// Stores the whole object; returns what was stored (with the new ETag).
     @discardableResult
     func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta
-    /// Stores the contents of the file at `path` (multipart when it is large); returns what was stored.
-    @discardableResult
-    func putFile(_ key: String, path: String, metadata: [String: String]) throws -> ObjectMeta
     /// Server-side copy; `metadata` replaces the source's when given.
     func copy(from source: String, to destination: String, metadata: [String: String]?) throws
     /// Deletes the key; deleting a missing key succeeds (as in S3).

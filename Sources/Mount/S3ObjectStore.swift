@@ -32,16 +32,6 @@ public final class S3ObjectStore: ObjectStore {
 
     /// Whole-object PUT up to `multipartThreshold`, multipart above: parts of at least 8 MiB (at
     /// most 10 000 of them, so files beyond 5 GiB work), `uploadWidth` of them in flight at once.
-    @discardableResult
-    public func putFile(_ key: String, path: String, metadata: [String: String]) throws -> ObjectMeta {
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw VFSError(.io, "cannot stat staging file \(path): \(String(cString: strerror(errno)))") }
-        let size = Int64(st.st_size)
-        // Every byte is local: no part is copied, none is fetched.
-        return try putFile(key, path: path, size: size, local: ByteRanges([0..<size]), base: BaseObject(key: key, etag: nil, size: 0),
-                           metadata: metadata)
-    }
-
     /// Parts that this mount has not touched are copied server side (UploadPartCopy, guarded by the
     /// base's ETag, `copyWidth` at a time); the others are put together from the staging file and
     /// ranged GETs (`uploadWidth` at a time, each holding a part in memory).

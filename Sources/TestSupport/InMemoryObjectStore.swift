@@ -38,12 +38,6 @@ public final class InMemoryObjectStore: ObjectStore {
         return meta
     }
 
-    @discardableResult
-    public func putFile(_ key: String, path: String, metadata: [String: String]) throws -> ObjectMeta {
-        guard let data = FileManager.default.contents(atPath: path) else { throw VFSError(.io, "cannot read \(path)") }
-        return try put(key, data: data, metadata: metadata)
-    }
-
     public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
         try objects.withLock { all in
             guard var e = all[source] else { throw VFSError(.notFound, "CopyObject \(source): not found") }
@@ -178,10 +172,6 @@ public final class FaultInjectingStore: ObjectStore {
     @discardableResult
     public func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta {
         try inject(.put, key); return try base.put(key, data: data, metadata: metadata)
-    }
-    @discardableResult
-    public func putFile(_ key: String, path: String, metadata: [String: String]) throws -> ObjectMeta {
-        try inject(.put, key); return try base.putFile(key, path: path, metadata: metadata)
     }
     public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
         try inject(.copy, source); try base.copy(from: source, to: destination, metadata: metadata)
