@@ -38,6 +38,7 @@ struct MountRunner {
                               rejected: { source.rejected() }, credentials: { source.current() })
         var options = VFSOptions(prefix: spec.prefix, metadataTTL: spec.metadataTTL,
                                  defaults: spec.defaults, readOnly: spec.readOnly, cacheDir: spec.cacheDir)
+        options.processIsAlive = Sentinel.processIsAlive
         options.onError = { message in
             FileHandle.standardError.write(Data("\(UTCTime.iso8601Millis(Date())) error: \(message)\n".utf8))
         }

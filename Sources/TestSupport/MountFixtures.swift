@@ -28,6 +28,7 @@ public final class InProcessMount: Sendable {
         mountpoint = try existing ?? DaemonHarness.makeTempDir(prefix: "/tmp/gt-mnt-")
         var options = VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), readOnly: readOnly,
                                  cacheDir: try DaemonHarness.makeTempDir(prefix: "/tmp/gt-cache-"))
+        options.processIsAlive = Sentinel.processIsAlive  // as a real mount has it
         configure(&options)
         vfs = VFS(store: S3ObjectStore(client: client, bucket: bucket), options: options)
         mount = try FuseMount(vfs: vfs, mountpoint: mountpoint)

@@ -1,3 +1,4 @@
+import Daemon
 import Foundation
 @testable import Mount
 import Testing
@@ -66,7 +67,9 @@ import TestSupport
     /// release when nothing else did.
     @Test func onlyTheOpenersCloseUploadsWhileItLives() throws {
         let store = InMemoryObjectStore()
-        let v = vfs(store)
+        var options = VFSOptions(defaults: defaults)
+        options.processIsAlive = Sentinel.processIsAlive
+        let v = VFS(store: store, options: options)
         let me = getpid(), child: Int32 = 1  // a live process that is not this one
         let (_, fh) = try v.create(parent: VFS.rootIno, name: "w", mode: 0o644, uid: 0, gid: 0, owner: me)
         _ = try v.write(fh, offset: 0, data: Data("half".utf8))

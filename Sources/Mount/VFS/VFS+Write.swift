@@ -84,14 +84,13 @@ extension VFS {
     public func flush(_ fh: UInt64, sync: Bool = false, caller: Int32? = nil) throws {
         guard let h = state.withLock({ $0.handles[fh] }) else { return }
         if !sync && state.withLock({ $0.open[h.ino]?.emptyCreate == true }) { return }
-        if !sync, let owner = h.owner, let caller, caller != owner, Self.isAlive(owner) {
+        if !sync, let owner = h.owner, let caller, caller != owner, options.processIsAlive(owner) {
             state.withLock { $0.open[h.ino]?.flushDeferred = true }
             return
         }
         try upload(h.ino)
     }
 
-    static func isAlive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
 
     /// One upload of a file at a time (see `InodeGate`); it stores the file as it is when the
     /// upload starts, and leaves it dirty when it changed meanwhile.

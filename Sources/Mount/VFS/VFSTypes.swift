@@ -40,6 +40,10 @@ public struct VFSOptions: Sendable {
     /// Where failures that reach an application as EIO (or ESTALE) are told, with their cause:
     /// the mount's log file.
     public var onError: (@Sendable (String) -> Void)? = nil
+    /// Whether a process still runs: a `close` by another process than a file's living opener
+    /// stores nothing (see `VFS.flush`). The mount passes the daemon's `Sentinel.processIsAlive`;
+    /// by default every opener counts as living, so such a file is stored at the last release.
+    public var processIsAlive: @Sendable (Int32) -> Bool = { _ in true }
     /// Chunk size and window of sequential read-ahead.
     var readAhead = ReadAhead.Tuning()
 
