@@ -58,9 +58,10 @@ int gt_flock_exclusive_nb(int fd) {
     return -errno;
 }
 
-void gt_tune_malloc(int mmap_threshold, int arenas) {
+void gt_tune_malloc(int mmap_threshold, int arenas, int trim_threshold) {
     mallopt(M_MMAP_THRESHOLD, mmap_threshold);
     mallopt(M_ARENA_MAX, arenas);
+    if (trim_threshold > 0) mallopt(M_TRIM_THRESHOLD, trim_threshold);
 }
 
 long gt_release_code_pages(void) {

@@ -48,7 +48,7 @@ struct MountRunner {
         let vfs = VFS(store: S3ObjectStore(client: client, bucket: spec.bucket), options: options, metrics: metrics)
         // Big buffers (read-ahead chunks, upload parts) straight from mmap and back: glibc would
         // otherwise raise its mmap threshold after the first free and keep them in per-thread arenas.
-        gt_tune_malloc(1 << 20, 4)
+        gt_tune_malloc(1 << 20, 4, 0)
         let mount = try FuseMount(vfs: vfs, mountpoint: spec.mountpoint, options: spec.allowOther ? ["allow_other"] : [])
         try registry.write(accessKeyID: source.current().accessKeyID)
         // An idle mount follows its credentials file too (a stat a second), so a rotation sees it switch.

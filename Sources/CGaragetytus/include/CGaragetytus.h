@@ -15,8 +15,10 @@ pid_t gt_spawn(const char *path, char *const argv[], char *const envp[],
 int gt_flock_exclusive_nb(int fd);
 
 /// Allocations of at least `mmap_threshold` bytes come from mmap and go back at free (a fixed
-/// threshold: glibc's moving one keeps big freed buffers), with at most `arenas` malloc arenas.
-void gt_tune_malloc(int mmap_threshold, int arenas);
+/// threshold: glibc's moving one keeps big freed buffers), with at most `arenas` malloc arenas;
+/// free memory at the top of a heap goes back to the system beyond `trim_threshold` bytes (0:
+/// glibc's default, 128 KiB — which makes every reuse of a freed big buffer fault its pages in).
+void gt_tune_malloc(int mmap_threshold, int arenas, int trim_threshold);
 
 /// Drops this process's resident pages of code (private read-only executable file mappings) —
 /// what startup ran once; what runs later faults back from the page cache. Returns the bytes of

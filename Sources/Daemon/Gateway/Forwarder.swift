@@ -11,6 +11,8 @@ final class Forwarder: Sendable {
     let base: URL
     let credentials: S3Credentials
     let keys = SigningKeyCache()
+    /// GET and HEAD go through connections that read in big pieces.
+    let reader: EngineReader
 
     /// Request headers that belong to the client's hop or signature, never forwarded.
     static let dropped: Set<String> = ["authorization", "host", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token",
@@ -28,9 +30,11 @@ final class Forwarder: Sendable {
         config.timeout = .init(connect: .seconds(5), read: .seconds(300))
         config.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        reader = EngineReader(host: engine.host ?? "127.0.0.1", port: engine.port ?? 80)
     }
 
     func shutdown() async {
+        reader.shutdown()
         try? await client.shutdown()
     }
 
@@ -38,10 +42,15 @@ final class Forwarder: Sendable {
     func sendReadingAhead(method: String, path: String, query: String, headers: [(String, String)]) async throws
         -> (HTTPResponseHead, ResponseStream) {
         let (urlText, fields) = try prepare(method: method, path: path, query: query, headers: headers)
-        let request = try HTTPClient.Request(url: urlText, method: HTTPMethod(rawValue: method), headers: fields)
-        let stream = ResponseStream()
-        stream.attach(client.execute(request: request, delegate: stream, deadline: .now() + .hours(24)))
-        return (try await stream.head(), stream)
+        var withHost = fields
+        withHost.replaceOrAdd(name: "host", value: Self.hostField(base))
+        let target = String(urlText.dropFirst(base.absoluteString.count))
+        return try await reader.send(HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: target, headers: withHost))
+    }
+
+    /// The Host header the signature covers (`SigV4.sign` signs host[:port] of the URL).
+    static func hostField(_ url: URL) -> String {
+        (url.host ?? "") + (url.port.map { ":\($0)" } ?? "")
     }
 
     /// `path` is decoded (`/bucket/key`), `query` canonical; `headers` are the client's.

@@ -136,9 +136,9 @@ extension GatewayCore {
         return Response(status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody { writer in
             do {
                 var sent = 0
-                for try await chunk in stream {
-                    sent += chunk.readableBytes
-                    try await writer.write(chunk)
+                for try await batch in stream {
+                    sent += batch.reduce(0) { $0 + $1.readableBytes }
+                    try await writer.write(contentsOf: batch)
                 }
                 try await writer.finish(nil)
                 if sent >= Self.trimAfter { gt_trim_heap() }

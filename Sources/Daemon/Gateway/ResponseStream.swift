@@ -1,37 +1,50 @@
-import AsyncHTTPClient
-import Foundation
 import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// The engine's answer to a bodyless request (GET, HEAD), read ahead into a bounded buffer.
+/// The engine's answer to a bodyless request (GET, HEAD): its head, then its body read ahead into
+/// a bounded buffer and handed to the relaying task in batches.
 ///
-/// AsyncHTTPClient's async response body hands over one network read at a time and reads the next
-/// only when asked (watermarks 1/1): relaying 512 MiB that way costs two thread hand-offs per
-/// 64 KiB. This delegate keeps reading until `limit` bytes wait in the buffer and only then holds
-/// the connection back, so reading the engine and writing the client overlap.
-final class ResponseStream: HTTPClientResponseDelegate, AsyncSequence, @unchecked Sendable {
-    // SAFETY: all mutable state is in `state` (a Mutex); `task` is set once, right after execute.
-    typealias Response = Void
-    typealias Element = ByteBuffer
+/// Per-piece costs, not copies, are what slow a relay: a blocking copy loop on this machine
+/// relays a 512 MiB GET at 77 % of direct in 64 KiB pieces and at 100 % in 1 MiB pieces. So the
+/// engine side reads up to 1 MiB at a time (`EngineReader`), keeps reading until `limit` bytes
+/// wait, and wakes the relaying task only once `batch` bytes (or the end) are there, which it
+/// writes to the client in one go.
+///
+/// Fed by `EngineReader.Handler` on the connection's event loop; read by one task.
+final class ResponseStream: AsyncSequence, Sendable {
+    typealias Element = [ByteBuffer]
 
     struct State {
         var chunks: [ByteBuffer] = []
-        var first = 0
         var buffered = 0
         var finished = false
         var failure: Error?
-        var reader: CheckedContinuation<ByteBuffer?, Error>?
-        var paused: EventLoopPromise<Void>?
+        var reader: CheckedContinuation<[ByteBuffer]?, Error>?
         var head: CheckedContinuation<HTTPResponseHead, Error>?
         var gotHead: HTTPResponseHead?
-        var task: HTTPClient.Task<Void>?
+        /// The source stopped reading at `limit` and waits for `more` to be called.
+        var stalled = false
+
+        mutating func takeAll() -> [ByteBuffer] {
+            defer { chunks = []; buffered = 0 }
+            return chunks
+        }
     }
 
     let limit: Int
+    let batch: Int
     private let state = Mutex(State())
+    /// Asks the source for more after a stall; stops it for good when the reader gives up.
+    private let more: @Sendable () -> Void
+    private let stop: @Sendable () -> Void
 
-    init(limit: Int = 4 << 20) { self.limit = limit }
+    init(limit: Int = 4 << 20, batch: Int = 1 << 20, more: @escaping @Sendable () -> Void, stop: @escaping @Sendable () -> Void) {
+        self.limit = limit
+        self.batch = batch
+        self.more = more
+        self.stop = stop
+    }
 
     /// Waits for the engine's status and headers.
     func head() async throws -> HTTPResponseHead {
@@ -46,96 +59,81 @@ final class ResponseStream: HTTPClientResponseDelegate, AsyncSequence, @unchecke
         }
     }
 
-    func attach(_ task: HTTPClient.Task<Void>) { state.withLock { $0.task = task } }
-
-    /// The client went away: stop reading from the engine.
+    /// The client went away (or the body is not wanted): stop reading from the engine.
     func cancel() {
-        let (task, paused) = state.withLock { s -> (HTTPClient.Task<Void>?, EventLoopPromise<Void>?) in
-            s.finished = true
-            s.chunks = []
-            defer { s.paused = nil }
-            return (s.task, s.paused)
+        let wasDone = state.withLock { s -> Bool in
+            defer { s.finished = true; s.chunks = []; s.buffered = 0 }
+            return s.finished
         }
-        paused?.fail(CancellationError())
-        task?.cancel()
+        if !wasDone { stop() }
     }
 
-    // MARK: delegate (on the connection's event loop)
+    // MARK: the source's side
 
-    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+    func received(head: HTTPResponseHead) {
         let waiter = state.withLock { s -> CheckedContinuation<HTTPResponseHead, Error>? in
             s.gotHead = head
             defer { s.head = nil }
             return s.head
         }
         waiter?.resume(returning: head)
-        return task.eventLoop.makeSucceededVoidFuture()
     }
 
-    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        let action = state.withLock { s -> (CheckedContinuation<ByteBuffer?, Error>?, EventLoopPromise<Void>?) in
-            if let r = s.reader {
+    /// Takes a piece of the body; false when the source should stop reading until `more`.
+    func received(body: ByteBuffer) -> Bool {
+        let (reader, batch, keepReading) = state.withLock { s -> (CheckedContinuation<[ByteBuffer]?, Error>?, [ByteBuffer], Bool) in
+            guard !s.finished else { return (nil, [], false) }
+            s.chunks.append(body)
+            s.buffered += body.readableBytes
+            if let r = s.reader, s.buffered >= self.batch {
                 s.reader = nil
-                return (r, nil)
+                return (r, s.takeAll(), true)
             }
-            guard !s.finished else { return (nil, nil) }
-            s.chunks.append(buffer)
-            s.buffered += buffer.readableBytes
-            guard s.buffered >= limit else { return (nil, nil) }
-            let p = task.eventLoop.makePromise(of: Void.self)
-            s.paused = p
-            return (nil, p)
+            s.stalled = s.buffered >= limit
+            return (nil, [], !s.stalled)
         }
-        if let reader = action.0 { reader.resume(returning: buffer) }
-        return action.1?.futureResult ?? task.eventLoop.makeSucceededVoidFuture()
+        reader?.resume(returning: batch)
+        return keepReading
     }
 
-    func didReceiveError(task: HTTPClient.Task<Void>, _ error: Error) { end(error) }
-
-    func didFinishRequest(task: HTTPClient.Task<Void>) throws { end(nil) }
-
-    private func end(_ error: Error?) {
-        let (reader, head) = state.withLock { s -> (CheckedContinuation<ByteBuffer?, Error>?, CheckedContinuation<HTTPResponseHead, Error>?) in
+    /// The body ended (nil) or the exchange failed.
+    func ended(_ error: Error?) {
+        let (reader, rest, head) = state.withLock { s -> (CheckedContinuation<[ByteBuffer]?, Error>?, [ByteBuffer], CheckedContinuation<HTTPResponseHead, Error>?) in
+            guard !s.finished else { return (nil, [], nil) }
             s.finished = true
-            s.failure = s.failure ?? error
+            s.failure = error
             defer { s.reader = nil; s.head = nil }
-            return (s.reader, s.head)
+            return (s.reader, error == nil && s.reader != nil ? s.takeAll() : [], s.head)
         }
         if let reader {
-            if let error { reader.resume(throwing: error) } else { reader.resume(returning: nil) }
+            if let error { reader.resume(throwing: error) } else { reader.resume(returning: rest.isEmpty ? nil : rest) }
         }
-        head?.resume(throwing: error ?? HTTPClientError.remoteConnectionClosed)
+        head?.resume(throwing: error ?? EngineReader.Failure.closedEarly)
     }
 
     // MARK: the body, for the reply
 
     struct Iterator: AsyncIteratorProtocol {
         let stream: ResponseStream
-        mutating func next() async throws -> ByteBuffer? { try await stream.nextChunk() }
+        mutating func next() async throws -> [ByteBuffer]? { try await stream.nextBatch() }
     }
 
     func makeAsyncIterator() -> Iterator { Iterator(stream: self) }
 
-    private func nextChunk() async throws -> ByteBuffer? {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<ByteBuffer?, Error>) in
-            let (ready, resume): (Result<ByteBuffer?, Error>?, EventLoopPromise<Void>?) = state.withLock { s in
-                if s.first < s.chunks.count {
-                    let chunk = s.chunks[s.first]
-                    s.first += 1
-                    s.buffered -= chunk.readableBytes
-                    if s.first == s.chunks.count { s.chunks.removeAll(keepingCapacity: true); s.first = 0 }
-                    var wake: EventLoopPromise<Void>?
-                    if s.buffered < limit / 2 { wake = s.paused; s.paused = nil }
-                    return (.success(chunk), wake)
+    /// All that is buffered once it is a batch or the rest of the body; nil at the end.
+    private func nextBatch() async throws -> [ByteBuffer]? {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<[ByteBuffer]?, Error>) in
+            let (ready, wake): (Result<[ByteBuffer]?, Error>?, Bool) = state.withLock { s in
+                let wake = s.stalled  // whatever is taken or awaited now, the engine may send more
+                s.stalled = false
+                if s.buffered >= batch || (s.finished && s.failure == nil && !s.chunks.isEmpty) {
+                    return (.success(s.takeAll()), wake)
                 }
-                if s.finished { return (s.failure.map { .failure($0) } ?? .success(nil), nil) }
+                if s.finished { return (s.failure.map { .failure($0) } ?? .success(nil), wake) }
                 s.reader = c
-                var wake: EventLoopPromise<Void>?
-                wake = s.paused
-                s.paused = nil
                 return (nil, wake)
             }
-            resume?.succeed(())
+            if wake { more() }
             if let ready { c.resume(with: ready) }
         }
     }
