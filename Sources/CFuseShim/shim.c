@@ -1,5 +1,19 @@
 #include "CFuseShim.h"
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int gt_is_thread_group_leader(int tid) {
+#ifdef SYS_pidfd_open
+    // pidfd_open without PIDFD_THREAD accepts only a thread-group leader: another thread gets
+    // EINVAL (before Linux 6.9) or ENOENT; no such task at all, ESRCH.
+    int fd = (int)syscall(SYS_pidfd_open, tid, 0);
+    if (fd >= 0) { close(fd); return 1; }
+    if (errno == EINVAL || errno == ENOENT) return 0;
+#endif
+    return -1;
+}
 
 struct fuse_session *gt_fuse_session_new(int argc, char **argv, const struct fuse_lowlevel_ops *ops, void *userdata) {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -8,13 +22,20 @@ struct fuse_session *gt_fuse_session_new(int argc, char **argv, const struct fus
     return se;
 }
 
+// The loop that takes the opaque config of fuse_loop_cfg_create (libfuse >= 3.12). Under
+// FUSE_USE_VERSION 35, `fuse_session_loop_mt` is the 3.2 entry point, which reads its argument
+// as the old public struct {clone_fd, max_idle_threads}: the opaque config's version tag became
+// clone_fd=on and its clone_fd became max_idle_threads=0, so every worker ended after each
+// request (7 thread starts and a FUSE_DEV_IOC_CLONE each per small file created).
+int fuse_session_loop_mt_312(struct fuse_session *se, struct fuse_loop_config *config);
+
 int gt_fuse_session_loop_mt(struct fuse_session *se, unsigned int max_idle_threads) {
     struct fuse_loop_config *config = fuse_loop_cfg_create();
     if (!config) return -1;
     fuse_loop_cfg_set_clone_fd(config, 0);
     fuse_loop_cfg_set_max_threads(config, 16);
     fuse_loop_cfg_set_idle_threads(config, max_idle_threads);
-    int rc = fuse_session_loop_mt(se, config);
+    int rc = fuse_session_loop_mt_312(se, config);
     fuse_loop_cfg_destroy(config);
     return rc;
 }

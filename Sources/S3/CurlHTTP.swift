@@ -167,7 +167,7 @@ public enum CurlHTTP {
                 let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
                 // Room for the whole body at once (a growing buffer would copy a big GET several times).
                 if line.utf8.count < 40, line.lowercased().hasPrefix("content-length:"),
-                   let length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespacesAndNewlines)), length > 0 {
+                   let length = Int(ASCII.trim(line.dropFirst(15))), length > 0 {
                     t.body.reserveCapacity(min(length, 64 << 20))
                 }
                 t.headerLines.append(line)

@@ -142,6 +142,33 @@ import TestSupport
         #expect(try store.read("big", range: 0..<(16 << 20), etag: nil) == first + rest)
     }
 
+    /// git's lock files: create, `close` (a new empty file is stored at the release, which the
+    /// kernel sends asynchronously), `unlink`. The release's upload may still be running when the
+    /// unlink arrives on another thread; the file must not come back after the unlink.
+    @Test func aFileUnlinkedWhileItsLastReleaseStoresItStaysDeleted() throws {
+        let memory = InMemoryObjectStore()
+        let store = FaultInjectingStore(memory)
+        let v = vfs(store)
+        let (_, fh) = try v.create(parent: VFS.rootIno, name: "config.lock", mode: 0o644, uid: 0, gid: 0)
+        try v.flush(fh)  // close: nothing stored yet
+        #expect(store.calls(.put) == 0)
+        let held = store.holdNext(.put)
+        let released = DispatchGroup()
+        DispatchQueue.global().async(group: released) { v.release(fh) }
+        #expect(held.waitUntilHeld(timeout: 10))
+        let unlinked = DispatchGroup()
+        nonisolated(unsafe) var unlinkError: (any Error)?
+        DispatchQueue.global().async(group: unlinked) {
+            do { try v.unlink(parent: VFS.rootIno, name: "config.lock") } catch { unlinkError = error }
+        }
+        #expect(eventually(timeout: 10) { v.uploadGate.waiters == 1 || store.calls(.delete) == 1 })
+        held.release()
+        #expect(released.wait(timeout: .now() + 10) == .success && unlinked.wait(timeout: .now() + 10) == .success)
+        #expect(unlinkError == nil)
+        #expect(!memory.keys.contains("config.lock"))
+        #expect(throws: VFSError.self) { try v.lookup(parent: VFS.rootIno, name: "config.lock") }
+    }
+
     @Test func renameFilesOverExistingAndDirectoriesWithTheirContents() throws {
         let store = InMemoryObjectStore()
         for (k, t) in [("a.txt", "A"), ("b.txt", "B"), ("d/one", "1"), ("d/sub/two", "2")] { try store.put(k, data: Data(t.utf8), metadata: [:]) }

@@ -7,7 +7,12 @@
 /// `argv` are libfuse options (argv[0] is a program name); NULL on failure.
 struct fuse_session *gt_fuse_session_new(int argc, char **argv, const struct fuse_lowlevel_ops *ops, void *userdata);
 
+/// 1 when thread `tid` leads its thread group (its id is its process id), 0 when it is another
+/// thread of some process, -1 when this cannot be told (no such task, or no pidfd_open).
+int gt_is_thread_group_leader(int tid);
+
 /// fuse_session_loop_mt with a loop config: blocks until the session ends; returns its result.
+/// With `max_idle_threads` equal to the loop's 16 threads, idle workers are never ended.
 int gt_fuse_session_loop_mt(struct fuse_session *se, unsigned int max_idle_threads);
 
 /// Sets the fuse_file_info bits we use (bitfields are awkward from Swift).

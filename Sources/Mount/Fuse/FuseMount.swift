@@ -43,7 +43,9 @@ public final class FuseMount: @unchecked Sendable {
         }
         let box = SessionBox(se: se)
         let thread = Thread { [done] in
-            _ = gt_fuse_session_loop_mt(box.se, 4)
+            // Idle workers are kept (up to the loop's 16): libfuse discourages ending them, as
+            // starting one per burst of requests costs more than an idle thread.
+            _ = gt_fuse_session_loop_mt(box.se, 16)
             done.signal()
         }
         thread.name = "fuse-loop"

@@ -21,13 +21,21 @@ extension FuseOps {
     }
 
     /// The process (thread group) a request comes from; nil when the kernel does not say.
-    /// The kernel gives the calling thread's id; /proc tells its thread group.
+    /// The kernel gives the calling thread's id: a single-threaded caller's is its process id,
+    /// which one `pidfd_open` confirms; for other threads /proc tells the thread group. This runs
+    /// on every create, open for writing and flush: reading /proc/<tid>/status each time was
+    /// 19 % of the mount's CPU when creating small files (the kernel formats ~50 lines).
     static func process(_ req: fuse_req_t?) -> Int32? {
         guard let tid = fuse_req_ctx(req)?.pointee.pid, tid > 0 else { return nil }
-        guard let status = try? String(contentsOfFile: "/proc/\(tid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") }),
-              let tgid = Int32(line.dropFirst(5).trimmingCharacters(in: .whitespaces)) else { return tid }
-        return tgid
+        if gt_is_thread_group_leader(tid) == 1 { return tid }
+        let fd = open("/proc/\(tid)/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return tid }
+        defer { close(fd) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buf in
+            let n = read(fd, buf.baseAddress, buf.count)
+            guard n > 0 else { return tid }
+            return ProcStatus.threadGroup(in: UnsafeBufferPointer(rebasing: buf[..<n])) ?? tid
+        }
     }
 
     static func seconds(_ t: timespec) -> Double { Double(t.tv_sec) + Double(t.tv_nsec) / 1e9 }

@@ -94,7 +94,14 @@ extension VFS {
                 }
             }
         }
-        try store.delete(n.key)
+        // A last release may be storing the file right now (`close` returns before the kernel's
+        // asynchronous release, so a new empty file is stored there — after the `unlink` that
+        // followed the `close`, it would come back): its upload ends before the delete, and none
+        // starts after it.
+        try uploadGate.withExclusive(n.ino) {
+            state.withLock { $0.open[n.ino]?.unlinked = true }
+            try store.delete(n.key)
+        }
         detach(parent: parent, name: name)
     }
 

@@ -266,7 +266,7 @@ public final class VFS: Sendable {
     }
 
     static func checkName(_ name: String) throws {
-        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+        guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")), name != ".", name != ".." else {
             throw VFSError(.invalid, "invalid name \(name)")
         }
         guard name.utf8.count <= 255 else { throw VFSError(.nameTooLong, "name longer than 255 bytes") }
