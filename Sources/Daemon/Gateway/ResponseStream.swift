@@ -39,7 +39,7 @@ final class ResponseStream: AsyncSequence, Sendable {
     private let more: @Sendable () -> Void
     private let stop: @Sendable () -> Void
 
-    init(limit: Int = 4 << 20, batch: Int = 1 << 20, more: @escaping @Sendable () -> Void, stop: @escaping @Sendable () -> Void) {
+    init(limit: Int = 2 << 20, batch: Int = 1 << 20, more: @escaping @Sendable () -> Void, stop: @escaping @Sendable () -> Void) {
         self.limit = limit
         self.batch = batch
         self.more = more
