@@ -29,6 +29,8 @@ public protocol ObjectStore: Sendable {
     func head(_ key: String) throws -> ObjectMeta
     /// Bytes `range` of the object; `.stale` when `etag` is given and the object has changed since.
     func read(_ key: String, range: Range<Int64>, etag: String?) throws -> Data
+    /// `read` into caller-owned memory of at least `range.count` bytes; returns how many came.
+    func read(_ key: String, range: Range<Int64>, etag: String?, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
     /// Stores the whole object; returns what was stored (with the new ETag).
     @discardableResult
     func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta
@@ -107,5 +109,15 @@ extension ObjectStore {
     public func listFirst(prefix: String, limit: Int) throws -> (listing: StoreListing, complete: Bool) {
         let l = try list(prefix: prefix)
         return (l, l.objects.count + l.prefixes.count <= limit)
+    }
+}
+
+extension ObjectStore {
+    /// Reads into a Data and copies (stores without a way to fill caller memory).
+    public func read(_ key: String, range: Range<Int64>, etag: String?, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let data = try read(key, range: range, etag: etag)
+        guard data.count <= buffer.count else { throw VFSError(.io, "read of \(key) brought \(data.count) bytes for \(buffer.count)") }
+        data.copyBytes(to: buffer.bindMemory(to: UInt8.self))
+        return data.count
     }
 }

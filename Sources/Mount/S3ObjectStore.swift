@@ -24,6 +24,12 @@ public final class S3ObjectStore: ObjectStore {
         return try mapped { try client.get(bucket: bucket, key: key, range: range.lowerBound...(range.upperBound - 1), ifMatch: etag) }
     }
 
+    public func read(_ key: String, range: Range<Int64>, etag: String?, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard !range.isEmpty else { return 0 }
+        let sink = ResponseSink(buffer)
+        return try mapped { try client.get(bucket: bucket, key: key, range: range.lowerBound...(range.upperBound - 1), ifMatch: etag, into: sink) }
+    }
+
     @discardableResult
     public func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta {
         let etag = try mapped { try client.put(bucket: bucket, key: key, body: data, metadata: metadata) }

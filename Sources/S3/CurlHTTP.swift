@@ -13,6 +13,8 @@ public struct HTTPRequest: Sendable {
     public var unixSocket: String?
     /// Whole-request timeout in seconds.
     public var timeout: Double
+    /// Where a successful (2xx) response body goes instead of `HTTPResponse.body`, if anywhere.
+    public var sink: ResponseSink?
 
     public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: Data? = nil,
                 unixSocket: String? = nil, timeout: Double = 10) {
@@ -35,6 +37,17 @@ public struct HTTPResponse: Sendable {
     }
 
     public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// Caller-owned memory that receives a successful response body (a read-ahead chunk reused from
+/// one GET to the next, so its pages are not faulted in and zeroed again for every 8 MiB).
+/// Used by one transfer at a time.
+public final class ResponseSink: @unchecked Sendable {
+    // SAFETY: `buffer` belongs to the caller for the whole transfer; `count` is written only by
+    // the transfer's callbacks (one thread) and read after it.
+    public let buffer: UnsafeMutableRawBufferPointer
+    public internal(set) var count = 0
+    public init(_ buffer: UnsafeMutableRawBufferPointer) { self.buffer = buffer }
 }
 
 /// A transport failure: nothing usable came back.
@@ -86,13 +99,20 @@ public enum CurlHTTP {
         var uploadOffset = 0
         var body = Data()
         var headerLines: [String] = []
-        init(upload: Data) { self.upload = upload }
+        let sink: ResponseSink?
+        /// The status line of the response being received says 2xx (its body may go to `sink`).
+        var success = false
+        init(upload: Data, sink: ResponseSink?) {
+            self.upload = upload
+            self.sink = sink
+            sink?.count = 0  // a retry starts over
+        }
     }
 
     /// One request on `h` (reset first; live connections in its cache are kept for keep-alive).
     static func perform(_ request: HTTPRequest, on h: UnsafeMutableRawPointer) throws -> HTTPResponse {
         curl_easy_reset(h)
-        let transfer = Transfer(upload: request.body ?? Data())
+        let transfer = Transfer(upload: request.body ?? Data(), sink: request.sink)
         // SAFETY: `transfer` is retained until after curl_easy_perform returns (the defer below);
         // curl hands the pointer only to our callbacks, and only during the transfer.
         let opaque = Unmanaged.passRetained(transfer)
@@ -155,7 +175,15 @@ public enum CurlHTTP {
             // SAFETY: `user` is the retained Transfer passed through CURLOPT_WRITEDATA above.
             let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
-            if let ptr { t.body.append(UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self), count: n) }
+            guard let ptr else { return n }
+            if t.success, let sink = t.sink {
+                guard n <= sink.buffer.count - sink.count else { return 0 }  // more than asked for: curl fails the transfer
+                // SAFETY: checked above that n bytes fit after the `count` already written.
+                (sink.buffer.baseAddress! + sink.count).copyMemory(from: ptr, byteCount: n)
+                sink.count += n
+            } else {
+                t.body.append(UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self), count: n)
+            }
             return n
         }
         _ = ccurl_setopt_ptr(h, CURLOPT_HEADERDATA, opaque.toOpaque())
@@ -165,6 +193,7 @@ public enum CurlHTTP {
             let n = size * count
             if let ptr {
                 let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
+                if line.hasPrefix("HTTP/") { t.success = line.split(separator: " ").dropFirst().first?.hasPrefix("2") ?? false }
                 // Room for the whole body at once (a growing buffer would copy a big GET several times).
                 if line.utf8.count < 40, line.lowercased().hasPrefix("content-length:"),
                    let length = Int(ASCII.trim(line.dropFirst(15))), length > 0 {

@@ -31,6 +31,16 @@ extension S3Client {
         return try send("GET", bucket: bucket, key: key, headers: headers, operation: "GetObject \(bucket)/\(key)").body
     }
 
+    /// `get` into caller-owned memory; returns how many bytes came. A body longer than the sink
+    /// fails the request.
+    public func get(bucket: String, key: String, range: ClosedRange<Int64>? = nil, ifMatch etag: String? = nil, into sink: ResponseSink) throws -> Int {
+        var headers: [(String, String)] = []
+        if let range { headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound)")) }
+        if let etag { headers.append(("If-Match", etag)) }
+        _ = try send("GET", bucket: bucket, key: key, headers: headers, operation: "GetObject \(bucket)/\(key)", sink: sink)
+        return sink.count
+    }
+
     /// Stores `body`; returns the new ETag.
     @discardableResult
     public func put(bucket: String, key: String, body: Data, metadata: [String: String] = [:], contentType: String? = nil) throws -> String? {

@@ -98,7 +98,7 @@ public final class S3Client: Sendable {
     /// Non-2xx answers become `S3Error`.
     public func send(_ method: String, bucket: String? = nil, key: String? = nil, query: [(String, String)] = [],
                      headers: [(String, String)] = [], body: Data? = nil, operation: String,
-                     idempotent: Bool = true, expect: Set<Int> = []) throws -> HTTPResponse {
+                     idempotent: Bool = true, expect: Set<Int> = [], sink: ResponseSink? = nil) throws -> HTTPResponse {
         let url = makeURL(bucket: bucket, key: key, query: query)
         let payloadHash = SigV4.sha256Hex(body ?? Data())
         let started = Date()
@@ -109,11 +109,12 @@ public final class S3Client: Sendable {
             let signedWith = credentials()
             let signed = SigV4.sign(method: method, url: url, headers: headers, payloadHash: payloadHash,
                                     credentials: signedWith, region: region, keys: signingKeys)
-            let request = HTTPRequest(method: method, url: url.absoluteString, headers: headers + signed, body: body, timeout: timeout)
+            var request = HTTPRequest(method: method, url: url.absoluteString, headers: headers + signed, body: body, timeout: timeout)
+            request.sink = sink
             let failure: S3Error
             do {
                 let r = try pool.perform(request)
-                observer?(operation, method, r.status, Int64(method == "PUT" || method == "POST" ? body?.count ?? 0 : r.body.count), attempt > 1)
+                observer?(operation, method, r.status, Int64(method == "PUT" || method == "POST" ? body?.count ?? 0 : r.body.count + (sink?.count ?? 0)), attempt > 1)
                 if (200..<300).contains(r.status) || expect.contains(r.status) { return r }
                 failure = method == "HEAD"
                     ? S3Error.from(status: r.status, code: r.header("x-amz-error-code"), message: r.header("x-amz-error-message"), operation: operation)

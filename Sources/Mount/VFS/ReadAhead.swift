@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Read-ahead for one handle open for reading: while the reads are sequential, the object is
 /// fetched in chunks by parallel ranged GETs on the pool, `window` chunks ahead of the reader,
@@ -24,6 +25,9 @@ final class ReadAhead: @unchecked Sendable {
     let tuning: Tuning
     let store: any ObjectStore
     let pool: WorkerPool
+    /// Chunk memory reused from GET to GET: a fresh 8 MiB allocation is fresh pages, each faulted
+    /// in and zeroed by the kernel before the GET's bytes overwrite it.
+    let buffers: ChunkBuffers
 
     // SAFETY: every field below is read and written with `cond` locked.
     private let cond = NSCondition()
@@ -42,6 +46,7 @@ final class ReadAhead: @unchecked Sendable {
         self.tuning = tuning
         self.store = store
         self.pool = pool
+        self.buffers = ChunkBuffers(size: Int(tuning.chunkSize), keep: tuning.maxWindow + 2)
         self.window = tuning.initialWindow
     }
 
@@ -112,6 +117,7 @@ final class ReadAhead: @unchecked Sendable {
         chunks.removeAll()
         cond.broadcast()
         cond.unlock()
+        buffers.close()
     }
 
     /// Marks chunk `i` pending and queues its GET. Called with `cond` locked.
@@ -124,9 +130,14 @@ final class ReadAhead: @unchecked Sendable {
             cond.unlock()
             guard wanted else { return }
             let result: Chunk
+            let memory = buffers.take()
             do {
-                result = .ready(try store.read(key, range: lo..<hi, etag: etag))
+                let n = try store.read(key, range: lo..<hi, etag: etag, into: UnsafeMutableRawBufferPointer(start: memory, count: Int(hi - lo)))
+                // The chunk's memory goes back to the pool when the last slice of it is gone.
+                let pool = buffers
+                result = .ready(Data(bytesNoCopy: memory, count: n, deallocator: .custom { p, _ in pool.giveBack(p) }))
             } catch {
+                buffers.giveBack(memory)
                 result = .failed(error)
             }
             cond.lock()
@@ -134,5 +145,51 @@ final class ReadAhead: @unchecked Sendable {
             cond.broadcast()
             cond.unlock()
         }
+    }
+}
+
+/// Fixed-size chunk memory for one read-ahead: taken for a GET, given back when the chunk's last
+/// `Data` goes; at most `keep` idle ones are kept, none after `close`.
+final class ChunkBuffers: Sendable {
+    let size: Int
+    let keep: Int
+    private struct Idle: @unchecked Sendable {
+        // SAFETY: the pointers are memory no one else uses; they move in and out under the lock.
+        var free: [UnsafeMutableRawPointer] = []
+        var closed = false
+    }
+    private let state: Mutex<Idle>
+
+    init(size: Int, keep: Int) {
+        self.size = size
+        self.keep = keep
+        state = Mutex(Idle())
+    }
+
+    deinit { state.withLock { $0.free.forEach { $0.deallocate() } } }
+
+    func take() -> UnsafeMutableRawPointer {
+        state.withLock { $0.free.popLast() } ?? UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+    }
+
+    func giveBack(_ p: UnsafeMutableRawPointer) {
+        let kept = state.withLock { s -> Bool in
+            guard !s.closed, s.free.count < keep else { return false }
+            s.free.append(p)
+            return true
+        }
+        if !kept { p.deallocate() }
+    }
+
+    var idleCount: Int { state.withLock { $0.free.count } }
+
+    /// The read-ahead ended: idle memory goes now, memory still in use when it comes back.
+    func close() {
+        let idle = state.withLock { s -> [UnsafeMutableRawPointer] in
+            s.closed = true
+            defer { s.free = [] }
+            return s.free
+        }
+        idle.forEach { $0.deallocate() }
     }
 }
