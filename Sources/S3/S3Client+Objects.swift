@@ -25,20 +25,21 @@ extension S3Client {
 
     /// The object's bytes, or `range` of them (inclusive byte offsets).
     public func get(bucket: String, key: String, range: ClosedRange<Int64>? = nil, ifMatch etag: String? = nil) throws -> Data {
-        var headers: [(String, String)] = []
-        if let range { headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound)")) }
-        if let etag { headers.append(("If-Match", etag)) }
-        return try send("GET", bucket: bucket, key: key, headers: headers, operation: "GetObject \(bucket)/\(key)").body
+        try send("GET", bucket: bucket, key: key, headers: Self.getHeaders(range, etag), operation: "GetObject \(bucket)/\(key)").body
     }
 
     /// `get` into caller-owned memory; returns how many bytes came. A body longer than the sink
     /// fails the request.
     public func get(bucket: String, key: String, range: ClosedRange<Int64>? = nil, ifMatch etag: String? = nil, into sink: ResponseSink) throws -> Int {
+        _ = try send("GET", bucket: bucket, key: key, headers: Self.getHeaders(range, etag), operation: "GetObject \(bucket)/\(key)", sink: sink)
+        return sink.count
+    }
+
+    private static func getHeaders(_ range: ClosedRange<Int64>?, _ etag: String?) -> [(String, String)] {
         var headers: [(String, String)] = []
         if let range { headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound)")) }
         if let etag { headers.append(("If-Match", etag)) }
-        _ = try send("GET", bucket: bucket, key: key, headers: headers, operation: "GetObject \(bucket)/\(key)", sink: sink)
-        return sink.count
+        return headers
     }
 
     /// Stores `body`; returns the new ETag.

@@ -30,9 +30,7 @@ public enum SigV4 {
         let amzDate = amzDateString(date)
         let day = String(amzDate.prefix(8))
         var all = headers.map { ($0.0.lowercased(), ASCII.trim($0.1)) }
-        var hostValue = url.host ?? ""
-        if let port = url.port { hostValue += ":\(port)" }
-        var added: [(String, String)] = [("host", hostValue), ("x-amz-date", amzDate), ("x-amz-content-sha256", payloadHash)]
+        var added: [(String, String)] = [("host", hostHeader(url)), ("x-amz-date", amzDate), ("x-amz-content-sha256", payloadHash)]
         if let token = credentials.sessionToken { added.append(("x-amz-security-token", token)) }
         all.append(contentsOf: added)
         let signedNames = Array(Set(all.map(\.0))).sorted()
@@ -51,6 +49,12 @@ public enum SigV4 {
                                                                ?? signingKey(secret: credentials.secretAccessKey, day: day, region: region, service: service)))
         let auth = "\(algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedNames.joined(separator: ";")), Signature=\(signature)"
         return added.filter { $0.0 != "host" } + [("Authorization", auth)]
+    }
+
+    /// The Host header `sign` signs for `url`: host[:port]. A request sent some other way than
+    /// to `url` itself must carry exactly this.
+    public static func hostHeader(_ url: URL) -> String {
+        (url.host ?? "") + (url.port.map { ":\($0)" } ?? "")
     }
 
     public static func canonicalRequest(method: String, path: String, rawQuery: String, headers: [(String, String)],

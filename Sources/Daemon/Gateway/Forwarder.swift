@@ -43,14 +43,9 @@ final class Forwarder: Sendable {
         -> (HTTPResponseHead, ResponseStream) {
         let (urlText, fields) = try prepare(method: method, path: path, query: query, headers: headers)
         var withHost = fields
-        withHost.replaceOrAdd(name: "host", value: Self.hostField(base))
+        withHost.replaceOrAdd(name: "host", value: SigV4.hostHeader(base))
         let target = String(urlText.dropFirst(base.absoluteString.count))
         return try await reader.send(HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: target, headers: withHost))
-    }
-
-    /// The Host header the signature covers (`SigV4.sign` signs host[:port] of the URL).
-    static func hostField(_ url: URL) -> String {
-        (url.host ?? "") + (url.port.map { ":\($0)" } ?? "")
     }
 
     /// `path` is decoded (`/bucket/key`), `query` canonical; `headers` are the client's.

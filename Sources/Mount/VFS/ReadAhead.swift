@@ -133,9 +133,8 @@ final class ReadAhead: @unchecked Sendable {
             let memory = buffers.take()
             do {
                 let n = try store.read(key, range: lo..<hi, etag: etag, into: UnsafeMutableRawBufferPointer(start: memory, count: Int(hi - lo)))
-                // The chunk's memory goes back to the pool when the last slice of it is gone.
-                let pool = buffers
-                result = .ready(Data(bytesNoCopy: memory, count: n, deallocator: .custom { p, _ in pool.giveBack(p) }))
+                // The chunk's memory goes back to `buffers` when the last slice of it is gone.
+                result = .ready(Data(bytesNoCopy: memory, count: n, deallocator: .custom { [buffers] p, _ in buffers.giveBack(p) }))
             } catch {
                 buffers.giveBack(memory)
                 result = .failed(error)

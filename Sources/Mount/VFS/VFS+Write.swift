@@ -91,7 +91,6 @@ extension VFS {
         try upload(h.ino)
     }
 
-
     /// One upload of a file at a time (see `InodeGate`); it stores the file as it is when the
     /// upload starts, and leaves it dirty when it changed meanwhile.
     func upload(_ ino: UInt64) throws {
