@@ -5,55 +5,32 @@ import Glibc
 #endif
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that answers every request with 200 and `body` (HEAD: its
-/// length only), keeping
-/// the connection open (no `Connection: close`) but closing it after `answersPerConnection`
-/// answers, as an engine closing idle connections does; it counts connections and requests.
+/// length only), keeping the connection open (no `Connection: close`) but closing it after
+/// `answersPerConnection` answers, as an engine closing idle connections does; it counts
+/// connections and requests.
 public final class KeepAliveHTTPServer: Sendable {
     public let port: Int
-    private let fd: Int32
+    private let listener: LoopbackListener
     private let body: [UInt8]
     private let answersPerConnection: Int
     private let counts = Mutex((connections: 0, requests: 0))
-    private let closed = Mutex(false)
 
     public init(body: [UInt8], answersPerConnection: Int) throws {
         self.body = body
         self.answersPerConnection = answersPerConnection
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let fd = fd
-        let ok = withUnsafeMutablePointer(to: &sa) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        listener = try LoopbackListener()
+        port = listener.port
+        listener.start { [self] c in
+            counts.withLock { $0.connections += 1 }
+            Thread.detachNewThread { [self] in answer(on: c) }
         }
-        guard ok, listen(fd, 16) == 0 else { throw CocoaError(.fileWriteUnknown) }
-        port = Int(UInt16(bigEndian: sa.sin_port))
-        Thread.detachNewThread { [self] in accepting() }
     }
 
     public var connections: Int { counts.withLock { $0.connections } }
     public var requests: Int { counts.withLock { $0.requests } }
 
-    /// Stops accepting (only the accepting thread closes the listener; see `CannedHTTPServer`).
-    public func close() {
-        closed.withLock { $0 = true }
-        shutdown(fd, Int32(SHUT_RDWR))
-    }
-
-    private func accepting() {
-        defer { Glibc.close(fd) }
-        while true {
-            let c = accept(fd, nil, nil)
-            if c < 0 || closed.withLock({ $0 }) {
-                if c >= 0 { Glibc.close(c) }
-                return
-            }
-            counts.withLock { $0.connections += 1 }
-            Thread.detachNewThread { [self] in answer(on: c) }
-        }
-    }
+    /// Stops accepting.
+    public func close() { listener.close() }
 
     private func answer(on c: Int32) {
         defer { Glibc.close(c) }
