@@ -21,7 +21,7 @@ extension VFS {
             let still = state.withLock { $0.open[ino]?.local?.missing(in: gap) ?? [] }
             for r in still {
                 let piece = data.subdata(in: Int(r.lowerBound - gap.lowerBound)..<Int(r.upperBound - gap.lowerBound))
-                try StagingIO.write(o.fd, piece, offset: r.lowerBound)
+                try o.staging.write(piece, offset: r.lowerBound)
             }
             state.withLock { $0.open[ino]?.local?.insert(gap) }
         }

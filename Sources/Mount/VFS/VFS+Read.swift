@@ -91,7 +91,7 @@ extension VFS {
         }
         if let staged = state.withLock({ $0.open[h.ino] }) {
             if staged.local != nil { try fill(h.ino, offset..<min(staged.size, offset + Int64(size))) }
-            let data = try StagingIO.read(staged.fd, offset: offset, count: Int(max(0, min(Int64(size), staged.size - offset))))
+            let data = try staged.staging.read(offset: offset, count: Int(max(0, min(Int64(size), staged.size - offset))))
             metrics.fuseRead(data.count, fromCache: true)
             return data
         }
@@ -135,8 +135,7 @@ extension VFS {
         }
         if let o = toClose {
             o.stream?.abort()  // closed without a successful flush: nothing half-uploaded stays behind
-            close(o.fd)
-            Glibc.unlink(o.path)
+            o.staging.remove()
         }
     }
 

@@ -21,11 +21,12 @@ extension VFS {
         case .start(let o, let n):
             var attrs = n.attrs
             attrs.mtime = clock.now().rounded(.down)  // whole seconds, as stored
-            let id = try? store.startUpload(n.key, metadata: attrs.encode())
-            let stream = id.map {
-                UploadStream(key: n.key, uploadId: $0, partSize: p, fd: o.fd, path: o.path, store: store, pool: uploadPool,
-                             width: S3ObjectStore.uploadWidth)
-            }
+            // Parts are read from the staging file: the bytes move there now if they are in memory.
+            let stream: UploadStream? = {
+                guard let fd = try? o.staging.file(), let id = try? store.startUpload(n.key, metadata: attrs.encode()) else { return nil }
+                return UploadStream(key: n.key, uploadId: id, partSize: p, fd: fd, path: o.staging.path, store: store, pool: uploadPool,
+                                    width: S3ObjectStore.uploadWidth)
+            }()
             let size = state.withLock { s -> Int64? in
                 s.open[ino]?.streamStarting = false
                 guard s.open[ino] != nil, let stream else { return nil }

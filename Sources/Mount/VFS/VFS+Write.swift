@@ -12,34 +12,31 @@ extension VFS {
             return
         }
         let path = StagingIO.newPath(in: options.cacheDir, ino: n.ino)
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VFSError(.io, "cannot create staging file \(path): \(String(cString: strerror(errno)))") }
+        let partial = !truncate && n.size > Self.partialStagingThreshold
+        let staging = partial ? try Staging(file: path, memory: stagingMemory) : Staging(path: path, memory: stagingMemory)
         var size: Int64 = 0
-        var partial = false
         do {
-            if !truncate && n.size > Self.partialStagingThreshold {
-                guard ftruncate(fd, off_t(n.size)) == 0 else { throw VFSError(.io, "cannot size staging file \(path)") }
+            if partial {
+                try staging.truncate(n.size)
                 size = n.size
-                partial = true
             } else if !truncate && n.size > 0 {
                 var offset: Int64 = 0
                 let chunk: Int64 = 8 << 20
                 while offset < n.size {
                     let data = try store.read(n.key, range: offset..<min(n.size, offset + chunk), etag: n.etag)
-                    try StagingIO.write(fd, data, offset: offset)
+                    try staging.write(data, offset: offset)
                     offset += Int64(data.count)
                     if data.isEmpty { break }
                 }
                 size = offset
             }
         } catch {
-            close(fd)
-            Glibc.unlink(path)
+            staging.remove()
             throw error
         }
         let raced = state.withLock { s -> Bool in
             if s.open[n.ino] != nil { return true }
-            var o = OpenFile(path: path, fd: fd, size: size, dirty: truncate && n.size > 0, handles: 0, unlinked: false)
+            var o = OpenFile(staging: staging, size: size, dirty: truncate && n.size > 0, handles: 0, unlinked: false)
             if partial {
                 o.local = ByteRanges()
                 o.base = BaseObject(key: n.key, etag: n.etag, size: n.size)
@@ -47,7 +44,7 @@ extension VFS {
             s.open[n.ino] = o
             return false
         }
-        if raced { close(fd); Glibc.unlink(path) }
+        if raced { staging.remove() }
     }
 
     public func write(_ fh: UInt64, offset: Int64, data: Data) throws -> Int {
@@ -55,7 +52,7 @@ extension VFS {
         guard let o = state.withLock({ $0.open[h.ino] }) else { throw VFSError(.io, "no staging file for inode \(h.ino)") }
         stagingLock.lock()
         defer { stagingLock.unlock() }
-        try StagingIO.write(o.fd, data, offset: offset)
+        try o.staging.write(data, offset: offset)
         metrics.fuseWritten(data.count)
         state.withLock { s in
             guard var o = s.open[h.ino] else { return }
@@ -157,12 +154,16 @@ extension VFS {
         }
     }
 
-    /// The file's first `o.size` bytes in one PUT (multipart when large): from the staging
-    /// file, and from the base object where a partly staged file has not been written.
+    /// The file's first `o.size` bytes in one PUT (multipart when large): from memory or the
+    /// staging file, and from the base object where a partly staged file has not been written.
     private func putWhole(_ o: OpenFile, key: String, metadata: [String: String]) throws -> ObjectMeta {
+        if o.local == nil, let bytes = o.staging.inMemory, Int64(bytes.count) == o.size {
+            return try store.put(key, data: bytes, metadata: metadata)
+        }
+        _ = try o.staging.file()
         let local = o.local ?? ByteRanges([0..<o.size])
         let base = o.base ?? BaseObject(key: key, etag: nil, size: 0)
-        return try store.putFile(key, path: o.path, size: o.size, local: local, base: base, metadata: metadata)
+        return try store.putFile(key, path: o.staging.path, size: o.size, local: local, base: base, metadata: metadata)
     }
 
     /// What `close`/`fsync` report for a failed upload: `EIO`, unless the cause is one the
@@ -228,9 +229,11 @@ extension VFS {
         guard let o = state.withLock({ $0.open[ino] }) else { throw VFSError(.io, "no staging file") }
         cancelStream(ino)
         stagingLock.lock()
-        guard ftruncate(o.fd, off_t(size)) == 0 else {
+        do {
+            try o.staging.truncate(size)
+        } catch {
             stagingLock.unlock()
-            throw VFSError(.io, "ftruncate: \(String(cString: strerror(errno)))")
+            throw error
         }
         state.withLock { s in
             if var local = s.open[ino]?.local, let old = s.open[ino]?.size {

@@ -44,11 +44,10 @@ public final class VFS: Sendable {
         var owner: Int32? = nil
     }
 
-    /// A file with open handles whose bytes live in a staging file (being written, or unlinked
-    /// while open). Uploaded on flush/fsync when dirty; removed when the last handle closes.
+    /// A file with open handles whose bytes are held locally (being written, or unlinked while
+    /// open). Uploaded on flush/fsync when dirty; dropped when the last handle closes.
     struct OpenFile {
-        var path: String
-        var fd: Int32
+        var staging: Staging
         var size: Int64
         var dirty: Bool
         /// Counts changes (bytes, size, attributes): an upload marks the file clean only when
@@ -108,6 +107,8 @@ public final class VFS: Sendable {
     /// Serialises filling a partly staged file from its base object with writes to it, so a
     /// fetched range never lands over bytes written meanwhile.
     let stagingLock = NSLock()
+    /// What the mount's small open files may hold in memory (see `Staging`).
+    let stagingMemory = StagingMemory()
     /// A file's uploads, one at a time.
     let uploadGate = InodeGate()
     /// Files above this size are staged partly (see `OpenFile.local`).
