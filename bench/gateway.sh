@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # S3 front door benchmark: every figure is a ratio to the engine's own S3 port (its baseline), or
 # a time of its own, measured in the same run on one daemon:
-#   - 512 MiB single PUT and GET with curl (C, so the client is not the bottleneck), gateway vs engine
+#   - 512 MiB single PUT and GET with curl (C, so the client is not the bottleneck), gateway vs engine,
+#     ROUNDS (default 6) interleaved rounds, the median of the rounds' ratios
 #   - 4 KiB GET latency (p50/p99) over a keep-alive connection, gateway vs engine: the added p50
 #   - 32 concurrent clients (PUT/GET/LIST of 4 KiB objects) for DURATION seconds: errors, ops/s
 #   - grant mint p50 (the CLI, process start included) and revoke/deny-all time until the first 403
