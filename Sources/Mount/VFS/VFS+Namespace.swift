@@ -109,7 +109,8 @@ extension VFS {
         try requireWritable()
         let n = try child(parent, name)
         guard n.kind == .directory else { throw VFSError(.notDirectory, "rmdir \(name): not a directory") }
-        let listing = try store.list(prefix: n.key)
+        // Two entries tell: the directory's own marker and anything else.
+        let listing = try store.listFirst(prefix: n.key, limit: 2).listing
         if !listing.prefixes.isEmpty || listing.objects.contains(where: { $0.key != n.key }) {
             throw VFSError(.notEmpty, "rmdir \(name): directory not empty")
         }
