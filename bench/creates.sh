@@ -16,9 +16,7 @@ GT=${GT:-$PWD/.build/release/garagetytus}
 gt_bench_home creates
 "$GT" start >/dev/null
 ENG=$(gt_port s3_port)
-ID=$GARAGETYTUS_HOME/config/engine-identity.json
-AK=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['access_key_id'])" "$ID")
-SK=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['secret_access_key'])" "$ID")
+read -r AK SK < <(gt_engine_keys)
 "$GT" bucket create creates --ttl 24h --quota unlimited --confirm-yes-really >/dev/null
 MNT=$GARAGETYTUS_HOME/mnt
 mkdir -p "$MNT"
@@ -54,6 +52,6 @@ for ((r = 1; r <= ROUNDS; r++)); do
   echo "$line" | tee -a "$OUT"
   ratios+=("$(echo "$line" | sed 's/.*ratio \([0-9.]*\).*/\1/')")
 done
-median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+median=$(printf '%s\n' "${ratios[@]}" | gt_median)
 echo "median ratio (mount creates / raw PUTs): $median" | tee -a "$OUT"
 echo "results: $OUT"

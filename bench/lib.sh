@@ -20,3 +20,12 @@ PY
 
 # The port the config gives KEY (gt_port s3_port).
 gt_port() { sed -n "s/^$1 = //p" "$GARAGETYTUS_HOME/config/garagetytus.toml"; }
+
+# The median of the numbers on stdin, one a line.
+gt_median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# The engine's own access key and secret (the daemon's identity at its S3 port), as "AK SK".
+gt_engine_keys() {
+  python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print(d['access_key_id'], d['secret_access_key'])" \
+    "$GARAGETYTUS_HOME/config/engine-identity.json"
+}

@@ -13,7 +13,6 @@ GT=${GT:-.build/release/garagetytus}
 gt_bench_home bench
 
 now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 elapsed() { echo "$2 - $1" | bc; }
 
 start_t=(); stop_t=(); restart_t=(); base_start=(); base_stop=()
@@ -36,7 +35,7 @@ pss_daemon=$(awk '/^Pss:/ {print $2/1024}' /proc/$dpid/smaps_rollup)
 
 # Baseline: the bare engine with the daemon's own flags and identity.
 weed_bin=$(python3 -c 'import shutil,subprocess; p=shutil.which("weed"); print(subprocess.run(["pyenv","which","weed"],capture_output=True,text=True).stdout.strip() if p and "/shims/" in p else p)')
-read -r ak sk < <(python3 -c "import json; d=json.load(open('$GARAGETYTUS_HOME/config/engine-identity.json')); print(d['access_key_id'], d['secret_access_key'])")
+read -r ak sk < <(gt_engine_keys)
 s3port=$(gt_port s3_port)
 args=(mini -dir="$GARAGETYTUS_HOME/data/engine" -ip=127.0.0.1 -ip.bind=127.0.0.1
   -master.port=$(gt_port master_port) -master.port.grpc=$(gt_port master_grpc_port) -volume.port=$(gt_port volume_port) -volume.port.grpc=$(gt_port volume_grpc_port)
@@ -52,7 +51,7 @@ for r in $(seq 1 "$REPS"); do
   t0=$(now); kill -TERM $wp; wait $wp 2>/dev/null || true; t1=$(now); base_stop+=("$(elapsed "$t0" "$t1")")
 done
 
-m() { printf '%s\n' "$@" | median; }
+m() { printf '%s\n' "$@" | gt_median; }
 ms=$(m "${start_t[@]}"); mr=$(m "${restart_t[@]}"); mst=$(m "${stop_t[@]}"); bs=$(m "${base_start[@]}"); bst=$(m "${base_stop[@]}")
 ratio() { echo "scale=2; $1 / $2" | bc; }
 echo "| measure (median of $REPS) | garagetytus | bare weed mini (baseline) | ratio | goal |"

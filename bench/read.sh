@@ -19,9 +19,8 @@ GT=${GT:-$PWD/.build/release/garagetytus}
 gt_bench_home read
 "$GT" start >/dev/null
 ENG=$(gt_port s3_port)
-ID=$GARAGETYTUS_HOME/config/engine-identity.json
-export AWS_ACCESS_KEY_ID=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['access_key_id'])" "$ID")
-export AWS_SECRET_ACCESS_KEY=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['secret_access_key'])" "$ID")
+read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY < <(gt_engine_keys)
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 "$GT" bucket create reads --ttl 24h --quota unlimited --confirm-yes-really >/dev/null
 MNT=$GARAGETYTUS_HOME/mnt
 mkdir -p "$MNT"
@@ -88,6 +87,5 @@ PY
   ratios+=("$(echo "$line" | sed 's/.*ceiling \([0-9.]*\),.*/\1/')")
   vs3fs+=("$(echo "$line" | sed 's/.*to s3fs \([0-9.]*\)$/\1/')")
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-echo "median ratio to the 8-way ranged-GET ceiling: $(median "${ratios[@]}"); to s3fs: $(median "${vs3fs[@]}")" | tee -a "$OUT"
+echo "median ratio to the 8-way ranged-GET ceiling: $(printf '%s\n' "${ratios[@]}" | gt_median); to s3fs: $(printf '%s\n' "${vs3fs[@]}" | gt_median)" | tee -a "$OUT"
 echo "results: $OUT"
