@@ -117,7 +117,8 @@ extension ObjectStore {
     public func read(_ key: String, range: Range<Int64>, etag: String?, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let data = try read(key, range: range, etag: etag)
         guard data.count <= buffer.count else { throw VFSError(.io, "read of \(key) brought \(data.count) bytes for \(buffer.count)") }
-        data.copyBytes(to: buffer.bindMemory(to: UInt8.self))
+        // SAFETY: checked above that the bytes fit; the caller's raw memory holds plain bytes.
+        _ = data.copyBytes(to: buffer.bindMemory(to: UInt8.self))
         return data.count
     }
 }

@@ -32,6 +32,7 @@ extension FuseOps {
         guard fd >= 0 else { return tid }
         defer { close(fd) }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buf in
+            // SAFETY: `read` fills at most `buf.count` bytes of `buf`, and only the `n` it filled are parsed.
             let n = read(fd, buf.baseAddress, buf.count)
             guard n > 0 else { return tid }
             return ProcStatus.threadGroup(in: UnsafeBufferPointer(rebasing: buf[..<n])) ?? tid

@@ -132,8 +132,10 @@ final class ReadAhead: @unchecked Sendable {
             let result: Chunk
             let memory = buffers.take()
             do {
+                // SAFETY: `memory` is `tuning.chunkSize` ≥ hi - lo bytes that this GET alone uses until
+                // it is wrapped below; the Data then owns it and hands it back to `buffers` when its
+                // last slice is gone (or `giveBack` below, if the GET failed).
                 let n = try store.read(key, range: lo..<hi, etag: etag, into: UnsafeMutableRawBufferPointer(start: memory, count: Int(hi - lo)))
-                // The chunk's memory goes back to `buffers` when the last slice of it is gone.
                 result = .ready(Data(bytesNoCopy: memory, count: n, deallocator: .custom { [buffers] p, _ in buffers.giveBack(p) }))
             } catch {
                 buffers.giveBack(memory)

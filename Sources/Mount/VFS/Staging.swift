@@ -37,18 +37,11 @@ final class Staging: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let end = offset + Int64(data.count)
-        if var b = bytes {
-            if end <= Int64(b.count) || hold(end) {
-                bytes = nil  // one owner while it changes, so it is not copied
-                if Int64(b.count) < offset { b.append(Data(count: Int(offset) - b.count)) }
-                let lo = Int(offset), hi = min(b.count, Int(end))
-                b.replaceSubrange(lo..<hi, with: data)
-                bytes = b
-                return
-            }
-            try spill()
+        let done = try changeInMemory(toAtMost: end) { b in
+            if Int64(b.count) < offset { b.append(Data(count: Int(offset) - b.count)) }
+            b.replaceSubrange(Int(offset)..<min(b.count, Int(end)), with: data)
         }
-        try StagingIO.write(fd, data, offset: offset)
+        if !done { try StagingIO.write(fd, data, offset: offset) }
     }
 
     /// Up to `count` bytes at `offset`.
@@ -66,16 +59,10 @@ final class Staging: @unchecked Sendable {
     func truncate(_ size: Int64) throws {
         lock.lock()
         defer { lock.unlock() }
-        if var b = bytes {
-            if size <= Int64(b.count) || hold(size) {
-                bytes = nil
-                if size < Int64(b.count) { b.removeSubrange(Int(size)...) } else { b.append(Data(count: Int(size) - b.count)) }
-                bytes = b
-                return
-            }
-            try spill()
+        let done = try changeInMemory(toAtMost: size) { b in
+            if size < Int64(b.count) { b.removeSubrange(Int(size)...) } else { b.append(Data(count: Int(size) - b.count)) }
         }
-        guard ftruncate(fd, off_t(size)) == 0 else {
+        guard done || ftruncate(fd, off_t(size)) == 0 else {
             throw VFSError(errno == ENOSPC ? .noSpace : .io, "ftruncate: \(String(cString: strerror(errno)))")
         }
     }
@@ -106,6 +93,21 @@ final class Staging: @unchecked Sendable {
             Glibc.unlink(path)
             fd = -1
         }
+    }
+
+    /// Applies `change` to the bytes in memory when they may be `size` bytes long afterwards and
+    /// says so; else moves them to the staging file (if they are not there already) and says no.
+    /// Called with `lock` held.
+    private func changeInMemory(toAtMost size: Int64, _ change: (inout Data) -> Void) throws -> Bool {
+        guard var b = bytes else { return false }
+        guard size <= Int64(b.count) || hold(size) else {
+            try spill()
+            return false
+        }
+        bytes = nil  // one owner while it changes, so it is not copied
+        change(&b)
+        bytes = b
+        return true
     }
 
     /// Whether the in-memory bytes may grow to `size`; takes the memory from the budget.

@@ -228,24 +228,19 @@ extension VFS {
         defer { if !wasOpen { dropStagingReference(ino) } }
         guard let o = state.withLock({ $0.open[ino] }) else { throw VFSError(.io, "no staging file") }
         cancelStream(ino)
-        stagingLock.lock()
-        do {
+        try stagingLock.withLock {
             try o.staging.truncate(size)
-        } catch {
-            stagingLock.unlock()
-            throw error
-        }
-        state.withLock { s in
-            if var local = s.open[ino]?.local, let old = s.open[ino]?.size {
-                local.cut(at: size)
-                local.insert(min(old, size)..<size)  // what grows is zeros, not the base's bytes
-                s.open[ino]?.local = local
+            state.withLock { s in
+                if var local = s.open[ino]?.local, let old = s.open[ino]?.size {
+                    local.cut(at: size)
+                    local.insert(min(old, size)..<size)  // what grows is zeros, not the base's bytes
+                    s.open[ino]?.local = local
+                }
+                s.open[ino]?.size = size
+                s.open[ino]?.changed()
+                s.open[ino]?.emptyCreate = false
             }
-            s.open[ino]?.size = size
-            s.open[ino]?.changed()
-            s.open[ino]?.emptyCreate = false
         }
-        stagingLock.unlock()
         if !wasOpen || storeNow { try upload(ino) }
     }
 }
