@@ -20,6 +20,12 @@ enum CLIRunner {
     }
 
     /// One line, cut in the middle when long (a 64 KiB argument is not echoed back whole).
+    /// A secret was given as a command-line argument: every user of the host can read it in the
+    /// process list while the command runs. It still works; this says so, once, on stderr.
+    static func warnSecretInArgv(_ flag: String, instead: String) {
+        FileHandle.standardError.write(Data("warning: \(flag) puts the secret in the process list, where every user of this host can read it; use \(instead)\n".utf8))
+    }
+
     static func printError(_ line: String) {
         FileHandle.standardError.write(Data("error: \(CLIMain.shorten(line, max: 400))\n".utf8))
     }

@@ -34,7 +34,7 @@ public enum Daemon {
         var unclean: Int
         do {
             unclean = try counter.read()
-            try PortCheck.ensureFree(config.namedPorts, address: config.listenAddress, configFile: paths.configFile)
+            try PortCheck.ensureFree(config.hostPorts, address: config.listenAddress, configFile: paths.configFile)
             store = try StateStore(path: paths.stateDB)
             // 2. Commit: from here on this daemon owns the home.
             try sentinel.commit()
@@ -93,7 +93,7 @@ public enum Daemon {
         let usage = UsageTracker()
         let audit = AuditLog(path: paths.auditLog)
         let gatewayMetrics = GatewayMetrics(registry: metrics.registry)
-        let forwarder = Forwarder(engine: engine.s3Endpoint,
+        let forwarder = Forwarder(engine: engine.s3Endpoint, socket: engine.s3Socket,
                                   credentials: S3Credentials(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey))
         defer { Task { await forwarder.shutdown() } }
         let core = GatewayCore(registry: registry, usage: usage, forwarder: forwarder, state: state, metrics: gatewayMetrics, audit: audit,

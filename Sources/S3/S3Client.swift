@@ -65,6 +65,8 @@ public final class S3Client: Sendable {
     public let region: String
     public let retry: RetryPolicy
     public let timeout: Double
+    /// Where the endpoint listens when it is a Unix domain socket (the URL then only names the host).
+    public let unixSocket: String?
     let signingKeys = SigningKeyCache()
     private let credentials: @Sendable () -> S3Credentials
     private let pool: CurlPool
@@ -78,7 +80,9 @@ public final class S3Client: Sendable {
     /// `credentials` is asked on every request, so a rotated key takes effect without a new client.
     public init(endpoint: URL, region: String = "us-east-1", retry: RetryPolicy = RetryPolicy(), timeout: Double = 60,
                 pool: CurlPool = CurlPool(), observer: (@Sendable (String, String, Int, Int64, Bool) -> Void)? = nil,
-                rejected: (@Sendable () -> Bool)? = nil, credentials: @escaping @Sendable () -> S3Credentials) {
+                rejected: (@Sendable () -> Bool)? = nil, unixSocket: String? = nil,
+                credentials: @escaping @Sendable () -> S3Credentials) {
+        self.unixSocket = unixSocket
         self.observer = observer
         self.rejected = rejected
         self.endpoint = endpoint
@@ -90,8 +94,8 @@ public final class S3Client: Sendable {
     }
 
     public convenience init(endpoint: URL, credentials: S3Credentials, region: String = "us-east-1",
-                            retry: RetryPolicy = RetryPolicy(), timeout: Double = 60) {
-        self.init(endpoint: endpoint, region: region, retry: retry, timeout: timeout, credentials: { credentials })
+                            retry: RetryPolicy = RetryPolicy(), timeout: Double = 60, unixSocket: String? = nil) {
+        self.init(endpoint: endpoint, region: region, retry: retry, timeout: timeout, unixSocket: unixSocket, credentials: { credentials })
     }
 
     /// Sends one request, retrying idempotent ones on throttling, 5xx and transient transport errors.
@@ -109,7 +113,8 @@ public final class S3Client: Sendable {
             let signedWith = credentials()
             let signed = SigV4.sign(method: method, url: url, headers: headers, payloadHash: payloadHash,
                                     credentials: signedWith, region: region, keys: signingKeys)
-            var request = HTTPRequest(method: method, url: url.absoluteString, headers: headers + signed, body: body, timeout: timeout)
+            var request = HTTPRequest(method: method, url: url.absoluteString, headers: headers + signed, body: body,
+                                      unixSocket: unixSocket, timeout: timeout)
             request.sink = sink
             let failure: S3Error
             do {

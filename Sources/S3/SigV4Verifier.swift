@@ -163,6 +163,17 @@ public struct SigV4Verifier: Sendable {
         for n in names where r.header(n) == nil {
             throw SigV4Rejection(code: "AuthorizationHeaderMalformed", message: "the signed header \(n) is missing from the request")
         }
+        if presigned {
+            // As AWS does: a presigned URL signs only what its signer chose (often only host), so an
+            // x-amz-* header its holder adds (x-amz-copy-source turns a PUT into a copy; tagging,
+            // metadata, ACLs) must have been signed. The payload hash describes the body, which is
+            // checked against it.
+            let unsigned = Set(r.headers.map { $0.0.lowercased() }.filter { $0.hasPrefix("x-amz-") && $0 != "x-amz-content-sha256" && !names.contains($0) })
+            if !unsigned.isEmpty {
+                throw SigV4Rejection(code: "AccessDenied",
+                                     message: "There were headers present in the request which were not signed: \(unsigned.sorted().joined(separator: ", ").prefix(200))")
+            }
+        }
         let path = r.rawPath.isEmpty ? "/" : (r.rawPath.removingPercentEncoding ?? r.rawPath)
         let canonical = SigV4.canonicalRequest(method: r.method, path: path, rawQuery: query, headers: r.headers,
                                                signedHeaders: names, payloadHash: payloadHash)

@@ -78,14 +78,21 @@ public final class DaemonHarness: @unchecked Sendable {
         return (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
     }
 
-    /// The engine's internal S3 endpoint (what the daemon itself talks to).
+    /// The engine's internal S3 endpoint, as the daemon signs for it (a sealed engine is reached
+    /// only through `engineSocket`).
     public var engineEndpoint: URL { URL(string: "http://127.0.0.1:\(config.engine.s3Port)")! }
+    public var engineSocket: String? { config.engine.sealed ? paths.engineDir + "/s3.sock" : nil }
 
-    /// A client for the engine with the daemon's own identity (the home must be bootstrapped).
+    /// An endpoint a tool (aws-cli, s3fs, a mount) can use with the daemon's own identity: the
+    /// gateway, which lets that identity do anything (the engine itself has no TCP port on the host).
+    public var adminEndpoint: URL { URL(string: "http://127.0.0.1:\(config.gatewayPort)")! }
+
+    /// A client for the engine with the daemon's own identity (the home must be bootstrapped):
+    /// what the engine itself holds, past the gateway.
     public func engineClient(retry: RetryPolicy = RetryPolicy()) throws -> S3Client {
         let id = try EngineIdentity.load(from: paths.identityFile)
         return S3Client(endpoint: engineEndpoint, credentials: .init(accessKeyID: id.accessKeyID, secretAccessKey: id.secretAccessKey),
-                        retry: retry)
+                        retry: retry, unixSocket: engineSocket)
     }
 
     public func logText() -> String {

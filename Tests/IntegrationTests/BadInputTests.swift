@@ -19,9 +19,14 @@ import TestSupport
 
     @Test func portInUseIsNamedWithWhatToDo() throws {
         let h = try DaemonHarness(name: "port")
-        let blocker = try Listener(port: h.config.engine.filerPort)
+        let blocker = try Listener(port: h.config.metricsPort)
         defer { blocker.close() }
-        try expectRefusedStart(h, "port \(h.config.engine.filerPort) (engine.filer_port)", "already in use", "garagetytus.toml")
+        try expectRefusedStart(h, "port \(h.config.metricsPort) (metrics_port)", "already in use", "garagetytus.toml")
+        // An engine that is not sealed needs its own ports on the host too.
+        let open = try DaemonHarness(name: "porto") { $0.engine.isolation = "none" }
+        let filer = try Listener(port: open.config.engine.filerPort)
+        defer { filer.close() }
+        try expectRefusedStart(open, "port \(open.config.engine.filerPort) (engine.filer_port)", "already in use", "garagetytus.toml")
     }
 
     @Test func missingWeedNamesThePipCommand() throws {
@@ -108,4 +113,9 @@ final class Listener {
         guard ok, listen(fd, 1) == 0 else { throw DaemonError(.environment, "cannot occupy port \(port)") }
     }
     func close() { _ = Glibc.close(fd) }
+    /// Whether a connection waits to be accepted.
+    var hasPendingConnection: Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0
+    }
 }

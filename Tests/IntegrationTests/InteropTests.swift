@@ -18,7 +18,7 @@ import TestSupport
         env["AWS_ACCESS_KEY_ID"] = id.accessKeyID
         env["AWS_SECRET_ACCESS_KEY"] = id.secretAccessKey
         env["AWS_DEFAULT_REGION"] = "us-east-1"
-        let endpoint = h.engineEndpoint.absoluteString
+        let endpoint = h.adminEndpoint.absoluteString
         func aws(_ args: [String]) throws -> DaemonHarness.Result {
             try DaemonHarness.runProcess("/usr/bin/env", ["aws", "--endpoint-url", endpoint] + args, env: env, timeout: 60)
         }

@@ -32,8 +32,9 @@ import TestSupport
         #expect(status["unclean_shutdown_total"] as? Int == 0)
         #expect(status["version"] as? String == Version.current)
 
-        // The engine is loopback-only and refuses anonymous S3 requests.
-        let anonymous = try CurlHTTP.perform(HTTPRequest(url: "http://127.0.0.1:\(h.config.engine.s3Port)/", timeout: 5))
+        // The engine has no port on the host, and its socket refuses anonymous S3 requests.
+        #expect(throws: (any Error).self) { try CurlHTTP.perform(HTTPRequest(url: "http://127.0.0.1:\(h.config.engine.s3Port)/", timeout: 5)) }
+        let anonymous = try CurlHTTP.perform(HTTPRequest(url: "http://127.0.0.1:\(h.config.engine.s3Port)/", unixSocket: h.engineSocket, timeout: 5))
         #expect(anonymous.status == 403)
         // Secrets and the control socket are for this user only.
         for file in [h.paths.controlSocket, h.paths.identityFile, h.paths.engineConfigFile] {

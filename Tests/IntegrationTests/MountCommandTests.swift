@@ -11,7 +11,7 @@ import TestSupport
         defer { _ = try? h.run(["stop"]) }
         #expect(try h.run(["start"]).status == 0)
         let id = try EngineIdentity.load(from: h.paths.identityFile)
-        let endpoint = "http://127.0.0.1:\(h.config.engine.s3Port)"
+        let endpoint = h.adminEndpoint.absoluteString  // the daemon's own key, through the front door
         let client = S3Client(endpoint: URL(string: endpoint)!, credentials: .init(accessKeyID: id.accessKeyID, secretAccessKey: id.secretAccessKey))
         try client.createBucket("entry")
         try client.put(bucket: "entry", key: "seed.txt", body: Data("seeded".utf8))

@@ -22,7 +22,7 @@ import TestSupport
         // The other user must be able to reach the mountpoint.
         chmod(h.home, 0o755)
         defer { _ = try? DaemonHarness.runProcess("/bin/umount", ["-l", mnt], env: [:], timeout: 10) }
-        let base = ["mount", "--endpoint", h.engineEndpoint.absoluteString, "--bucket", "opts", mnt]
+        let base = ["mount", "--endpoint", h.adminEndpoint.absoluteString, "--bucket", "opts", mnt]
         func asNobody(_ args: [String]) throws -> DaemonHarness.Result {
             try DaemonHarness.runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups"] + args, env: [:], timeout: 20)
         }
@@ -73,7 +73,7 @@ import TestSupport
         // A credentials file in a grant's shape, with its expiry: .stats shows when it ends.
         let file = h.home + "/grant.json"
         let grant = ["grant_id": "g_20990101_0a1b2c3d", "access_key": id.accessKeyID, "secret_key": id.secretAccessKey,
-                     "endpoint_url": h.engineEndpoint.absoluteString, "expires_at": "2099-01-01T00:00:00Z"]
+                     "endpoint_url": h.adminEndpoint.absoluteString, "expires_at": "2099-01-01T00:00:00Z"]
         try SecretFile.write(try JSONSerialization.data(withJSONObject: grant), to: file)
         r = try h.run(base + ["--credentials-file", file])
         #expect(r.status == 0, "\(r.stderr)")

@@ -11,7 +11,7 @@ import TestSupport
         let h = try DaemonHarness(name: "store")
         defer { _ = try? h.run(["stop"]) }
         #expect(try h.run(["start"]).status == 0)
-        let endpoint = h.engineEndpoint
+        let endpoint = h.adminEndpoint
         let client = try h.engineClient()
         try client.createBucket("contract")
         let store = S3ObjectStore(client: client, bucket: "contract")

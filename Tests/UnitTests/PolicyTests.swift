@@ -93,3 +93,27 @@ import Testing
         #expect(decide(op("PATCH", "/ci/a"), rw) == .deny(status: 501, code: "NotImplemented", message: "this S3 operation is not supported by garagetytus"))
     }
 }
+
+/// Which workspace grants the daemon's renewal replaces (issue 15).
+@Suite struct WorkspaceRenewalDecisionTests {
+    let t = Date(timeIntervalSince1970: 2_000_000_000)
+    func grant(_ state: GrantView.State, endsIn: TimeInterval) -> GrantView {
+        GrantView(id: "g_1", bucket: "cases", permissions: [.read, .list], expiresAt: t.addingTimeInterval(endsIn), state: state)
+    }
+
+    @Test func onlyTheDaemonsOwnRunningOutGrantIsRenewed() {
+        #expect(BucketService.renewal(of: grant(.active, endsIn: 3 * 86400), label: "workspace:cases", workspace: "cases", at: t) == .keep)
+        #expect(BucketService.renewal(of: grant(.active, endsIn: 3600), label: "workspace:cases", workspace: "cases", at: t) == .renew)
+        #expect(BucketService.renewal(of: grant(.active, endsIn: -60), label: "workspace:cases", workspace: "cases", at: t) == .renew)
+        for state in [GrantView.State.revoked, .revoking] {
+            #expect(BucketService.renewal(of: grant(state, endsIn: 3600), label: "workspace:cases", workspace: "cases", at: t) == .leave("grant g_1 was revoked"))
+        }
+        // An imported service token (another label) is never replaced, even when it runs out.
+        if case .leave = BucketService.renewal(of: grant(.active, endsIn: 60), label: "token:ci", workspace: "cases", at: t) {} else {
+            Issue.record("an imported token would be replaced by a broader grant")
+        }
+        if case .leave = BucketService.renewal(of: grant(.active, endsIn: 60), label: "workspace:other", workspace: "cases", at: t) {} else {
+            Issue.record("another workspace's grant would be renewed into this one")
+        }
+    }
+}

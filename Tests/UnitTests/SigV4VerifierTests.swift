@@ -103,4 +103,25 @@ import Testing
         #expect(SigV4Verifier.chunkSignature(previous: second, chunk: Data(), verified: v)
             == "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9")
     }
+
+    @Test func aPresignedURLRefusesXAmzHeadersItsSignerDidNotSign() throws {
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+            + "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+            + "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+        let at = Self.t0.addingTimeInterval(3600)
+        func outcome(_ extra: [(String, String)]) -> String {
+            let r = SignedRequest(method: "GET", rawPath: "/test.txt", rawQuery: q, headers: [("Host", "examplebucket.s3.amazonaws.com")] + extra)
+            do { _ = try verifier(at: at).verify(r); return "ok" } catch let e as SigV4Rejection { return "\(e.code): \(e.message)" } catch { return "?" }
+        }
+        #expect(outcome([]) == "ok")
+        #expect(outcome([("Range", "bytes=0-9"), ("x-amz-content-sha256", SigV4.unsignedPayload)]) == "ok")
+        for header in ["x-amz-copy-source", "X-Amz-Tagging", "x-amz-meta-owner", "x-amz-acl", "x-amz-checksum-crc32"] {
+            let o = outcome([(header, "examplebucket/other.txt")])
+            #expect(o.hasPrefix("AccessDenied: There were headers present in the request which were not signed: \(header.lowercased())"), "\(o)")
+        }
+        // Header authentication keeps its own rule: what it signs is what counts.
+        var r = awsGetObject()
+        r.headers.append(("x-amz-meta-extra", "x"))
+        #expect(try verifier().verify(r).accessKeyID == Self.ak)
+    }
 }

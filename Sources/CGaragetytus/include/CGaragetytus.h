@@ -11,6 +11,38 @@
 pid_t gt_spawn(const char *path, char *const argv[], char *const envp[],
                int out_fd, int new_session, int parent_death_signal);
 
+enum { GT_ISOLATE_NONE = 0, GT_ISOLATE_PRIVATE = 1, GT_ISOLATE_JOIN = 2 };
+
+/// How `gt_spawn_ex` sets up the child.
+struct gt_spawn_options {
+    int in_fd;                /// stdin (-1: /dev/null)
+    int out_fd;               /// stdout and stderr (-1: inherited)
+    int new_session;          /// a new session (else a new process group)
+    int parent_death_signal;  /// delivered when the forking thread's process dies (0: none)
+    /// GT_ISOLATE_PRIVATE: a network namespace with only a loopback interface, and a mount namespace
+    /// whose /tmp is `private_tmp` (a user namespace mapping only the caller's ids when not root).
+    /// GT_ISOLATE_JOIN: the network namespace of `join_pid`.
+    int isolate;
+    pid_t join_pid;
+    const char *private_tmp;
+    /// Bound onto `keep_dst` (inside `private_tmp`) first, so a path under /tmp stays reachable.
+    const char *keep_src;
+    const char *keep_dst;
+    const char *cwd;          /// working directory (NULL: inherited)
+    int umask_value;          /// file mode creation mask (-1: inherited)
+    /// Out: the set-up step that failed before exec (-1: none; see gt_spawn_step_name) and its errno.
+    int failed_step;
+    int failed_errno;
+};
+
+/// `gt_spawn` with namespaces, a working directory, a umask and a stdin of the caller's choice.
+/// Returns the child's pid (when `failed_step` >= 0 the child has already failed and exits with
+/// 126; reap it), or -errno when fork fails.
+pid_t gt_spawn_ex(const char *path, char *const argv[], char *const envp[], struct gt_spawn_options *o);
+
+/// A name for a `failed_step` value ("unshare", "setns", ...).
+const char *gt_spawn_step_name(int step);
+
 /// Non-blocking exclusive flock; 0 on success, -errno otherwise.
 int gt_flock_exclusive_nb(int fd);
 
@@ -28,5 +60,8 @@ long gt_release_code_pages(void);
 /// Gives free heap memory back to the system (malloc_trim): after a big transfer, whose buffers
 /// were freed on other threads than they were allocated on.
 void gt_trim_heap(void);
+
+/// A pipe whose two ends are closed on exec; 0 or -errno.
+int gt_pipe_cloexec(int fds[2]);
 
 #endif

@@ -56,6 +56,10 @@ struct WorkspaceView: Codable {
         if r.kind == .managed, let buckets {
             if let b = buckets[r.bucket] {
                 if let end = b.expiresAt.flatMap(UTCTime.parseISO8601), end <= Date() { status = "deleting" }
+                // Its grant is no longer active although it has not run out: an operator revoked it
+                // (renewal leaves it so; `workspace rotate` issues a new one).
+                else if let id = creds?.grantID, !b.activeGrants.contains(where: { $0.grantID == id }),
+                        let end = creds?.expiresAt.flatMap(UTCTime.parseISO8601), end > Date() { status = "revoked" }
             } else {
                 status = "deleted"
             }

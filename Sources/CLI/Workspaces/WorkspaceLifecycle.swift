@@ -96,8 +96,9 @@ struct StorageCommand: AsyncParsableCommand {
         commandName: "storage", abstract: "The credentials cached for a workspace.",
         discussion: """
         Examples:
-          artifacts storage set --access-key-id AK --secret-access-key SK
           echo "$SK" | artifacts storage set --workspace cases --access-key-id AK --secret-stdin
+          artifacts storage set --token-stdin < token.txt
+          ARTIFACTS_TOKEN=gtk1.… artifacts storage set
           artifacts storage show
           artifacts storage clear --workspace cases
         """,
@@ -107,16 +108,43 @@ struct StorageCommand: AsyncParsableCommand {
 struct StorageSet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set", abstract: "Cache new credentials for a workspace (live mounts switch to them by themselves).",
-        discussion: "--workspace may be left out when there is exactly one.\n\nExamples:\n  artifacts storage set --access-key-id AK --secret-access-key SK")
+        discussion: """
+        --workspace may be left out when there is exactly one. Secrets given on the command line \
+        (--secret-access-key, --token) are readable by every user of the host while the command runs: \
+        prefer --secret-stdin / --token-stdin, or ARTIFACTS_S3_SECRET_ACCESS_KEY / ARTIFACTS_TOKEN.
+
+        Examples:
+          echo "$SK" | artifacts storage set --access-key-id AK --secret-stdin
+          artifacts storage set --token-stdin < token.txt
+          ARTIFACTS_TOKEN="$(cat token.txt)" artifacts storage set
+        """)
     @Option(help: "Workspace name (default: the only one).") var workspace: String?
     @Option(help: "Access key id.") var accessKeyID: String?
-    @Option(help: "Secret access key (prefer --secret-stdin).") var secretAccessKey: String?
+    @Option(help: "Secret access key (visible to other users while the command runs: prefer --secret-stdin).") var secretAccessKey: String?
     @Flag(help: "Read the secret access key from standard input.") var secretStdin = false
-    @Option(help: "A service token (`artifacts key create`): sets up the workspace and its cache.") var token: String?
+    @Option(help: "A service token (`artifacts key create`): sets up the workspace and its cache (prefer --token-stdin or ARTIFACTS_TOKEN).") var token: String?
+    @Flag(help: "Read the service token from standard input.") var tokenStdin = false
+
+    /// The service token from --token, standard input or ARTIFACTS_TOKEN, if one is given.
+    static func readToken(flag: String?, stdin: Bool, secretStdin: Bool, env: [String: String]) throws -> String? {
+        if flag != nil && stdin { throw DaemonError(.usage, "give the token either with --token or --token-stdin, not both") }
+        if stdin && secretStdin { throw DaemonError(.usage, "--token-stdin and --secret-stdin both read standard input; use one") }
+        if let flag {
+            CLIRunner.warnSecretInArgv("--token", instead: "--token-stdin or ARTIFACTS_TOKEN")
+            return flag
+        }
+        if stdin {
+            let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty else { throw DaemonError(.usage, "--token-stdin read nothing", fix: "pipe the token in: artifacts storage set --token-stdin < token.txt") }
+            return text
+        }
+        return env["ARTIFACTS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     /// The keys from flags, standard input or the ARTIFACTS_S3_* environment, validated.
     static func readKeys(accessKeyID: String?, secret: String?, secretStdin: Bool, env: [String: String]) throws -> S3Credentials {
         if secret != nil && secretStdin { throw DaemonError(.usage, "give the secret either with --secret-access-key or --secret-stdin, not both") }
+        if secret != nil { CLIRunner.warnSecretInArgv("--secret-access-key", instead: "--secret-stdin or ARTIFACTS_S3_SECRET_ACCESS_KEY") }
         var sk = secret
         if secretStdin {
             let data = FileHandle.standardInput.readDataToEndOfFile()
@@ -136,7 +164,9 @@ struct StorageSet: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             let w = try Workspaces.current()
-            if let token {
+            let env = ProcessInfo.processInfo.environment
+            let fromEnv = token == nil && !tokenStdin && env["ARTIFACTS_TOKEN"] != nil && (accessKeyID != nil || secretAccessKey != nil || secretStdin)
+            if let token = try fromEnv ? nil : Self.readToken(flag: token, stdin: tokenStdin, secretStdin: secretStdin, env: env) {
                 guard accessKeyID == nil, secretAccessKey == nil, !secretStdin else {
                     throw DaemonError(.usage, "--token carries the keys; leave out --access-key-id and the secret")
                 }

@@ -2,6 +2,7 @@ import Credentials
 import Foundation
 import Logging
 import S3
+import Synchronization
 
 /// Bucket and grant lifecycle: the registry's changes together with the engine's work and the
 /// audit trail. The control API and the janitor both go through here.
@@ -14,6 +15,8 @@ public final class BucketService: Sendable {
     let logger: Logger
     /// Managed workspaces' credential caches, where renewed grants are written.
     let workspaces: WorkspaceStore
+    /// Workspace grants renewal left alone and already said so (logged once, not every pass).
+    let renewalNotices = Mutex<Set<String>>([])
 
     public init(registry: Registry, engine: any StorageEngine, usage: UsageTracker, audit: AuditLog, endpointURL: String, logger: Logger,
                 configDir: String) {

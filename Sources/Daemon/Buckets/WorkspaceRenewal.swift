@@ -26,6 +26,23 @@ extension BucketService {
         try registry.unregisterWorkspace(name: name)
     }
 
+    /// What renewal does with a workspace's current grant (the one in its cache).
+    public enum RenewalDecision: Equatable, Sendable {
+        case keep
+        case renew
+        case leave(String)
+    }
+
+    /// Renew only the daemon's own grant for this workspace, and only because it runs out: never one
+    /// an operator revoked, never an imported token (another label), and with the same permissions.
+    public static func renewal(of g: GrantView, label: String, workspace: String, at t: Date) -> RenewalDecision {
+        guard label == "workspace:\(workspace)" else { return .leave("its credentials are not a grant the daemon issued for it (\(label))") }
+        switch g.state {
+        case .revoked, .revoking: return .leave("grant \(g.id) was revoked")
+        case .active: return g.expiresAt.timeIntervalSince(t) > renewWindow ? .keep : .renew
+        }
+    }
+
     /// One pass: every registered workspace whose current grant (the one in its cache) ends within
     /// the window gets a new one. A workspace whose cache or bucket is gone is forgotten.
     public func renewWorkspaceGrants() async {
@@ -41,15 +58,26 @@ extension BucketService {
             } catch {
                 continue  // a cache it cannot read is left for the operator (storage show names the fix)
             }
-            let current = cached.grantID.flatMap { id in try? registry.grants(bucket: ws.bucket).first { $0.id == id } }
-            if let g = current, g.state == .active, g.expiresAt.timeIntervalSince(t) > Self.renewWindow { continue }
+            guard let id = cached.grantID else { continue }  // the workspace's own keys: nothing to renew
+            guard let current = try? registry.grants(bucket: ws.bucket).first(where: { $0.id == id }) else { continue }
+            switch Self.renewal(of: current.view, label: current.label, workspace: ws.name, at: t) {
+            case .keep: continue
+            case let .leave(why):
+                if renewalNotices.withLock({ $0.insert("\(ws.name) \(id)").inserted }) {
+                    logger.warning("not renewing the grant of workspace \(ws.name): \(why) — `artifacts workspace rotate \(ws.name)` issues a new one")
+                    audit.record("workspace_grant_not_renewed", [("workspace", ws.name), ("grant_id", id), ("why", why)])
+                }
+                continue
+            case .renew: break
+            }
             do {
-                let fresh = try mint(try GrantSpec(bucket: ws.bucket, label: "workspace:\(ws.name)", perms: "read,write,list,delete", ttl: "7d"))
+                let perms = current.view.permissions.map(\.rawValue).sorted().joined(separator: ",")
+                let fresh = try mint(try GrantSpec(bucket: ws.bucket, label: "workspace:\(ws.name)", perms: perms, ttl: "7d"))
                 let creds = CachedCredentials(accessKeyID: fresh.accessKey, secretAccessKey: fresh.secretKey, expiresAt: fresh.expiresAt,
                                               source: "grant \(fresh.grantID) (renewed by the daemon)", grantID: fresh.grantID)
                 try workspaces.saveCredentials(ws.name, creds)
-                if let old = current, old.state == .active { _ = try? retire(old.id, in: Self.renewGrace) }
-                audit.record("workspace_grant_renewed", [("workspace", ws.name), ("grant_id", fresh.grantID), ("previous", current?.id ?? "-")])
+                if current.state == .active { _ = try? retire(current.id, in: Self.renewGrace) }
+                audit.record("workspace_grant_renewed", [("workspace", ws.name), ("grant_id", fresh.grantID), ("previous", current.id)])
                 logger.notice("renewed the grant of workspace \(ws.name): \(fresh.grantID)")
             } catch {
                 logger.warning("renewing the grant of workspace \(ws.name) failed, will retry: \(error)")

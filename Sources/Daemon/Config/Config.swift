@@ -54,6 +54,11 @@ public struct Config: Sendable, Equatable {
         public var stopGraceSeconds = 1.0
         /// How long to wait for the engine to answer S3 requests after spawning it.
         public var readyTimeoutSeconds = 30.0
+        /// `sealed`: the engine runs in a network namespace of its own and the daemon reaches it
+        /// through a Unix socket (ADR 0003); `none`: its ports are on the host's loopback, open to
+        /// every local user (only for hosts that allow no namespaces, e.g. some containers).
+        public var isolation = "sealed"
+        public var sealed: Bool { isolation == "sealed" }
     }
 
     public init() {}
@@ -106,6 +111,7 @@ extension Config {
         c.engine.adminGrpcPort = try reader.int(e, "admin_grpc_port", c.engine.adminGrpcPort)
         c.engine.stopGraceSeconds = try reader.double(e, "stop_grace_seconds", c.engine.stopGraceSeconds)
         c.engine.readyTimeoutSeconds = try reader.double(e, "ready_timeout_seconds", c.engine.readyTimeoutSeconds)
+        c.engine.isolation = try reader.string(e, "isolation", c.engine.isolation)
         try reader.rejectUnknown()
         try c.validate(file: file)
         return c
@@ -149,6 +155,15 @@ extension Config {
         guard engine.readyTimeoutSeconds > 0 && engine.readyTimeoutSeconds <= 600 else {
             throw bad("engine.ready_timeout_seconds must be between 0 and 600")
         }
+        guard ["sealed", "none"].contains(engine.isolation) else {
+            throw bad("engine.isolation = \"\(engine.isolation.prefix(40))\" must be \"sealed\" or \"none\"")
+        }
+    }
+
+    /// The ports that must be free on the host: a sealed engine's ports exist only in its own
+    /// network namespace.
+    public var hostPorts: [(key: String, port: Int)] {
+        engine.sealed ? namedPorts.filter { !$0.key.hasPrefix("engine.") } : namedPorts
     }
 
     private func isIPv4(_ s: String) -> Bool {
@@ -211,6 +226,9 @@ extension Config {
         stop_grace_seconds = \(engine.stopGraceSeconds)
         # seconds to wait for the engine to serve S3 after it is spawned
         ready_timeout_seconds = \(engine.readyTimeoutSeconds)
+        # "sealed": the engine gets a network namespace of its own, so none of its ports is on the
+        # host and only the daemon reaches it; "none": its ports are open to every local user
+        isolation = \(TOMLSubset.quote(engine.isolation))
 
         """
     }

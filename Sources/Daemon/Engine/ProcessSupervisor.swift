@@ -15,6 +15,9 @@ final class ProcessSupervisor: @unchecked Sendable {
         var environment: [String: String]
         var logPath: String
         var pidFile: String
+        var isolation: Isolation = .none
+        var workingDirectory: String?
+        var umask: Int32 = -1
     }
 
     enum Event: Sendable {
@@ -31,6 +34,7 @@ final class ProcessSupervisor: @unchecked Sendable {
     private var finished = false
     private var started = false
     private var pid: Int32?
+    private var lastSpawnFailure: String?
 
     /// Backoff: 1 s doubling to 30 s; reset after the child stayed up for 30 s.
     static func backoffSeconds(attempt: Int) -> Double { min(30, pow(2, Double(max(0, attempt)))) }
@@ -41,6 +45,9 @@ final class ProcessSupervisor: @unchecked Sendable {
     }
 
     var currentPID: Int32? { cond.withLock { pid } }
+
+    /// Why the last spawn failed before the child ran (namespaces refused, exec failed), if it did.
+    var spawnFailure: String? { cond.withLock { lastSpawnFailure } }
 
     func start() {
         cond.withLock {
@@ -118,15 +125,17 @@ final class ProcessSupervisor: @unchecked Sendable {
     private func spawnOnce() -> SpawnResult {
         let logFD = open(spec.logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         defer { if logFD >= 0 { close(logFD) } }
-        let argv = [spec.path] + spec.arguments
-        let envp = spec.environment.map { "\($0.key)=\($0.value)" }
-        let pid = withCStrings(argv) { cArgv in
-            withCStrings(envp) { cEnv in
-                gt_spawn(spec.path, cArgv, cEnv, logFD, 0, SIGKILL)
-            }
+        let request = SpawnRequest(path: spec.path, arguments: spec.arguments, environment: spec.environment,
+                                   outputFD: logFD, parentDeathSignal: SIGKILL, isolation: spec.isolation,
+                                   workingDirectory: spec.workingDirectory, umask: spec.umask)
+        switch Spawn.start(request) {
+        case let .success(pid):
+            cond.withLock { lastSpawnFailure = nil }
+            return .success(pid)
+        case let .failure(f):
+            cond.withLock { lastSpawnFailure = f.description }
+            return .failure(f.description)
         }
-        if pid < 0 { return .failure("cannot spawn \(spec.path): \(String(cString: strerror(-pid)))") }
-        return .success(pid)
     }
 
     private func waitForExit(_ child: Int32) -> String {

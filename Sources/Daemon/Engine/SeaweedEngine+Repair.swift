@@ -1,4 +1,6 @@
+import CGaragetytus
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,9 +12,7 @@ extension SeaweedEngine {
         let seconds = Double(budget.components.seconds) + Double(budget.components.attoseconds) / 1e18
         let script = "lock\nvolume.fsck\nfs.verify\nunlock\nexit\n"
         // host:port.grpcPort — without the explicit gRPC port weed assumes port+10000.
-        let args = ["shell", "-master=127.0.0.1:\(config.masterPort).\(config.masterGrpcPort)",
-                    "-filer=127.0.0.1:\(config.filerPort).\(config.filerGrpcPort)"]
-        let result = await Self.run(weedPath, args, stdin: script, timeout: seconds)
+        let result = await shell(script, timeout: seconds)
         guard let (status, output) = result else {
             return [RepairStep(name: "engine consistency check", ok: false,
                                detail: "weed shell did not finish within \(Int(seconds)) s and was stopped")]
@@ -35,10 +35,7 @@ extension SeaweedEngine {
     public func reclaim(budget: Duration) async -> String {
         let started = ContinuousClock.now
         let seconds = Double(budget.components.seconds)
-        let args = ["shell", "-master=127.0.0.1:\(config.masterPort).\(config.masterGrpcPort)",
-                    "-filer=127.0.0.1:\(config.filerPort).\(config.filerGrpcPort)"]
-        guard let (status, output) = await Self.run(weedPath, args, stdin: "lock\nvolume.vacuum -garbageThreshold 0.1\nunlock\nexit\n",
-                                                     timeout: seconds) else {
+        guard let (status, output) = await shell("lock\nvolume.vacuum -garbageThreshold 0.1\nunlock\nexit\n", timeout: seconds) else {
             return "volume.vacuum did not finish within \(Int(seconds)) s and was stopped"
         }
         let took = String(format: "%.1f s", Double((ContinuousClock.now - started).components.seconds))
@@ -47,30 +44,59 @@ extension SeaweedEngine {
             : "volume.vacuum failed (exit \(status)): \(errors.first.map(String.init) ?? String(output.suffix(200)))"
     }
 
+    /// How `weed shell` reaches the engine: inside a sealed engine's network namespace.
+    var shellIsolation: Isolation {
+        guard config.sealed else { return .none }
+        return currentPID.map { .joining(pid: $0) } ?? .none
+    }
+
+    /// Runs `weed shell` with `script` on stdin in the engine's directory (whose security.toml it
+    /// reads); its exit status and output, or nil after `timeout`.
+    func shell(_ script: String, timeout: Double) async -> (Int32, String)? {
+        let args = ["shell", "-master=127.0.0.1:\(config.masterPort).\(config.masterGrpcPort)",
+                    "-filer=127.0.0.1:\(config.filerPort).\(config.filerGrpcPort)"]
+        let request = SpawnRequest(path: weedPath, arguments: args,
+                                   environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": paths.engineDir],
+                                   isolation: shellIsolation, workingDirectory: paths.engineDir, umask: 0o077)
+        return await Self.run(request, stdin: script, timeout: timeout)
+    }
+
     /// Runs a program with `stdin`, returning its exit status and output, or nil after `timeout`.
-    static func run(_ path: String, _ args: [String], stdin: String, timeout: Double) async -> (Int32, String)? {
+    static func run(_ spec: SpawnRequest, stdin: String, timeout: Double) async -> (Int32, String)? {
         await withCheckedContinuation { cont in
             Thread.detachNewThread {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: path)
-                p.arguments = args
-                let inPipe = Pipe(), outPipe = Pipe()
-                p.standardInput = inPipe
-                p.standardOutput = outPipe
-                p.standardError = outPipe
-                do { try p.run() } catch {
-                    cont.resume(returning: (127, "cannot run \(path): \(error)"))
+                var input: [Int32] = [-1, -1], output: [Int32] = [-1, -1]
+                guard gt_pipe_cloexec(&input) == 0, gt_pipe_cloexec(&output) == 0 else {
+                    cont.resume(returning: (127, "cannot make a pipe: \(String(cString: strerror(errno)))"))
                     return
                 }
-                inPipe.fileHandleForWriting.write(Data(stdin.utf8))
-                try? inPipe.fileHandleForWriting.close()
-                let killer = DispatchWorkItem { if p.isRunning { p.terminate(); kill(p.processIdentifier, SIGKILL) } }
+                var request = spec
+                request.stdinFD = input[0]
+                request.outputFD = output[1]
+                let started = Spawn.start(request)
+                close(input[0])
+                close(output[1])
+                guard case let .success(pid) = started else {
+                    close(input[1]); close(output[0])
+                    if case let .failure(f) = started { cont.resume(returning: (127, f.description)) }
+                    return
+                }
+                let writer = FileHandle(fileDescriptor: input[1], closeOnDealloc: true)
+                try? writer.write(contentsOf: Data(stdin.utf8))
+                try? writer.close()
+                let timedOut = Mutex(false)
+                let killer = DispatchWorkItem {
+                    timedOut.withLock { $0 = true }
+                    kill(pid, SIGKILL)
+                }
                 DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-                let data = outPipe.fileHandleForReading.readDataToEndOfFile()
-                p.waitUntilExit()
-                let timedOut = killer.isCancelled == false && p.terminationReason == .uncaughtSignal
+                let data = FileHandle(fileDescriptor: output[0], closeOnDealloc: true).readDataToEndOfFile()
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 killer.cancel()
-                cont.resume(returning: timedOut ? nil : (p.terminationStatus, String(decoding: data, as: UTF8.self)))
+                // WEXITSTATUS is a macro: decode the status word by hand.
+                let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                cont.resume(returning: timedOut.withLock { $0 } ? nil : (code, String(decoding: data, as: UTF8.self)))
             }
         }
     }

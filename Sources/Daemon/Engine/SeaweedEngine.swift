@@ -12,6 +12,8 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
     // SAFETY: all stored properties are immutable after init; the supervisor is itself thread-safe.
     public let kind = "seaweedfs-embedded"
     public let s3Endpoint: URL
+    /// The Unix socket the daemon reaches a sealed engine's S3 through (nil: `s3Endpoint` over TCP).
+    public let s3Socket: String?
     let paths: Paths
     let config: Config.Engine
     let listenAddress: String
@@ -31,15 +33,19 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
         self.weedPath = weedPath
         self.logger = logger
         s3Endpoint = URL(string: "http://127.0.0.1:\(config.engine.s3Port)")!
+        s3Socket = config.engine.sealed ? Self.s3SocketPath(paths) : nil
         self.identity = identity
         let creds = S3Credentials(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey)
-        client = S3Client(endpoint: s3Endpoint, credentials: creds, retry: RetryPolicy(maxAttempts: 3, budget: 10), timeout: 30)
-        probe = S3Client(endpoint: s3Endpoint, credentials: creds, retry: .none, timeout: 2)
+        client = S3Client(endpoint: s3Endpoint, credentials: creds, retry: RetryPolicy(maxAttempts: 3, budget: 10), timeout: 30,
+                          unixSocket: s3Socket)
+        probe = S3Client(endpoint: s3Endpoint, credentials: creds, retry: .none, timeout: 2, unixSocket: s3Socket)
         let env = ProcessInfo.processInfo.environment
         var childEnv: [String: String] = ["PATH": env["PATH"] ?? "/usr/bin:/bin", "HOME": paths.engineDir]
         if let tz = env["TZ"] { childEnv["TZ"] = tz }
         let spec = ProcessSupervisor.Spec(path: weedPath, arguments: Self.arguments(paths: paths, engine: config.engine),
-                                          environment: childEnv, logPath: paths.engineLog, pidFile: paths.enginePidFile)
+                                          environment: childEnv, logPath: paths.engineLog, pidFile: paths.enginePidFile,
+                                          isolation: config.engine.sealed ? .sealed(engineDir: paths.engineDir) : .none,
+                                          workingDirectory: paths.engineDir, umask: 0o077)
         supervisor = ProcessSupervisor(spec: spec) { event in onEvent(EngineEvent(event)) }
     }
 
@@ -59,8 +65,10 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
          "-master.telemetry=false", "-metricsPort=0",
          "-s3.config=\(paths.engineConfigFile)",
          "-filer.localSocket=\(paths.engineDir)/filer.sock",
-         "-s3.localSocket=\(paths.engineDir)/s3.sock"]
+         "-s3.localSocket=\(s3SocketPath(paths))"]
     }
+
+    static func s3SocketPath(_ paths: Paths) -> String { paths.engineDir + "/s3.sock" }
 
     /// The SeaweedFS S3 identity file: the daemon's key as the only (admin) identity.
     static func identityConfig(_ identity: EngineIdentity) throws -> Data {
@@ -76,6 +84,7 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
         reapStaleEngine()
         rotateLogIfLarge()
         try SecretFile.write(try Self.identityConfig(identity), to: paths.engineConfigFile)
+        try EngineSeal.prepare(paths: paths, sealed: config.sealed)
         supervisor.start()
         let deadline = Date().addingTimeInterval(config.readyTimeoutSeconds)
         var sawProcess = false
@@ -83,6 +92,14 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
         while Date() < deadline {
             guard let failure = await probeFailure() else { return }
             lastFailure = failure
+            if let why = supervisor.spawnFailure, config.sealed, why.contains("unshare") || why.contains("uid_map") || why.contains("mount") {
+                throw DaemonError(.environment, "cannot seal the engine in a network namespace of its own (\(why))",
+                                  fix: "run the daemon as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1); "
+                                      + "where neither is possible set engine.isolation = \"none\" in \(paths.configFile), which leaves the engine's ports open to every local user")
+            }
+            if let why = supervisor.spawnFailure {
+                throw DaemonError(.failed, "the engine (weed) could not be started: \(why)", fix: "see \(paths.engineLog)")
+            }
             let running = supervisor.currentPID != nil
             if running { sawProcess = true }
             if sawProcess && !running {

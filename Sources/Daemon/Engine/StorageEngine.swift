@@ -24,8 +24,10 @@ public struct RepairStep: Codable, Sendable, Equatable {
 public protocol StorageEngine: Sendable {
     /// A short name for logs and status (`seaweedfs-embedded`).
     var kind: String { get }
-    /// The engine's own S3 endpoint, reachable only by the daemon.
+    /// The engine's own S3 endpoint, reachable only by the daemon (the host its requests are signed for).
     var s3Endpoint: URL { get }
+    /// The Unix socket that endpoint is reached through, when it is not on TCP.
+    var s3Socket: String? { get }
     /// Brings the engine up; returns when it serves S3, throws when it cannot.
     func start() async throws
     /// Stops the engine and waits for it.

@@ -19,6 +19,8 @@ final class EngineReader: Sendable {
 
     let host: String
     let port: Int
+    /// A Unix socket to connect to instead of host:port.
+    let socketPath: String?
     let group: EventLoopGroup
     /// Connections that finished an exchange and may carry the next one.
     private let idle = Mutex<[Connection]>([])
@@ -27,9 +29,10 @@ final class EngineReader: Sendable {
     /// stopped taking the body, a connection idle in the pool) is closed.
     static let readTimeout = TimeAmount.minutes(5)
 
-    init(host: String, port: Int, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    init(host: String, port: Int, socketPath: String? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.host = host
         self.port = port
+        self.socketPath = socketPath
         self.group = group
     }
 
@@ -75,9 +78,9 @@ final class EngineReader: Sendable {
     }
 
     private func connect() async throws -> Connection {
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(5))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        var bootstrap = ClientBootstrap(group: group).connectTimeout(.seconds(5))
+        if socketPath == nil { bootstrap = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1) }
+        bootstrap = bootstrap
             .channelOption(.autoRead, value: false)
             .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 64 << 10, maximum: 1 << 20))
             .channelOption(.maxMessagesPerRead, value: 1)  // one read per `read()`: ≤ 1 MiB past the stream's limit
@@ -88,7 +91,7 @@ final class EngineReader: Sendable {
                     try channel.pipeline.syncOperations.addHandler(Handler())
                 }
             }
-            .connect(host: host, port: port).get()
+        let channel = try await (socketPath.map { bootstrap.connect(unixDomainSocketPath: $0) } ?? bootstrap.connect(host: host, port: port)).get()
         return Connection(channel: channel)
     }
 

@@ -8,7 +8,10 @@ import S3
 /// the engine's answer as a stream: bodies flow both ways with backpressure, never whole in memory.
 final class Forwarder: Sendable {
     let client: HTTPClient
+    /// The engine's endpoint as requests are signed for it (its Host header).
     let base: URL
+    /// Where requests go: `base`, or `http+unix://` with the engine's socket.
+    let transport: String
     let credentials: S3Credentials
     let keys = SigningKeyCache()
     /// GET and HEAD go through connections that read in big pieces.
@@ -21,8 +24,10 @@ final class Forwarder: Sendable {
     /// Response headers of the engine's hop.
     static let droppedResponse: Set<String> = ["connection", "keep-alive", "transfer-encoding", "server"]
 
-    init(engine: URL, credentials: S3Credentials) {
+    init(engine: URL, socket: String? = nil, credentials: S3Credentials) {
         base = engine
+        let root = engine.absoluteString.hasSuffix("/") ? String(engine.absoluteString.dropLast()) : engine.absoluteString
+        transport = socket.map { "http+unix://" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? root
         self.credentials = credentials
         var config = HTTPClient.Configuration()
         config.redirectConfiguration = .disallow
@@ -30,7 +35,7 @@ final class Forwarder: Sendable {
         config.timeout = .init(connect: .seconds(5), read: .seconds(300))
         config.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
-        reader = EngineReader(host: engine.host ?? "127.0.0.1", port: engine.port ?? 80)
+        reader = EngineReader(host: engine.host ?? "127.0.0.1", port: engine.port ?? 80, socketPath: socket)
     }
 
     func shutdown() async {
@@ -41,29 +46,27 @@ final class Forwarder: Sendable {
     /// A bodyless request (GET, HEAD) whose answer is read ahead into a bounded buffer.
     func sendReadingAhead(method: String, path: String, query: String, headers: [(String, String)]) async throws
         -> (HTTPResponseHead, ResponseStream) {
-        let (urlText, fields) = try prepare(method: method, path: path, query: query, headers: headers)
-        var withHost = fields
-        withHost.replaceOrAdd(name: "host", value: SigV4.hostHeader(base))
-        let target = String(urlText.dropFirst(base.absoluteString.count))
-        return try await reader.send(HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: target, headers: withHost))
+        let (target, fields) = try prepare(method: method, path: path, query: query, headers: headers)
+        return try await reader.send(HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: target, headers: fields))
     }
 
     /// `path` is decoded (`/bucket/key`), `query` canonical; `headers` are the client's.
     func send(method: String, path: String, query: String, headers: [(String, String)],
               body: HTTPClientRequest.Body?) async throws -> HTTPClientResponse {
-        let (urlText, fields) = try prepare(method: method, path: path, query: query, headers: headers)
-        var request = HTTPClientRequest(url: urlText)
+        let (target, fields) = try prepare(method: method, path: path, query: query, headers: headers)
+        var request = HTTPClientRequest(url: transport + target)
         request.method = HTTPMethod(rawValue: method)
         request.headers = fields
         if let body { request.body = body }
         return try await client.execute(request, timeout: .hours(24))
     }
 
-    /// The engine URL and the headers to send: the client's own (minus its hop and signature), re-signed.
+    /// The request target (path and query) and the headers to send: the client's own (minus its
+    /// hop and signature), re-signed, with the Host they are signed for.
     private func prepare(method: String, path: String, query: String, headers: [(String, String)]) throws -> (String, HTTPHeaders) {
-        let encodedPath = SigV4.canonicalURI(path)
-        let urlText = base.absoluteString + encodedPath + (query.isEmpty ? "" : "?" + query)
-        guard let url = URL(string: urlText) else {
+        let target = SigV4.canonicalURI(path) + (query.isEmpty ? "" : "?" + query)
+        let root = base.absoluteString.hasSuffix("/") ? String(base.absoluteString.dropLast()) : base.absoluteString
+        guard let url = URL(string: root + target) else {
             throw GatewayRequest.Refusal(status: 400, code: "InvalidURI", message: "the request path cannot be forwarded")
         }
         var kept: [(String, String)] = []
@@ -80,8 +83,9 @@ final class Forwarder: Sendable {
         }
         let auth = SigV4.sign(method: method, url: url, headers: kept, payloadHash: SigV4.unsignedPayload, credentials: credentials, keys: keys)
         var fields = HTTPHeaders()
+        fields.add(name: "host", value: SigV4.hostHeader(base))
         for (n, v) in kept + auth { fields.add(name: n, value: v) }
-        return (urlText, fields)
+        return (target, fields)
     }
 
     /// A small request of the gateway's own (HEAD of a copy source), body ignored.

@@ -161,6 +161,7 @@ final class GatewayCore: Sendable {
         case "InvalidAccessKeyId": return "unknown_key"
         case "SignatureDoesNotMatch", "AuthorizationHeaderMalformed", "AuthorizationQueryParametersError", "InvalidRequest": return "bad_signature"
         default:
+            if message.contains("were not signed") { return "bad_signature" }
             if message.contains("deny-all") { return "deny_all" }
             if message.contains("revoked") { return "revoked" }
             if message.contains("expired") { return "expired" }
