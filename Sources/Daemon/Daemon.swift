@@ -113,7 +113,8 @@ public enum Daemon {
                                                   buckets: buckets, testHooks: environment["GARAGETYTUS_TEST_HOOKS"] == "1",
                                                   logger: logger, onRunning: { readiness.mark(.control) })),
                 .init(service: Gateway.make(config: config, core: core, logger: logger, onRunning: { readiness.mark(.gateway) })),
-                .init(service: Janitor(service: buckets, metrics: gatewayMetrics, logger: logger)),
+                .init(service: Janitor(service: buckets, metrics: gatewayMetrics, abortUploadsAfter: config.gateway.abortUploadsAfterHours * 3600,
+                                               rescanTicks: config.gateway.usageRescanSeconds, logger: logger)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))

@@ -56,4 +56,47 @@ extension S3Client {
     public func abortMultipartUpload(bucket: String, key: String, uploadId: String) throws {
         _ = try send("DELETE", bucket: bucket, key: key, query: [("uploadId", uploadId)], operation: "AbortMultipartUpload \(bucket)/\(key)")
     }
+
+    /// An upload that was started and neither completed nor aborted.
+    public struct PendingUpload: Sendable, Equatable {
+        public var key: String
+        public var uploadId: String
+        public var initiated: Date?
+    }
+
+    /// Every unfinished multipart upload of the bucket (all pages).
+    public func listMultipartUploads(bucket: String) throws -> [PendingUpload] {
+        var out: [PendingUpload] = []
+        var keyMarker: String?, idMarker: String?
+        repeat {
+            var q = [("uploads", ""), ("max-uploads", "1000")]
+            if let keyMarker { q.append(("key-marker", keyMarker)) }
+            if let idMarker { q.append(("upload-id-marker", idMarker)) }
+            let op = "ListMultipartUploads \(bucket)"
+            let root = try Self.parseXML(try send("GET", bucket: bucket, query: q, operation: op), op)
+            out += root.all("Upload").map {
+                PendingUpload(key: $0.string("Key") ?? "", uploadId: $0.string("UploadId") ?? "", initiated: $0.string("Initiated").flatMap(Self.parseISODate))
+            }
+            let truncated = root.string("IsTruncated") == "true"
+            keyMarker = truncated ? root.string("NextKeyMarker") : nil
+            idMarker = truncated ? root.string("NextUploadIdMarker") : nil
+            if truncated && keyMarker == nil { break }  // a server that says "more" without a marker
+        } while keyMarker != nil
+        return out
+    }
+
+    /// The bytes an unfinished upload's parts hold (all pages).
+    public func partsSize(bucket: String, key: String, uploadId: String) throws -> Int64 {
+        var total: Int64 = 0
+        var marker: String?
+        repeat {
+            var q = [("uploadId", uploadId), ("max-parts", "1000")]
+            if let marker { q.append(("part-number-marker", marker)) }
+            let op = "ListParts \(bucket)/\(key)"
+            let root = try Self.parseXML(try send("GET", bucket: bucket, key: key, query: q, operation: op), op)
+            total += root.all("Part").reduce(0) { $0 + (Int64($1.string("Size") ?? "") ?? 0) }
+            marker = root.string("IsTruncated") == "true" ? root.string("NextPartNumberMarker") : nil
+        } while marker != nil
+        return total
+    }
 }

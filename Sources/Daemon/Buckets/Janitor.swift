@@ -10,8 +10,16 @@ final class Janitor: Service {
     let metrics: GatewayMetrics
     let interval: Duration
     let logger: Logger
+    /// Unfinished multipart uploads older than this are aborted.
+    let abortUploadsAfter: TimeInterval
 
-    init(service: BucketService, metrics: GatewayMetrics, interval: Duration = .seconds(1), logger: Logger) {
+    /// Usage is rescanned every this many ticks.
+    let rescanTicks: Int
+
+    init(service: BucketService, metrics: GatewayMetrics, interval: Duration = .seconds(1), abortUploadsAfter: TimeInterval = 86400,
+         rescanTicks: Int = 30, logger: Logger) {
+        self.abortUploadsAfter = abortUploadsAfter
+        self.rescanTicks = max(1, rescanTicks)
         self.service = service
         self.metrics = metrics
         self.interval = interval
@@ -49,12 +57,23 @@ final class Janitor: Service {
         if tick % 60 == 0 { await service.retryPendingRevokes() }
         if tick % 10 == 0 { await service.renewWorkspaceGrants() }
         try? registry.addTraffic(metrics.drainTraffic(), at: t)  // one small write a second, only with traffic
-        if tick % 30 == 0 { await rescanUsage() }
+        if tick % rescanTicks == 0 { await rescanUsage() }
         metrics.setActiveGrants(registry.snapshot.grantsByKey.values.filter { $0.state == .active && $0.expiresAt > t }.count)
     }
 
     func rescanUsage() async {
         for name in service.registry.snapshot.buckets.keys {
+            let cutoff = service.now.addingTimeInterval(-abortUploadsAfter)
+            do {
+                let n = try await service.engine.abortUploads(name, startedBefore: cutoff)
+                if n > 0 {
+                    metrics.abortedUploads(n)
+                    logger.notice("aborted \(n) multipart upload(s) of bucket \(name) left unfinished for more than \(String(format: "%.1f", abortUploadsAfter / 3600)) h")
+                    service.audit.record("uploads_aborted", [("bucket", name), ("count", "\(n)")])
+                }
+            } catch {
+                logger.warning("aborting old uploads of bucket \(name) failed, will retry: \(error)")
+            }
             let before = service.usage.storedSinceScan(bucket: name)
             if let u = try? await service.engine.bucketUsage(name) {
                 service.usage.scanned(bucket: name, usage: u, storedBefore: before)

@@ -21,6 +21,11 @@ public struct Config: Sendable, Equatable {
         public var headerTimeoutSeconds = 20.0
         /// A connection with nothing read or written for this long is closed.
         public var idleTimeoutSeconds = 120.0
+        /// Multipart uploads neither completed nor aborted after this many hours are aborted (their
+        /// parts count against the quota and fill the disk until then).
+        public var abortUploadsAfterHours = 24.0
+        /// Seconds between scans of every bucket's usage (objects and unfinished uploads).
+        public var usageRescanSeconds = 30
     }
 
     public struct Grants: Sendable, Equatable {
@@ -94,6 +99,8 @@ extension Config {
         c.gateway.maxConnections = try reader.int("gateway", "max_connections", c.gateway.maxConnections)
         c.gateway.headerTimeoutSeconds = try reader.double("gateway", "header_timeout_seconds", c.gateway.headerTimeoutSeconds)
         c.gateway.idleTimeoutSeconds = try reader.double("gateway", "idle_timeout_seconds", c.gateway.idleTimeoutSeconds)
+        c.gateway.abortUploadsAfterHours = try reader.double("gateway", "abort_uploads_after_hours", c.gateway.abortUploadsAfterHours)
+        c.gateway.usageRescanSeconds = try reader.int("gateway", "usage_rescan_seconds", c.gateway.usageRescanSeconds)
         c.watchdog.intervalSeconds = try reader.double("watchdog", "interval_seconds", c.watchdog.intervalSeconds)
         c.watchdog.roBelowPct = try reader.double("watchdog", "ro_below_pct", c.watchdog.roBelowPct)
         c.watchdog.rwAbovePct = try reader.double("watchdog", "rw_above_pct", c.watchdog.rwAbovePct)
@@ -142,6 +149,12 @@ extension Config {
         }
         guard (0.5...600).contains(gateway.headerTimeoutSeconds), (1...3600).contains(gateway.idleTimeoutSeconds) else {
             throw bad("gateway.header_timeout_seconds must be 0.5–600 and gateway.idle_timeout_seconds 1–3600")
+        }
+        guard gateway.abortUploadsAfterHours >= 0.001 && gateway.abortUploadsAfterHours <= 24 * 365 else {
+            throw bad("gateway.abort_uploads_after_hours = \(gateway.abortUploadsAfterHours) must be between 0.001 and 8760")
+        }
+        guard (1...3600).contains(gateway.usageRescanSeconds) else {
+            throw bad("gateway.usage_rescan_seconds = \(gateway.usageRescanSeconds) must be between 1 and 3600")
         }
         guard watchdog.intervalSeconds >= 0.05 && watchdog.intervalSeconds <= 3600 else {
             throw bad("watchdog.interval_seconds = \(watchdog.intervalSeconds) must be between 0.05 and 3600")
@@ -199,6 +212,10 @@ extension Config {
         header_timeout_seconds = \(gateway.headerTimeoutSeconds)
         # seconds a connection may stay idle
         idle_timeout_seconds = \(gateway.idleTimeoutSeconds)
+        # hours after which an unfinished multipart upload is aborted by the janitor
+        abort_uploads_after_hours = \(gateway.abortUploadsAfterHours)
+        # seconds between scans of each bucket's usage for its quota
+        usage_rescan_seconds = \(gateway.usageRescanSeconds)
 
         [watchdog]
         # seconds between disk checks

@@ -152,13 +152,33 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
         let client = client
         return try await engineCall("list bucket \(name)") {
             let all = try client.listAll(bucket: name)
-            return BucketUsage(bytes: all.objects.reduce(0) { $0 + $1.size }, objects: Int64(all.objects.count))
+            // Parts of unfinished uploads are stored too, though no listing of objects shows them.
+            var parts: Int64 = 0
+            for u in try client.listMultipartUploads(bucket: name) {
+                parts += try client.partsSize(bucket: name, key: u.key, uploadId: u.uploadId)
+            }
+            return BucketUsage(bytes: all.objects.reduce(0) { $0 + $1.size } + parts, objects: Int64(all.objects.count))
+        }
+    }
+
+    public func abortUploads(_ name: String, startedBefore cutoff: Date) async throws -> Int {
+        let client = client
+        return try await engineCall("abort old uploads of bucket \(name)") {
+            var aborted = 0
+            for u in try client.listMultipartUploads(bucket: name) where (u.initiated ?? .distantFuture) < cutoff {
+                try client.abortMultipartUpload(bucket: name, key: u.key, uploadId: u.uploadId)
+                aborted += 1
+            }
+            return aborted
         }
     }
 
     public func emptyBucket(_ name: String) async throws -> Int {
         let client = client
         return try await engineCall("empty bucket \(name)") {
+            for u in try client.listMultipartUploads(bucket: name) {
+                try client.abortMultipartUpload(bucket: name, key: u.key, uploadId: u.uploadId)
+            }
             var deleted = 0
             var previous: [String] = []
             while true {

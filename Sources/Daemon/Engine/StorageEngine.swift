@@ -36,7 +36,10 @@ public protocol StorageEngine: Sendable {
     func isHealthy() async -> Bool
     func createBucket(_ name: String) async throws
     func deleteBucket(_ name: String) async throws
+    /// Bytes stored (objects and the parts of unfinished uploads) and objects.
     func bucketUsage(_ name: String) async throws -> BucketUsage
+    /// Aborts the bucket's multipart uploads started before `cutoff`; returns how many.
+    func abortUploads(_ name: String, startedBefore cutoff: Date) async throws -> Int
     /// Deletes every object (and unfinished multipart upload) in the bucket; returns how many objects.
     func emptyBucket(_ name: String) async throws -> Int
     /// The engine's own consistency check and repair, bounded by `budget`.

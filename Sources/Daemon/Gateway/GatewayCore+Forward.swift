@@ -117,8 +117,22 @@ extension GatewayCore {
             if ends.count == 2, ends[1] >= ends[0] { return ends[1] - ends[0] + 1 }
         }
         guard let source = op.copySource, let slash = source.firstIndex(of: "/") else { return 0 }
-        let head = try await forwarder.head(bucket: String(source[..<slash]), key: String(source[source.index(after: slash)...]))
-        return head.headers.first(name: "content-length").flatMap { Int64($0) } ?? 0
+        let head: HTTPClientResponse
+        do {
+            head = try await forwarder.head(bucket: String(source[..<slash]), key: String(source[source.index(after: slash)...]))
+        } catch {
+            throw Self.engineUnreachable(error)
+        }
+        // Only a source the engine has, of a known size, is copied: anything else cannot be
+        // admitted against the quota exactly.
+        guard head.status.code == 200, let size = head.headers.first(name: "content-length").flatMap({ Int64($0) }), size >= 0 else {
+            let missing = head.status.code == 404
+            throw Denial(refusal: .init(status: missing ? 404 : 400, code: missing ? "NoSuchKey" : "InvalidArgument",
+                                       message: missing ? "the copy source \(source.prefix(200)) does not exist"
+                                                        : "the size of the copy source \(source.prefix(200)) cannot be read (engine answered \(head.status.code))"),
+                         reason: missing ? "not_found" : "bad_request")
+        }
+        return size
     }
 
     static func response(from upstream: HTTPClientResponse, head: Bool) -> Response {

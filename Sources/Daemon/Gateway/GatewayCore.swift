@@ -79,6 +79,9 @@ final class GatewayCore: Sendable {
         let op = S3Operation.classify(method: req.method, path: req.path, query: req.query, headers: { req.header($0) })
         facts.op = op.kind.rawValue
         facts.bucket = op.bucket
+        if let problem = op.copySourceProblem {
+            throw Denial(refusal: .init(status: 400, code: "InvalidArgument", message: problem), reason: "bad_request")
+        }
         let record = op.bucket.flatMap { registry.bucket($0) }
         let s = state.snapshot
         switch Policy.decide(op, caller: caller.who, bucket: record?.view, readOnly: (s.mode == .ro, s.diskFreePct), now: caller.at) {

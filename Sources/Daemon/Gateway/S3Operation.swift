@@ -22,6 +22,31 @@ public struct S3Operation: Sendable, Equatable {
     public var key: String?
     /// For copies: the source as `bucket/key`.
     public var copySource: String?
+    /// Why `x-amz-copy-source` was not taken, when it was given in a form the gateway does not
+    /// read exactly as the engine does (the request is then refused).
+    public var copySourceProblem: String?
+
+    /// `x-amz-copy-source` as `bucket/key`, only in the one form that every reader agrees on:
+    /// percent-encoded once, an optional leading `/`, no query (`?versionId=`), no `+` (which some
+    /// decoders read as a space), no empty, `.` or `..` segment (which the engine would clean).
+    /// Anything else would let the gateway size one object while the engine copies another.
+    public static func parseCopySource(_ raw: String) -> Result<String, CopySourceError> {
+        func bad(_ why: String) -> Result<String, CopySourceError> { .failure(CopySourceError(message: "x-amz-copy-source \(why)")) }
+        if raw.contains("?") { return bad("may not carry a query (versions are not supported)") }
+        if raw.contains("+") { return bad("must encode '+' as %2B") }
+        guard var decoded = raw.removingPercentEncoding else { return bad("is not valid percent-encoding") }
+        if decoded.contains("?") { return bad("may not name a key with '?'") }
+        if decoded.hasPrefix("/") { decoded.removeFirst() }
+        let parts = decoded.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 2, !parts[0].isEmpty else { return bad("must be <bucket>/<key>") }
+        if parts.dropFirst().contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
+            return bad("may not have empty, '.' or '..' path segments")
+        }
+        if decoded.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) { return bad("may not contain control characters") }
+        return .success(decoded)
+    }
+
+    public struct CopySourceError: Error, Sendable, Equatable { public var message: String }
 
     /// Path-style only: `/`, `/<bucket>`, `/<bucket>/<key>`; `path` is percent-decoded.
     public static func classify(method: String, path: String, query: [String: String], headers: (String) -> String?) -> S3Operation {
@@ -30,9 +55,14 @@ public struct S3Operation: Sendable, Equatable {
         let slash = p.firstIndex(of: "/")
         let bucket = p.isEmpty ? nil : String(slash.map { p[..<$0] } ?? p)
         let key = slash.map { String(p[p.index(after: $0)...]) }.flatMap { $0.isEmpty ? nil : $0 }
-        var source = headers("x-amz-copy-source").map { $0.removingPercentEncoding ?? $0 }
-        while source?.hasPrefix("/") == true { source?.removeFirst() }
-        func op(_ k: Kind) -> S3Operation { S3Operation(kind: k, bucket: bucket, key: key, copySource: source) }
+        var source: String?, problem: String?
+        if let raw = headers("x-amz-copy-source") {
+            switch parseCopySource(raw) {
+            case let .success(s): source = s
+            case let .failure(e): problem = e.message; source = ""
+            }
+        }
+        func op(_ k: Kind) -> S3Operation { S3Operation(kind: k, bucket: bucket, key: key, copySource: source, copySourceProblem: problem) }
         let has = { (name: String) in query[name] != nil }
         switch (method, bucket, key) {
         case ("GET", nil, nil): return op(.listBuckets)

@@ -10,6 +10,7 @@ public final class GatewayMetrics: Sendable {
     private let bytesIn: Counter
     private let bytesOut: Counter
     private let activeGrants: Gauge
+    private let uploadsAborted: Counter
     private let pending = Mutex<[String: TrafficWindow]>([:])
 
     public init(registry: PrometheusCollectorRegistry) {
@@ -22,7 +23,11 @@ public final class GatewayMetrics: Sendable {
         bytesIn = registry.makeCounter(name: MetricNames.s3BytesIn, help: "Request payload bytes accepted by the S3 gateway")
         bytesOut = registry.makeCounter(name: MetricNames.s3BytesOut, help: "Response payload bytes sent by the S3 gateway")
         activeGrants = registry.makeGauge(name: MetricNames.activeGrants, help: "Grants that are active and not expired")
+        uploadsAborted = registry.makeCounter(name: MetricNames.uploadsAborted,
+                                              help: "Multipart uploads the janitor aborted because they were left unfinished too long")
     }
+
+    func abortedUploads(_ n: Int) { if n > 0 { uploadsAborted.increment(by: Int64(n)) } }
 
     func request(op: String, status: Int, duration d: Duration, bytesIn i: Int64, bytesOut o: Int64, bucket: String?) {
         registry.makeCounter(name: MetricNames.s3Requests, labels: [("op", op), ("status", "\(status)")]).increment()

@@ -13,4 +13,5 @@ public enum MetricNames {
     public static let s3BytesOut = "garagetytus_s3_bytes_out_total"
     public static let s3Denied = "garagetytus_s3_denied_total"
     public static let activeGrants = "garagetytus_active_grants"
+    public static let uploadsAborted = "garagetytus_multipart_uploads_aborted_total"
 }
