@@ -20,6 +20,11 @@ public struct AWSChunkedDecoder: Sendable {
 
     private let mode: Mode
     private let maxChunk: Int
+    /// At most this many trailer lines, of at most `maxTrailerBytes` together: a body may not
+    /// grow the decoder's memory by sending trailers without end.
+    public static let maxTrailers = 16
+    public static let maxTrailerBytes = 16 << 10
+    private var trailerBytes = 0
     private var stage = Stage.header
     private var line: [UInt8] = []
     private var chunk: [UInt8] = []
@@ -34,6 +39,9 @@ public struct AWSChunkedDecoder: Sendable {
         self.maxChunk = maxChunk
         if case .signed(let v) = mode { previousSignature = v.signature } else { previousSignature = "" }
     }
+
+    /// Memory the decoder holds now for a chunk not yet complete and a line not yet ended.
+    public var bufferedCapacity: Int { chunk.capacity + line.capacity }
 
     /// True once the final chunk (and trailers) have been read.
     public var isComplete: Bool { stage == .done }
@@ -107,6 +115,10 @@ public struct AWSChunkedDecoder: Sendable {
             guard let colon = text.firstIndex(of: ":") else { throw Failure(message: "aws-chunked: malformed trailer \(text.prefix(80))") }
             let name = String(text[..<colon]).lowercased()
             if name == "x-amz-trailer-signature" { return }  // signed trailers: the checksum itself is verified by the engine
+            trailerBytes += text.utf8.count
+            guard trailers.count < Self.maxTrailers, trailerBytes <= Self.maxTrailerBytes else {
+                throw Failure(message: "aws-chunked: more than \(Self.maxTrailers) trailers or \(Self.maxTrailerBytes) bytes of them")
+            }
             trailers.append((name, text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         case .data, .done:
             break

@@ -1,4 +1,5 @@
 import Foundation
+import Daemon
 import S3
 import Testing
 import TestSupport
@@ -52,5 +53,32 @@ import TestSupport
         try d.finish()
         #expect(String(decoding: out, as: UTF8.self) == "hello world")
         #expect(d.trailers.count == 1 && d.trailers[0].0 == "x-amz-checksum-crc32" && d.trailers[0].1 == "DUoRhQ==")
+    }
+}
+
+/// Hostile aws-chunked bodies cannot grow the gateway's memory (issue 15).
+@Suite struct AWSChunkedBoundsTests {
+    @Test func trailersAreBoundedInNumberAndSize() throws {
+        func body(_ trailers: [String]) -> [UInt8] {
+            Array(("3\r\nabc\r\n0\r\n" + trailers.map { $0 + "\r\n" }.joined() + "\r\n").utf8)
+        }
+        var ok = AWSChunkedDecoder(mode: .unsigned)
+        #expect(try ok.feed(body((0..<16).map { "x-amz-checksum-\($0): abc" })) == Array("abc".utf8))
+        #expect(ok.isComplete && ok.trailers.count == 16)
+        var many = AWSChunkedDecoder(mode: .unsigned)
+        #expect(throws: AWSChunkedDecoder.Failure.self) { try many.feed(body((0..<17).map { "x-t-\($0): v" })) }
+        var big = AWSChunkedDecoder(mode: .unsigned)
+        let line = "x-big: " + String(repeating: "v", count: 4000)
+        #expect(throws: AWSChunkedDecoder.Failure.self) { try big.feed(body(Array(repeating: line, count: 5))) }
+    }
+
+    @Test func theRequestMemoryBudgetIsSharedAndGivenBack() {
+        let m = RequestMemory(limit: 100)
+        #expect(m.reserve(60) && m.reserve(40))
+        #expect(!m.reserve(1), "the budget is used up")
+        m.release(40)
+        #expect(m.reserve(30) && m.inUse == 90)
+        m.release(1000)
+        #expect(m.inUse == 0)
     }
 }

@@ -27,6 +27,12 @@ final class GatewayBody: AsyncSequence, @unchecked Sendable {
     /// The number of payload bytes the engine is told to expect.
     let length: Int64
     private let sha256: String?
+    /// The daemon-wide budget this body's decoder buffers are taken from, and what it holds of it.
+    private let memory: RequestMemory?
+    private var accounted = 0
+    /// Raw bytes read (framing included) and the most an aws-chunked body of `length` may take.
+    private var rawReceived: Int64 = 0
+    private let rawLimit: Int64
     private var base: RequestBody.AsyncIterator
     private var decoder: AWSChunkedDecoder?
     private var hash = SHA256()
@@ -43,14 +49,22 @@ final class GatewayBody: AsyncSequence, @unchecked Sendable {
     }
     private let reading = Mutex(Reading())
 
-    init(base: RequestBody, mode: Mode, length: Int64) {
+    init(base: RequestBody, mode: Mode, length: Int64, memory: RequestMemory? = nil) {
         self.base = base.makeAsyncIterator()
         self.length = length
+        self.memory = memory
         switch mode {
-        case .plain(let sha): sha256 = sha
-        case .chunked(let d): sha256 = nil; decoder = d
+        case .plain(let sha): sha256 = sha; rawLimit = length
+        case .chunked(let d): sha256 = nil; decoder = d; rawLimit = Self.chunkedRawLimit(length)
         }
     }
+
+    deinit { memory?.release(accounted) }
+
+    /// The framing of a real client's aws-chunked body (a header line of ~90 bytes per chunk of
+    /// 8 KiB or more, the final chunk, a few trailers) costs well under 1/8 of its payload plus
+    /// 64 KiB; a body that needs more is padding, refused.
+    static func chunkedRawLimit(_ decoded: Int64) -> Int64 { decoded + decoded / 8 + (64 << 10) }
 
     /// Why the body was refused, once it was.
     var refusal: GatewayRequest.Refusal? { failure.withLock { $0 } }
@@ -167,12 +181,23 @@ final class GatewayBody: AsyncSequence, @unchecked Sendable {
     private func accept(_ incoming: ByteBuffer) throws -> ByteBuffer? {
         var payload = incoming
         if decoder != nil {
+            rawReceived += Int64(incoming.readableBytes)
+            guard rawReceived <= rawLimit else {
+                throw fail("IncompleteBody", "the aws-chunked body is larger than \(rawLimit) bytes, more than its \(length) payload bytes need")
+            }
             do {
                 let out = try incoming.withUnsafeReadableBytes { try decoder!.feed($0) }
                 payload = ByteBuffer(bytes: out)
             } catch let e as AWSChunkedDecoder.Failure {
                 let forged = e.message.contains("signature")
                 throw fail(forged ? "SignatureDoesNotMatch" : "IncompleteBody", e.message, status: forged ? 403 : 400)
+            }
+            let holding = decoder!.bufferedCapacity
+            if let memory, holding > accounted {
+                guard memory.reserve(holding - accounted) else {
+                    throw fail("SlowDown", "the gateway holds as many request bytes as it may (\(memory.limit >> 20) MiB) — retry shortly", status: 503)
+                }
+                accounted = holding
             }
         }
         guard payload.readableBytes > 0 else { return nil }

@@ -27,10 +27,13 @@ extension GatewayCore {
         }
         defer { if let bucket = op.bucket, reserved > 0 { usage.settle(bucket: bucket, bytes: reserved, stored: stored) } }
         var body: HTTPClientRequest.Body?
-        let checked = GatewayBody(base: requestBody, mode: mode, length: length)
+        let checked = GatewayBody(base: requestBody, mode: mode, length: length, memory: memory)
+        var collected = 0  // bytes of the daemon-wide budget a small PUT received whole holds
+        defer { memory.release(collected) }
         if length > 0 {
             do {
-                if op.kind == .putObject && length <= Self.memoryLimit {
+                if op.kind == .putObject && length <= Self.memoryLimit && memory.reserve(Int(length)) {
+                    collected = Int(length)
                     // A small single PUT is checked whole before the engine sees it.
                     body = .bytes(try await checked.collect())
                 } else {
@@ -85,6 +88,9 @@ extension GatewayCore {
             }
             guard let decoded = req.header("x-amz-decoded-content-length").flatMap({ Int64($0) }), decoded >= 0 else {
                 throw refuse("MissingContentLength", "an aws-chunked body needs x-amz-decoded-content-length", status: 411)
+            }
+            if let raw = contentLength, raw > GatewayBody.chunkedRawLimit(decoded) {
+                throw refuse("InvalidArgument", "an aws-chunked body of \(raw) bytes for \(decoded) payload bytes is mostly framing; refused")
             }
             return (.chunked(AWSChunkedDecoder(mode: decoderMode)), try Self.withinLimit(decoded))
         }

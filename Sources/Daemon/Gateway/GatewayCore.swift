@@ -18,9 +18,12 @@ final class GatewayCore: Sendable {
     let adminSecret: String
     let region: String
     let now: @Sendable () -> Date
+    /// The budget for request bytes held in memory, shared by every connection.
+    let memory: RequestMemory
 
     init(registry: Registry, usage: UsageTracker, forwarder: Forwarder, state: DaemonState, metrics: GatewayMetrics, audit: AuditLog,
-         admin: EngineIdentity, region: String, now: @escaping @Sendable () -> Date = { Date() }) {
+         admin: EngineIdentity, region: String, memory: RequestMemory = RequestMemory(), now: @escaping @Sendable () -> Date = { Date() }) {
+        self.memory = memory
         self.registry = registry
         self.usage = usage
         self.forwarder = forwarder
