@@ -91,7 +91,7 @@ public enum Daemon {
             throw DaemonError(.corrupt, "cannot read buckets and grants from \(paths.stateDB): \(error)")
         }
         let usage = UsageTracker()
-        let audit = AuditLog(path: paths.auditLog)
+        let audit = AuditLog(path: paths.auditLog, store: store)
         let gatewayMetrics = GatewayMetrics(registry: metrics.registry)
         let forwarder = Forwarder(engine: engine.s3Endpoint, socket: engine.s3Socket,
                                   credentials: S3Credentials(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey))

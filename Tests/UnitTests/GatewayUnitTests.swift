@@ -116,3 +116,41 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: path + ".1"))  // rotated by size
     }
 }
+
+/// An audit trail that cannot be flushed (issue 15).
+@Suite struct AuditRecordTests {
+    final class Clock: @unchecked Sendable {
+        // SAFETY: the test advances it between calls on one thread.
+        var t = Date(timeIntervalSince1970: 2_000_000_000)
+    }
+
+    @Test func unauthenticatedRefusalsAreCountedPerSourceAndLifecycleEventsKeptInTheDB() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gt-auditdb-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let clock = Clock()
+        let store = try StateStore(path: dir + "/state.db")
+        let audit = AuditLog(path: dir + "/audit.jsonl", maxBytes: 4000, store: store, now: { clock.t })
+        audit.record("grant_minted", [("grant_id", "g_1"), ("bucket", "b")])
+        for i in 0..<5000 { audit.countRefusal(source: i % 2 == 0 ? "127.0.0.1" : "127.0.0.2", reason: i % 5 == 0 ? "unknown_key" : "bad_signature") }
+        audit.record("grant_revoked", [("grant_id", "g_1")])
+        let lines = { ((try? String(contentsOfFile: dir + "/audit.jsonl", encoding: .utf8)) ?? "").split(separator: "\n") }
+        #expect(lines().count == 2, "nothing per refused request: \(lines().count) lines")
+        audit.flushRefusals()
+        #expect(lines().count == 2, "the minute is not over")
+        clock.t += 61
+        audit.flushRefusals()
+        let counted = lines().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+            .filter { $0["event"] == "unauthenticated_refused" }
+        #expect(counted.map { $0["source"] } == ["127.0.0.1", "127.0.0.2"])
+        #expect(counted.map { $0["count"] } == ["2500", "2500"])
+        #expect(counted.first?["reasons"] == "bad_signature=2000,unknown_key=500")
+        // A flood that rotates the file away twice still leaves the DB's record.
+        for _ in 0..<100 { audit.record("request_refused", [("why", String(repeating: "x", count: 200))]) }
+        let kept = try store.auditEvents(since: .distantPast)
+        #expect(kept.map(\.event) == ["grant_minted", "grant_revoked", "unauthenticated_refused", "unauthenticated_refused"])
+        #expect(kept.first?.fields == ["grant_id": "g_1", "bucket": "b"])
+        #expect(try store.auditEvents(since: clock.t.addingTimeInterval(-30)).map(\.event) == ["unauthenticated_refused", "unauthenticated_refused"])
+        #expect(try store.auditEvents(since: .distantPast, event: "grant_revoked").count == 1)
+    }
+}

@@ -53,6 +53,7 @@ final class Janitor: Service {
                 _ = try? service.allow(b.name, reason: "deny-all ttl passed")
             }
         }
+        service.audit.flushRefusals()
         await service.revokeRetired()
         if tick % 60 == 0 { await service.retryPendingRevokes() }
         if tick % 10 == 0 { await service.renewWorkspaceGrants() }

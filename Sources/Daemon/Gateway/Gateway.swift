@@ -10,11 +10,20 @@ import ServiceLifecycle
 
 /// The S3 front door's listener on `gateway_port`: every request goes to `GatewayCore`.
 enum Gateway {
+    /// A request's context with the address it came from (anonymous refusals are counted per source).
+    struct Context: RequestContext {
+        var coreContext: CoreRequestContextStorage
+        let source: String
+        init(source: ApplicationRequestContextSource) {
+            coreContext = .init(source: source)
+            self.source = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        }
+    }
+
     struct Responder: HTTPResponder {
-        typealias Context = BasicRequestContext
         let core: GatewayCore
         func respond(to request: Request, context: Context) async throws -> Response {
-            await core.handle(request)
+            await core.handle(request, from: context.source)
         }
     }
 

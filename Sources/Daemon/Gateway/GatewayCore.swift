@@ -40,6 +40,8 @@ final class GatewayCore: Sendable {
     struct Denial: Error {
         var refusal: GatewayRequest.Refusal
         var reason: String
+        /// Refused before any signature was verified: counted per source, not audited one by one.
+        var unauthenticated = false
     }
 
     /// What the request turned out to be, for metrics, traffic and audit.
@@ -51,7 +53,7 @@ final class GatewayCore: Sendable {
         var bytesOut: Int64 = 0
     }
 
-    func handle(_ request: Request) async -> Response {
+    func handle(_ request: Request, from source: String = "unknown") async -> Response {
         let started = ContinuousClock.now
         var facts = Facts()
         var response: Response
@@ -59,9 +61,13 @@ final class GatewayCore: Sendable {
             response = try await process(request, &facts)
         } catch let d as Denial {
             metrics.denied(reason: d.reason)
-            audit.record("request_refused", [("caller", facts.caller), ("op", facts.op), ("bucket", facts.bucket ?? "-"),
+            if d.unauthenticated {
+                audit.countRefusal(source: source, reason: d.reason)
+            } else {
+                audit.record("request_refused", [("caller", facts.caller), ("op", facts.op), ("bucket", facts.bucket ?? "-"),
                                             ("method", request.method.rawValue), ("path", String(request.uri.path.prefix(200))),
                                             ("status", "\(d.refusal.status)"), ("code", d.refusal.code), ("why", d.refusal.message)])
+            }
             response = Self.errorResponse(d.refusal, resource: request.uri.path)
         } catch let r as GatewayRequest.Refusal {
             response = Self.errorResponse(r, resource: request.uri.path)
@@ -116,6 +122,15 @@ final class GatewayCore: Sendable {
             return g.secretKey
         }, now: now)
         verifier.maxSkew = 15 * 60
+        do {
+            return try authenticateVerified(verifier, req, &facts)
+        } catch var d as Denial {
+            d.unauthenticated = true
+            throw d
+        }
+    }
+
+    private func authenticateVerified(_ verifier: SigV4Verifier, _ req: GatewayRequest, _ facts: inout Facts) throws -> Authenticated {
         let verified: SigV4Verified
         do {
             verified = try verifier.verify(req.signed)

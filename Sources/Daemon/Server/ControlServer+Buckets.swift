@@ -35,6 +35,16 @@ extension ControlServer {
             }
         }
         router.get("/v1/buckets") { _, _ in try await answer { try await service.list() } }
+        router.get("/v1/audit") { req, _ in
+            try await answer {
+                let q = req.uri.queryParameters
+                let since = q.get("since").flatMap { Double($0) }.map { Date(timeIntervalSince1970: $0) } ?? .distantPast
+                let limit = min(max(q.get("limit").flatMap { Int($0) } ?? 1000, 1), 100_000)
+                guard let store = service.audit.store else { return [AuditEvent]() }
+                let event: String? = q.get("event").map { String($0) }
+                return try store.auditEvents(since: since, event: event, limit: limit)
+            }
+        }
         router.get("/v1/buckets/:name") { _, ctx in
             try await answer { try await service.info(try ctx.parameters.require("name")) }
         }

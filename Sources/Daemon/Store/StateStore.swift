@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import S3
 
 /// The daemon's state database (SQLite, WAL; the daemon is its only writer).
 ///
@@ -25,6 +26,7 @@ public final class StateStore: Sendable {
             }
         }
         Registry.migrate(&m)
+        migrateAudit(&m)
         return m
     }
 
