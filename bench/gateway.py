@@ -1,11 +1,20 @@
 """The measurements of bench/gateway.sh (see there). Prints one JSON object."""
-import json, os, statistics, subprocess, threading, time, http.client, hashlib, urllib.parse
+import json, os, socket, statistics, subprocess, threading, time, http.client, hashlib, urllib.parse
 from collections import namedtuple
 Credentials = namedtuple("Credentials", "access_key secret_key")
 
 GT = os.environ["GT"]
 SIZE_MB = int(os.environ["SIZE_MB"]); DURATION = float(os.environ["DURATION"])
 GW = int(os.environ["GATEWAY_PORT"]); ENG = int(os.environ["ENGINE_PORT"])
+# A sealed engine has no port on the host: its S3 is reached through this socket (ADR 0003).
+ENG_SOCK = os.environ.get("ENGINE_SOCKET") or None
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); self.sock.connect(ENG_SOCK)
+
+def connection(port):
+    return UnixHTTPConnection("127.0.0.1", port) if port == ENG and ENG_SOCK else http.client.HTTPConnection("127.0.0.1", port)
 ident = json.load(open(os.environ["IDENTITY"]))
 ADMIN = Credentials(ident["access_key_id"], ident["secret_access_key"])
 DAEMON_PID = int(open(os.environ["PIDFILE"]).read().strip())
@@ -33,7 +42,7 @@ def signed(method, port, path, creds, body_hash="UNSIGNED-PAYLOAD", query=""):
 
 def curl_args(method, port, path, creds):
     h = signed(method, port, path, creds)
-    out = []
+    out = ["--unix-socket", ENG_SOCK] if port == ENG and ENG_SOCK else []
     for k, v in h.items(): out += ["-H", f"{k}: {v}"]
     return out
 
@@ -86,7 +95,7 @@ res["daemon_peak_rss_mib_while_streaming"] = peak
 # 2. 4 KiB GET latency over one keep-alive connection each.
 def latency(port, creds, n=1000):
     body = os.urandom(4096)
-    c = http.client.HTTPConnection("127.0.0.1", port)
+    c = connection(port)
     h = signed("PUT", port, "/bench/small", creds, hashlib.sha256(body).hexdigest())
     c.request("PUT", "/bench/small", body=body, headers=h); r = c.getresponse(); r.read(); assert r.status == 200, r.status
     out = []

@@ -21,6 +21,7 @@ gt_bench_home gwbench
 mkdir -p bench/results
 OUT=bench/results/gateway-$(date +%Y%m%d-%H%M%S).json
 GT="$GT" SIZE_MB=$SIZE DURATION=$DURATION GATEWAY_PORT=$(gt_port gateway_port) ENGINE_PORT=$(gt_port s3_port) \
+  ENGINE_SOCKET=$GARAGETYTUS_HOME/data/engine/s3.sock \
   IDENTITY=$GARAGETYTUS_HOME/config/engine-identity.json PIDFILE=$GARAGETYTUS_HOME/data/garagetytus.pid \
   python3 bench/gateway.py | tee "$OUT"
 echo "results: $OUT"
