@@ -174,7 +174,13 @@ pid_t gt_spawn_ex(const char *path, char *const argv[], char *const envp[], stru
         if (prctl(PR_SET_PDEATHSIG, o->parent_death_signal) < 0) gt_fail(status_fd, 13);
         if (getppid() != parent) _exit(126);  // parent already gone
     }
-    if (o->isolate == GT_ISOLATE_PRIVATE) gt_isolate(o, status_fd);
+    // The program is opened before the mount namespace changes: it may itself be under /tmp.
+    int exec_fd = -1;
+    if (o->isolate == GT_ISOLATE_PRIVATE) {
+        exec_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (exec_fd < 0) gt_fail(status_fd, 0);
+        gt_isolate(o, status_fd);
+    }
     if (o->isolate == GT_ISOLATE_JOIN) gt_join(o->join_pid, status_fd);
     if (o->cwd && chdir(o->cwd) < 0) gt_fail(status_fd, 11);
     if (o->umask_value >= 0) umask((mode_t)o->umask_value);
@@ -190,8 +196,9 @@ pid_t gt_spawn_ex(const char *path, char *const argv[], char *const envp[], stru
     }
     // Close everything else so no listener or lock of the parent leaks into the child (the status
     // pipe is close-on-exec: a successful exec closes it, which the parent reads as success).
-    for (int fd = 3; fd < 4096; fd++) if (fd != status_fd) close(fd);
-    execve(path, argv, envp);
+    for (int fd = 3; fd < 4096; fd++) if (fd != status_fd && fd != exec_fd) close(fd);
+    if (exec_fd >= 0) fexecve(exec_fd, argv, envp);
+    else execve(path, argv, envp);
     gt_fail(status_fd, 0);
     return -1;
 }

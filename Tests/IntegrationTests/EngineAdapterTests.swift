@@ -29,7 +29,10 @@ import TestSupport
             }
             #expect(try await engine.bucketUsage("adapter-test") == BucketUsage(bytes: 3345, objects: 2))
             // A wrong key is refused by the engine: it is not anonymous-open.
-            let stranger = S3Client(endpoint: engine.s3Endpoint, credentials: .init(accessKeyID: "GTNOBODY", secretAccessKey: "nope"), retry: .none)
+            let stranger = S3Client(endpoint: engine.s3Endpoint, credentials: .init(accessKeyID: "GTNOBODY", secretAccessKey: "nope"), retry: .none,
+                                    unixSocket: engine.s3Socket)
+            // And it has no port on the host at all (ADR 0003).
+            #expect(throws: S3Error.self) { _ = try S3Client(endpoint: engine.s3Endpoint, credentials: .init(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey), retry: .none).list(bucket: "adapter-test", maxKeys: 1) }
             #expect(throws: S3Error.self) { _ = try stranger.get(bucket: "adapter-test", key: "a.bin") }
             do { _ = try stranger.get(bucket: "adapter-test", key: "a.bin") } catch let e as S3Error { #expect(e.kind == .accessDenied) }
 

@@ -156,3 +156,43 @@ enum EngineProbe {
         return try #require(parsed, "probe: \(r.status) \(r.stdout.prefix(300)) \(r.stderr.prefix(500))")
     }
 }
+
+/// A daemon of an unprivileged user seals its engine too: in a user namespace that maps only that
+/// user, with `weed shell` joining it for repairs.
+@Suite struct UnprivilegedSealTests {
+    @Test func aDaemonRunAsNobodySealsItsEngineInAUserNamespace() throws {
+        let h = try DaemonHarness(name: "sealu")
+        defer {
+            _ = try? DaemonHarness.runProcess("/usr/sbin/runuser", ["-u", "nobody", "--", "/usr/bin/env", "GARAGETYTUS_HOME=\(h.home)",
+                                                                   h.home + "/bin/garagetytus", "stop"], env: [:], timeout: 60)
+        }
+        // nobody's own copies of the binaries (the checkout and pip's weed may be where only root may go).
+        let bin = h.home + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let weed = try WeedLocator.locate(configured: "", environment: ProcessInfo.processInfo.environment)
+        try FileManager.default.copyItem(atPath: h.binary, toPath: bin + "/garagetytus")
+        try FileManager.default.copyItem(atPath: weed, toPath: bin + "/weed")
+        #expect(try DaemonHarness.runProcess("/bin/chown", ["-R", "nobody", h.home], env: [:], timeout: 30).status == 0)
+        chmod(h.home, 0o755)
+        func asNobody(_ args: [String]) throws -> DaemonHarness.Result {
+            try DaemonHarness.runProcess("/usr/sbin/runuser", ["-u", "nobody", "--", "/usr/bin/env", "GARAGETYTUS_HOME=\(h.home)",
+                                                              "GARAGETYTUS_WEED=\(bin)/weed", "PATH=/usr/bin:/bin", bin + "/garagetytus"] + args,
+                                         env: [:], timeout: 90)
+        }
+        let started = try asNobody(["start"])
+        #expect(started.status == 0, "\(started.stdout) \(started.stderr)")
+        let pid = try #require(Int32(try String(contentsOfFile: h.paths.enginePidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8).contains("Uid:\t65534"), "the engine runs as nobody")
+        let ports = try EngineListeners.tcpPorts(pid: pid)
+        #expect(ports.contains(h.config.engine.s3Port), "\(ports)")
+        let probe = try EngineProbe.run(asNobody: false, tcp: ports, unix: [], files: [], bucket: "x", key: "y")
+        for (target, results) in probe { for (action, outcome) in results { #expect(outcome.hasPrefix("refused"), "\(target) \(action): \(outcome)") } }
+        #expect(try asNobody(["bucket", "create", "theirs", "--ttl", "1h", "--quota", "1G"]).status == 0)
+        let grant = try asNobody(["bucket", "grant", "theirs", "--to", "t", "--perms", "read,write,list", "--ttl", "1h", "--json"])
+        let g = try JSONDecoder().decode(GrantEnvelope.self, from: Data(grant.stdout.utf8))
+        let put = try h.boto3(g, "s3.put_object(Bucket='theirs', Key='k', Body=b'v'); print(s3.get_object(Bucket='theirs', Key='k')['Body'].read().decode())")
+        #expect(put.stdout.contains("v"), "\(put.stderr)")
+        let repair = try asNobody(["repair"])
+        #expect(repair.status == 0 && repair.stdout.contains("engine fs.verify: verified 1 files"), "\(repair.stdout) \(repair.stderr)")
+    }
+}

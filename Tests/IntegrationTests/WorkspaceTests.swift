@@ -262,6 +262,21 @@ import TestSupport
         env["GARAGETYTUS_HOME"] = fresh + "/gt2"
         let set = try DaemonHarness.runProcess(Self.artifacts, ["storage", "set", "--token", rw], env: env, timeout: 30)
         #expect(set.status == 0, "\(set.stderr)")
+        // A token on the command line works, and says that every user could read it there.
+        #expect(set.stderr.hasPrefix("warning: --token puts the secret in the process list"), "\(set.stderr)")
+        // Out of argv: from standard input, and from ARTIFACTS_TOKEN; both set up the same workspace, silently.
+        for (home, how) in [("/gt3", "stdin"), ("/gt4", "env")] {
+            var e = env
+            e["GARAGETYTUS_HOME"] = fresh + home
+            let r = how == "stdin"
+                ? try DaemonHarness.runProcess("/bin/sh", ["-c", "printf '%s\\n' \"$T\" | \"$0\" storage set --token-stdin", Self.artifacts],
+                                               env: e.merging(["T": rw]) { $1 }, timeout: 30)
+                : try DaemonHarness.runProcess(Self.artifacts, ["storage", "set"], env: e.merging(["ARTIFACTS_TOKEN": rw]) { $1 }, timeout: 30)
+            #expect(r.status == 0 && r.stderr.isEmpty && r.stdout.contains("set up from a service token"), "\(how): \(r.stdout) \(r.stderr)")
+            #expect(try WorkspaceStore(configDir: fresh + home + "/config").loadCredentials("cases")?.accessKeyID == (try ServiceToken.decode(rw)).accessKeyID)
+        }
+        let both = try DaemonHarness.runProcess(Self.artifacts, ["storage", "set", "--token", rw, "--token-stdin"], env: env, timeout: 30)
+        #expect(both.status == 64 && both.stderr.split(separator: "\n").count == 1, "\(both.stderr)")
         #expect(try DaemonHarness.runProcess(Self.artifacts, ["mount", "cases", mnt], env: env, timeout: 60).status == 0)
         #expect(FileManager.default.createFile(atPath: mnt + "/from-token.txt", contents: Data("rw\n".utf8)))
         #expect(try h.engineClient().get(bucket: "cases", key: "from-token.txt") == Data("rw\n".utf8))

@@ -156,6 +156,7 @@ struct WorkspaceCreate: AsyncParsableCommand {
                                                                        "credentials_file": w.store.credentialsPath(name)], as: [String: Bool].self)
             }
             let view = WorkspaceView(record, w, records: try w.mountRecords(), buckets: w.daemonBuckets(for: [record]))
+            if secretAccessKey != nil { CLIRunner.warnSecretInArgv("--secret-access-key", instead: "--secret-stdin or ARTIFACTS_S3_SECRET_ACCESS_KEY") }
             if output.json { CLIRunner.printJSON(view) } else { print("created \(view.text)") }
         }
     }

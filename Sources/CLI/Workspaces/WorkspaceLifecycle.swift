@@ -129,10 +129,7 @@ struct StorageSet: AsyncParsableCommand {
     static func readToken(flag: String?, stdin: Bool, secretStdin: Bool, env: [String: String]) throws -> String? {
         if flag != nil && stdin { throw DaemonError(.usage, "give the token either with --token or --token-stdin, not both") }
         if stdin && secretStdin { throw DaemonError(.usage, "--token-stdin and --secret-stdin both read standard input; use one") }
-        if let flag {
-            CLIRunner.warnSecretInArgv("--token", instead: "--token-stdin or ARTIFACTS_TOKEN")
-            return flag
-        }
+        if let flag { return flag }
         if stdin {
             let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             guard !text.isEmpty else { throw DaemonError(.usage, "--token-stdin read nothing", fix: "pipe the token in: artifacts storage set --token-stdin < token.txt") }
@@ -144,7 +141,6 @@ struct StorageSet: AsyncParsableCommand {
     /// The keys from flags, standard input or the ARTIFACTS_S3_* environment, validated.
     static func readKeys(accessKeyID: String?, secret: String?, secretStdin: Bool, env: [String: String]) throws -> S3Credentials {
         if secret != nil && secretStdin { throw DaemonError(.usage, "give the secret either with --secret-access-key or --secret-stdin, not both") }
-        if secret != nil { CLIRunner.warnSecretInArgv("--secret-access-key", instead: "--secret-stdin or ARTIFACTS_S3_SECRET_ACCESS_KEY") }
         var sk = secret
         if secretStdin {
             let data = FileHandle.standardInput.readDataToEndOfFile()
@@ -179,6 +175,7 @@ struct StorageSet: AsyncParsableCommand {
                 record.createdAt = UTCTime.iso8601Seconds(Date())
                 try w.store.saveCredentials(t.workspace, t.credentials)
                 try w.store.save(record)
+                if self.token != nil { CLIRunner.warnSecretInArgv("--token", instead: "--token-stdin or ARTIFACTS_TOKEN") }
                 print("workspace \(t.workspace) set up from a service token (\(t.mode), key \(CachedCredentials.mask(t.accessKeyID)), expires \(t.expiresAt)); mount it with: artifacts mount \(t.workspace) DIR")
                 return
             }
@@ -186,6 +183,7 @@ struct StorageSet: AsyncParsableCommand {
             let record = try w.store.load(name)
             let keys = try Self.readKeys(accessKeyID: accessKeyID, secret: secretAccessKey, secretStdin: secretStdin, env: ProcessInfo.processInfo.environment)
             try w.store.saveCredentials(name, CachedCredentials(accessKeyID: keys.accessKeyID, secretAccessKey: keys.secretAccessKey, source: "storage set"))
+            if secretAccessKey != nil { CLIRunner.warnSecretInArgv("--secret-access-key", instead: "--secret-stdin or ARTIFACTS_S3_SECRET_ACCESS_KEY") }
             print("cached new credentials for \(name) (key \(CachedCredentials.mask(keys.accessKeyID))); live mounts of s3://\(record.bucket) switch to them by themselves")
         }
     }
