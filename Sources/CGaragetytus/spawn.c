@@ -83,8 +83,24 @@ static int gt_loopback_up(void) {
     return rc;
 }
 
+// Creates every directory of the absolute `path` that does not exist yet (async-signal-safe).
+static int gt_mkdirs(const char *path) {
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) { errno = ENAMETOOLONG; return -1; }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char c = buf[i];
+        buf[i] = 0;
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST) return -1;
+        buf[i] = c;
+    }
+    return 0;
+}
+
 // A network namespace of its own (only a loopback interface) and a mount namespace whose /tmp is
-// `o->private_tmp`. Without root, a user namespace that maps only the caller's ids makes both possible.
+// a tmpfs of its own (`o->private_tmp` set), which no other process's /tmp shows. Without root, a user namespace that maps only the caller's ids makes both possible.
 static void gt_isolate(const struct gt_spawn_options *o, int status_fd) {
     uid_t uid = getuid();
     gid_t gid = getgid();
@@ -99,8 +115,22 @@ static void gt_isolate(const struct gt_spawn_options *o, int status_fd) {
     if (gt_loopback_up() < 0) gt_fail(status_fd, 5);
     if (o->private_tmp) {
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) gt_fail(status_fd, 6);
-        if (o->keep_src && o->keep_dst && mount(o->keep_src, o->keep_dst, NULL, MS_BIND, NULL) < 0) gt_fail(status_fd, 7);
-        if (mount(o->private_tmp, "/tmp", NULL, MS_BIND | MS_REC, NULL) < 0) gt_fail(status_fd, 8);
+        // A directory the child needs that is itself under /tmp is held open across the new /tmp
+        // and bound back into place inside it.
+        int keep_fd = -1;
+        if (o->keep_src) {
+            keep_fd = open(o->keep_src, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (keep_fd < 0) gt_fail(status_fd, 7);
+        }
+        if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=16m") < 0) gt_fail(status_fd, 8);
+        if (keep_fd >= 0) {
+            if (gt_mkdirs(o->keep_src) < 0) gt_fail(status_fd, 7);
+            char fd_path[40] = "/proc/self/fd/";
+            int n = 14 + gt_utoa((unsigned long)keep_fd, fd_path + 14);
+            fd_path[n] = 0;
+            if (mount(fd_path, o->keep_src, NULL, MS_BIND, NULL) < 0) gt_fail(status_fd, 7);
+            close(keep_fd);
+        }
     }
 }
 

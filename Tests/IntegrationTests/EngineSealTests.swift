@@ -30,7 +30,10 @@ import Glibc
         }
         let sockets = try EngineListeners.unixSockets(pid: pid)
         #expect(sockets.contains(h.paths.engineDir + "/s3.sock"), "\(sockets)")
-        #expect(sockets.contains { $0.contains("grpc") }, "the engine's gRPC sockets: \(sockets)")
+        let grpc = sockets.filter { $0.contains("grpc") }
+        #expect(grpc.count >= 3, "the engine's gRPC sockets: \(sockets)")
+        // They exist only in the engine's own /tmp.
+        for path in grpc { #expect(!FileManager.default.fileExists(atPath: path), "\(path) is on the host") }
         let files = try EngineListeners.files(under: h.paths.dataDir) + [h.paths.identityFile]
         #expect(files.contains { $0.hasSuffix(".dat") }, "a volume file holds the object: \(files.prefix(5))")
 
@@ -43,13 +46,13 @@ import Glibc
         }
         #expect(asNobody.count == ports.count + sockets.count + files.count)
 
-        // As root without the keys: no engine port exists on the host; the S3 socket wants the
-        // daemon's signature and the filer's wants a JWT signed with the engine's own key.
-        let asRoot = try EngineProbe.run(asNobody: false, tcp: ports, unix: sockets.filter { !$0.contains("grpc") },
-                                         files: [], bucket: "sealed", key: "secret.txt")
+        // As root without the keys: no engine port and no gRPC socket exists on the host; the S3
+        // socket wants the daemon's signature and the filer's wants a JWT signed with the engine's key.
+        let asRoot = try EngineProbe.run(asNobody: false, tcp: ports, unix: sockets, files: [], bucket: "sealed", key: "secret.txt")
+        #expect(asRoot.count == ports.count + sockets.count)
         // (A health answer — `/status` — carries no data and is left out.)
         for (target, results) in asRoot {
-            for (action, outcome) in results where !action.hasSuffix(" status") && (action != "grpc" || target.hasPrefix("tcp:")) {
+            for (action, outcome) in results where !action.hasSuffix(" status") {
                 let refused = outcome.hasPrefix("refused") || outcome.hasPrefix("status 4") || outcome.hasPrefix("no grpc")
                 #expect(refused, "root without keys: \(target) \(action): \(outcome)")
             }
@@ -98,29 +101,18 @@ enum EngineListeners {
         return ports.sorted()
     }
 
-    /// The engine's listening Unix sockets as paths on the host: a path under the engine's private
-    /// /tmp is found by its inode, seen through /proc/<pid>/root.
+    /// The paths of the engine's listening Unix sockets, as the engine names them — what anyone
+    /// on the host would try. (Its gRPC sockets are in its own /tmp, which the host does not show.)
     static func unixSockets(pid: Int32) throws -> [String] {
         let text = try String(contentsOfFile: "/proc/\(pid)/net/unix", encoding: .utf8)
         var found: Set<String> = []
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard f.count >= 8, f[5] == "01" || f[3] == "00010000", f[7].hasPrefix("/") else { continue }
-            let inside = String(f[7])
-            var seen = stat(), host = stat()
-            guard stat("/proc/\(pid)/root" + inside, &seen) == 0 else { continue }
-            let candidates = [inside] + (inside.hasPrefix("/tmp/") ? [hostPrivateTmp(pid: pid) + inside.dropFirst(4)] : [])
-            if let match = candidates.first(where: { stat($0, &host) == 0 && host.st_ino == seen.st_ino && host.st_dev == seen.st_dev }) {
-                found.insert(match)
-            }
+            // Flags 00010000: __SO_ACCEPTCON, a listening socket.
+            guard f.count >= 8, f[3] == "00010000", f[7].hasPrefix("/") else { continue }
+            found.insert(String(f[7]))
         }
         return found.sorted()
-    }
-
-    private static func hostPrivateTmp(pid: Int32) -> String {
-        let args = ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        let dir = args.first { $0.hasPrefix("-dir=") }.map { String($0.dropFirst(5)) } ?? ""
-        return dir + "/tmp"
     }
 
     /// Every regular file under `dir`.

@@ -20,14 +20,13 @@ struct gt_spawn_options {
     int new_session;          /// a new session (else a new process group)
     int parent_death_signal;  /// delivered when the forking thread's process dies (0: none)
     /// GT_ISOLATE_PRIVATE: a network namespace with only a loopback interface, and a mount namespace
-    /// whose /tmp is `private_tmp` (a user namespace mapping only the caller's ids when not root).
-    /// GT_ISOLATE_JOIN: the network namespace of `join_pid`.
+    /// (a user namespace mapping only the caller's ids when not root); with `private_tmp` non-zero
+    /// its /tmp is a tmpfs of its own. GT_ISOLATE_JOIN: the network namespace of `join_pid`.
     int isolate;
     pid_t join_pid;
-    const char *private_tmp;
-    /// Bound onto `keep_dst` (inside `private_tmp`) first, so a path under /tmp stays reachable.
+    int private_tmp;
+    /// A directory under /tmp the child needs: bound back to the same path inside its own /tmp.
     const char *keep_src;
-    const char *keep_dst;
     const char *cwd;          /// working directory (NULL: inherited)
     int umask_value;          /// file mode creation mask (-1: inherited)
     /// Out: the set-up step that failed before exec (-1: none; see gt_spawn_step_name) and its errno.

@@ -7,8 +7,7 @@ import Glibc
 /// What the engine's directory holds besides its data, so that only the daemon can use it (ADR 0003):
 /// SeaweedFS's `security.toml` (the filer's HTTP API, reachable from the host through its Unix
 /// socket, answers only requests carrying a JWT signed with a key the engine and the daemon alone
-/// know, fresh at every start; the admin UI off), and a private /tmp for a sealed engine, emptied of
-/// an earlier run's sockets and logs.
+/// know, fresh at every start; the admin UI off). (A sealed engine's /tmp is a tmpfs of its own.)
 enum EngineSeal {
     /// `sun_path` is 108 bytes on Linux, with its terminating NUL.
     static let maxSocketPath = 107
@@ -24,10 +23,11 @@ enum EngineSeal {
         } catch {
             throw DaemonError(.environment, "cannot write \(securityFile(paths)): \(error)", fix: "check the permissions of \(paths.engineDir)")
         }
-        if sealed { clearPrivateTmp(paths.engineDir + "/tmp") }
+        // An earlier release kept the engine's /tmp here.
+        try? FileManager.default.removeItem(atPath: paths.engineDir + "/tmp")
     }
 
-    /// Where `weed` looks first: its working directory, which the daemon sets to the engine directory.
+    /// Where `weed` reads it: `-config_dir` is the engine directory.
     static func securityFile(_ paths: Paths) -> String { paths.engineDir + "/security.toml" }
 
     static func securityConfig(filerKey: String, filerReadKey: String) -> String {
@@ -50,14 +50,5 @@ enum EngineSeal {
     static func randomKey() -> String {
         var rng = SystemRandomNumberGenerator()
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &rng)) }.joined()
-    }
-
-    /// Removes what an earlier engine left in its /tmp (gRPC sockets, glog files); directories
-    /// (the bind point of an engine directory that is itself under /tmp) stay.
-    static func clearPrivateTmp(_ dir: String) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-        for name in names where name.hasPrefix("seaweedfs-") || name.hasPrefix("weed.") {
-            unlink(dir + "/" + name)
-        }
     }
 }

@@ -53,7 +53,7 @@ extension SeaweedEngine {
     /// Runs `weed shell` with `script` on stdin in the engine's directory (whose security.toml it
     /// reads); its exit status and output, or nil after `timeout`.
     func shell(_ script: String, timeout: Double) async -> (Int32, String)? {
-        let args = ["shell", "-master=127.0.0.1:\(config.masterPort).\(config.masterGrpcPort)",
+        let args = ["-logtostderr", "-config_dir=\(paths.engineDir)", "shell", "-master=127.0.0.1:\(config.masterPort).\(config.masterGrpcPort)",
                     "-filer=127.0.0.1:\(config.filerPort).\(config.filerGrpcPort)"]
         let request = SpawnRequest(path: weedPath, arguments: args,
                                    environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": paths.engineDir],

@@ -52,7 +52,8 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
     /// `weed mini` flags: every port explicit, loopback only, telemetry, WebDAV, admin UI,
     /// Iceberg and Lance off, the identity file as the S3 configuration.
     static func arguments(paths: Paths, engine e: Config.Engine) -> [String] {
-        ["mini",
+        // Logs to stderr only (the engine log), security.toml from the engine directory.
+        ["-logtostderr", "-config_dir=\(paths.engineDir)", "mini",
          "-dir=\(paths.engineDir)",
          "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
          "-master.port=\(e.masterPort)", "-master.port.grpc=\(e.masterGrpcPort)",

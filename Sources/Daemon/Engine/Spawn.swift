@@ -8,21 +8,18 @@ import Glibc
 enum Isolation: Sendable, Equatable {
     case none
     /// A network namespace of its own (only a loopback interface: none of its ports exist on the
-    /// host) and a mount namespace whose /tmp is `privateTmp`; `keep` is bound at `keepAt` inside
-    /// it first, so a directory under the host's /tmp stays where the child expects it.
-    case sealed(privateTmp: String, keep: String?, keepAt: String?)
+    /// host) and a mount namespace whose /tmp is a tmpfs no other process sees (the gRPC sockets
+    /// SeaweedFS opens there); `keep`, a directory under the host's /tmp, is bound back into place.
+    case sealed(keep: String?)
     /// The network namespace of a running (sealed) process: `weed shell` reaching the engine.
     case joining(pid: Int32)
 
-    /// The sealed layout for an engine whose files are all under `dir`: its /tmp is `dir/tmp`.
+    /// The sealed layout for an engine whose files are all under `dir`.
     static func sealed(engineDir dir: String) -> Isolation {
-        let privateTmp = dir + "/tmp"
-        let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/tmp")).map { $0.hasPrefix("/") ? $0 : "/" + $0 } ?? "/tmp"
         let resolved = URL(fileURLWithPath: dir).resolvingSymlinksInPath().path
-        for root in Set(["/tmp", real]) where resolved == root || resolved.hasPrefix(root + "/") {
-            return .sealed(privateTmp: privateTmp, keep: resolved, keepAt: privateTmp + resolved.dropFirst(root.count))
-        }
-        return .sealed(privateTmp: privateTmp, keep: nil, keepAt: nil)
+        let tmp = URL(fileURLWithPath: "/tmp").resolvingSymlinksInPath().path
+        let under = Set(["/tmp", tmp]).contains { resolved.hasPrefix($0 + "/") }
+        return .sealed(keep: under ? resolved : nil)
     }
 }
 
@@ -48,16 +45,6 @@ enum Spawn {
     /// Forks and execs; the child's set-up (namespaces, directories) is done before this returns,
     /// and a step that failed is reported with its errno instead of a pid.
     static func start(_ r: SpawnRequest) -> Result<Int32, Failure> {
-        if case let .sealed(privateTmp, _, keepAt) = r.isolation {
-            for dir in [privateTmp, keepAt].compactMap({ $0 }) {
-                do {
-                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                    chmod(privateTmp, 0o700)
-                } catch {
-                    return .failure(Failure(description: "cannot create \(dir): \(error)"))
-                }
-            }
-        }
         let argv = [r.path] + r.arguments
         let envp = r.environment.map { "\($0.key)=\($0.value)" }
         var strings: [String] = []
@@ -70,9 +57,10 @@ enum Spawn {
         o.failed_step = -1
         switch r.isolation {
         case .none: o.isolate = Int32(GT_ISOLATE_NONE)
-        case let .sealed(privateTmp, keep, keepAt):
+        case let .sealed(keep):
             o.isolate = Int32(GT_ISOLATE_PRIVATE)
-            strings = [privateTmp, keep ?? "", keepAt ?? ""]
+            o.private_tmp = 1
+            strings = [keep ?? ""]
         case let .joining(pid):
             o.isolate = Int32(GT_ISOLATE_JOIN)
             o.join_pid = pid
@@ -81,10 +69,7 @@ enum Spawn {
         let pid = withCStrings(strings + [cwd ?? ""]) { list in
             // SAFETY: the C strings live until withCStrings returns, and gt_spawn_ex uses them only
             // before it returns (the child copies what it needs by exec).
-            if strings.count == 3 {
-                o.private_tmp = UnsafePointer(list[0])
-                if !(strings[1].isEmpty) { o.keep_src = UnsafePointer(list[1]); o.keep_dst = UnsafePointer(list[2]) }
-            }
+            if strings.count == 1 && !strings[0].isEmpty { o.keep_src = UnsafePointer(list[0]) }
             if cwd != nil { o.cwd = UnsafePointer(list[strings.count]) }
             return withCStrings(argv) { cArgv in
                 withCStrings(envp) { cEnv in gt_spawn_ex(r.path, cArgv, cEnv, &o) }
