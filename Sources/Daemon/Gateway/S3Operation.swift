@@ -27,15 +27,16 @@ public struct S3Operation: Sendable, Equatable {
     public var copySourceProblem: String?
 
     /// `x-amz-copy-source` as `bucket/key`, only in the one form that every reader agrees on:
-    /// percent-encoded once, an optional leading `/`, no query (`?versionId=`), no `+` (which some
-    /// decoders read as a space), no empty, `.` or `..` segment (which the engine would clean).
+    /// percent-encoded once, an optional leading `/`, no query (a raw `?`; an encoded `%3F` is part
+    /// of the key, except as `?versionId=`, which some engine versions split off after decoding), no
+    /// `+` (which Go's QueryUnescape reads as a space), no empty, `.` or `..` segment.
     /// Anything else would let the gateway size one object while the engine copies another.
     public static func parseCopySource(_ raw: String) -> Result<String, CopySourceError> {
         func bad(_ why: String) -> Result<String, CopySourceError> { .failure(CopySourceError(message: "x-amz-copy-source \(why)")) }
         if raw.contains("?") { return bad("may not carry a query (versions are not supported)") }
         if raw.contains("+") { return bad("must encode '+' as %2B") }
         guard var decoded = raw.removingPercentEncoding else { return bad("is not valid percent-encoding") }
-        if decoded.contains("?") { return bad("may not name a key with '?'") }
+        if decoded.contains("?versionId=") { return bad("may not name a key with '?versionId='") }
         if decoded.hasPrefix("/") { decoded.removeFirst() }
         let parts = decoded.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count >= 2, !parts[0].isEmpty else { return bad("must be <bucket>/<key>") }
