@@ -12,7 +12,7 @@ enum EngineSeal {
     /// `sun_path` is 108 bytes on Linux, with its terminating NUL.
     static let maxSocketPath = 107
 
-    static func prepare(paths: Paths, sealed: Bool) throws {
+    static func prepare(paths: Paths) throws {
         let socket = SeaweedEngine.s3SocketPath(paths)
         guard socket.utf8.count <= maxSocketPath else {
             throw DaemonError(.usage, "the engine's socket path \(socket) is longer than a Unix socket allows (\(maxSocketPath) bytes)",
@@ -23,8 +23,6 @@ enum EngineSeal {
         } catch {
             throw DaemonError(.environment, "cannot write \(securityFile(paths)): \(error)", fix: "check the permissions of \(paths.engineDir)")
         }
-        // An earlier release kept the engine's /tmp here.
-        try? FileManager.default.removeItem(atPath: paths.engineDir + "/tmp")
     }
 
     /// Where `weed` reads it: `-config_dir` is the engine directory.

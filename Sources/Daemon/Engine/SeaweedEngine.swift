@@ -85,7 +85,7 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
         reapStaleEngine()
         rotateLogIfLarge()
         try SecretFile.write(try Self.identityConfig(identity), to: paths.engineConfigFile)
-        try EngineSeal.prepare(paths: paths, sealed: config.sealed)
+        try EngineSeal.prepare(paths: paths)
         supervisor.start()
         let deadline = Date().addingTimeInterval(config.readyTimeoutSeconds)
         var sawProcess = false
