@@ -5,21 +5,34 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
-# Leftovers of an earlier run that was killed mid-test (a killed test skips its clean-up): FUSE
-# mounts, daemons and engines under the tests' /tmp/gt-* homes.
-reap_leftovers() {
-  awk '$2 ~ "^/tmp/gt-" {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-  for env in /proc/[0-9]*/environ; do
-    pid=${env#/proc/}; pid=${pid%/environ}
-    [ "$pid" = "$$" ] || [ "$pid" = "$PPID" ] && continue
-    if grep -qz '^GARAGETYTUS_HOME=/tmp/gt-' "$env" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-  done
-  pkill -9 -f -- '-dir=/tmp/gt-' 2>/dev/null || true
+# Every directory a test makes (homes, mountpoints, caches) is listed in its run's
+# $GT_RUN_DIR/homes. A run's leftovers — what a test killed mid-way did not clean up — are ended
+# by those paths alone: mounts under them unmounted, processes whose command line or environment
+# names one of them killed. Another checkout's run (its runner still alive) is never touched.
+reap_run() {
+  local run=$1 list=$1/homes.sorted pid
+  if [ -f "$run/homes" ]; then
+    grep -E '^/tmp/gt-.' "$run/homes" | sort -u > "$list" || true
+    awk 'NR == FNR {h[$0]; next} {for (d in h) if ($2 == d || index($2, d "/") == 1) print $2}' "$list" /proc/mounts |
+      sort -ru | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    for pid in $(grep -lsaF -f "$list" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | sort -u); do
+      [ "$pid" = "$$" ] || kill -9 "$pid" 2>/dev/null || true
+    done
+    [ -n "${GT_KEEP_HOMES:-}" ] || xargs -r rm -rf -- < "$list"
+  fi
+  rm -rf -- "$run"
 }
-reap_leftovers
+for run in /tmp/gt-run.*; do
+  [ -d "$run" ] || continue
+  pid=$(cat "$run/runner.pid" 2>/dev/null || echo "")
+  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then reap_run "$run"; fi
+done
+GT_RUN_DIR=$(mktemp -d /tmp/gt-run.XXXXXX)
+echo $$ > "$GT_RUN_DIR/runner.pid"
+export GT_RUN_DIR
 
 log=$(mktemp /tmp/garagetytus-test.XXXXXX)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; reap_run "$GT_RUN_DIR"' EXIT
 echo "building (a first build compiles the dependencies: a few minutes on 2 cores)..."
 if ! swift build --build-tests >"$log" 2>&1; then
   grep -E "error:" "$log" | sort -u | head -40

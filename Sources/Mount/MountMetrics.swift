@@ -23,10 +23,16 @@ public final class MountMetrics: Sendable {
 
     public init() {}
 
+    /// A FUSE request arrived: counted before it is answered, so whatever the kernel does after
+    /// the reply (reading `.stats`, say) already sees it.
+    public func opStarted(_ name: String) {
+        state.withLock { s in s.ops[name, default: (0, 0, 0)].count += 1 }
+    }
+
+    /// The request `opStarted` counted was answered after `seconds`.
     public func op(_ name: String, seconds: Double, failed: Bool) {
         state.withLock { s in
             var e = s.ops[name] ?? (0, 0, 0)
-            e.count += 1
             e.seconds += seconds
             if failed { e.errors += 1 }
             s.ops[name] = e

@@ -126,12 +126,25 @@ public final class DaemonHarness: @unchecked Sendable {
         return name
     }
 
+    /// A new directory `<prefix>XXXXXX`. Under `scripts/test.sh` (`GT_RUN_DIR` set) its path is
+    /// also added to `$GT_RUN_DIR/homes`, so what a killed run left there (mounts, processes) can
+    /// be ended by path without touching anything another run started.
     public static func makeTempDir(prefix: String) throws -> String {
         var template = Array((prefix + "XXXXXX").utf8CString)
         guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw DaemonError(.environment, "mkdtemp failed")
         }
-        return String(cString: p)
+        let dir = String(cString: p)
+        if let run = ProcessInfo.processInfo.environment["GT_RUN_DIR"] {
+            // One short line per write with O_APPEND: lines of parallel tests never interleave.
+            let fd = open(run + "/homes", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                let line = Array((dir + "\n").utf8)
+                _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+            }
+        }
+        return dir
     }
 
     public static func runProcess(_ path: String, _ args: [String], env: [String: String], timeout: Double) throws -> Result {

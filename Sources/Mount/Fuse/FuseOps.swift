@@ -20,6 +20,7 @@ enum FuseOps {
         let metrics = fs.metrics
         let started = DispatchTime.now().uptimeNanoseconds
         var failed = false
+        metrics.opStarted(op)
         do {
             try body()
         } catch let e as VFSError {

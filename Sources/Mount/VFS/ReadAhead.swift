@@ -4,8 +4,8 @@ import Synchronization
 /// Read-ahead for one handle open for reading: while the reads are sequential, the object is
 /// fetched in chunks by parallel ranged GETs on the pool, `window` chunks ahead of the reader,
 /// the window doubling up to `maxWindow` as the reader keeps going. A read that jumps elsewhere
-/// is not served here (`read` returns nil) and goes to the store directly, so random 4 KiB reads
-/// fetch 4 KiB. Memory per handle stays below `(maxWindow + 2) × chunkSize`.
+/// is served from chunks already fetched or else not here (`read` returns nil: it goes to the
+/// store directly), and never fetches ahead, so random 4 KiB reads fetch at most 4 KiB each. Memory per handle stays below `(maxWindow + 2) × chunkSize`.
 final class ReadAhead: @unchecked Sendable {
     enum Chunk {
         case pending
@@ -60,24 +60,19 @@ final class ReadAhead: @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         // Sequential: continues the last read (the kernel's own read-ahead may deliver reads a
-        // little out of order), twice in a row, or starts the file, or falls in a chunk already asked for.
+        // little out of order) twice in a row, or starts the file. Only a sequential read fetches
+        // ahead; any other read is served here only when its chunks were asked for already (so a
+        // random read that lands in one costs nothing and fetches nothing more).
         let near = abs(offset - lastEnd) <= Self.slack
         streak = near ? streak + 1 : 0
         lastEnd = end
-        let sequential = chunks[first] != nil || offset == 0 || streak >= 2
-        guard sequential, !cancelled else {
+        let sequential = offset == 0 || streak >= 2
+        guard !cancelled, sequential || (first...last).allSatisfy({ chunks[$0] != nil }) else {
             if !near { window = tuning.initialWindow }
             return nil
         }
-        if first != lastChunk {
-            if lastChunk >= 0 && first == lastChunk + 1 { window = min(tuning.maxWindow, window * 2) }
-            lastChunk = first
-        }
-        let finalChunk = (size - 1) / cs
-        let ahead = min(finalChunk, max(last, first + Int64(window) - 1))
+        if sequential { fetchAhead(first: first, last: last) }
         var waited = false
-        for i in first...ahead where chunks[i] == nil { schedule(i) }
-        for k in chunks.keys where k < first - 1 || k > ahead + 1 { chunks[k] = nil }
 
         // Each chunk's part of the read is a slice of it (no copy); a read inside one chunk — the
         // common case — is answered with that slice alone.
@@ -108,6 +103,19 @@ final class ReadAhead: @unchecked Sendable {
         var out = Data(capacity: Int(end - offset))
         for p in pieces { out.append(p) }
         return (out, !waited)
+    }
+
+    /// Schedules the chunks from `first` to the window's end and forgets those outside it; the
+    /// window doubles when the reader moved on to the next chunk. Called with `cond` locked.
+    private func fetchAhead(first: Int64, last: Int64) {
+        if first != lastChunk {
+            if lastChunk >= 0 && first == lastChunk + 1 { window = min(tuning.maxWindow, window * 2) }
+            lastChunk = first
+        }
+        let finalChunk = (size - 1) / tuning.chunkSize
+        let ahead = min(finalChunk, max(last, first + Int64(window) - 1))
+        for i in first...ahead where chunks[i] == nil { schedule(i) }
+        for k in chunks.keys where k < first - 1 || k > ahead + 1 { chunks[k] = nil }
     }
 
     /// Stops scheduling; fetches under way finish and are dropped.
