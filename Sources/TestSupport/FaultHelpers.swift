@@ -47,6 +47,12 @@ public final class WriteLedger: Sendable {
         }
         return problems
     }
+
+    /// Counts of `verify`'s problems: acknowledged writes that are absent (lost), and objects
+    /// whose bytes are not the ones written (torn).
+    public static func tally(_ problems: [String]) -> (lost: Int, torn: Int) {
+        (problems.filter { $0.hasSuffix("acknowledged but absent") }.count, problems.filter { $0.contains(" torn (") }.count)
+    }
 }
 
 /// Threads that loop until told to stop; `finish` waits for them, bounded.

@@ -71,9 +71,10 @@ public final class ProcessSampler: Sendable {
     /// Growth after warm-up: the median of the last third of the samples over the median of the
     /// middle third (the first third is warm-up). 1.0 means flat. Medians, not peaks: under bursts
     /// of 64 MiB transfers the peak of a third is luck (two 10-minute runs had peaks of 152 MiB in
-    /// the middle third and 133 MiB in the last), while a leak lifts the whole curve.
-    public static func growth(_ samples: [Sample], _ value: (Sample) -> Int) -> Double {
-        guard samples.count >= 6 else { return 1 }
+    /// the middle third and 133 MiB in the last), while a leak lifts the whole curve. Nil when
+    /// there are fewer than 6 samples: too few to tell, which a check must count as a failure.
+    public static func growth(_ samples: [Sample], _ value: (Sample) -> Int) -> Double? {
+        guard samples.count >= 6 else { return nil }
         let third = samples.count / 3
         func median(_ s: ArraySlice<Sample>) -> Int { s.map(value).sorted()[s.count / 2] }
         return Double(median(samples[(2 * third)...])) / Double(max(median(samples[third..<(2 * third)]), 1))

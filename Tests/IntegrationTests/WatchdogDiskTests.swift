@@ -129,8 +129,9 @@ import TestSupport
             do { return try reader.get(bucket: "full", key: key) } catch let e as S3Error where e.kind == .notFound { return nil }
         }
         #expect(viaGateway.acked > 0 && viaMount.acked > 0)
-        #expect(try viaGateway.verify(read) == [])
-        #expect(try viaMount.verify(read) == [])
+        let problems = (try viaGateway.verify(read), try viaMount.verify(read))
+        #expect(problems.0 == [])
+        #expect(problems.1 == [])
 
         unlink(fill)
         #expect(eventually(timeout: 10, every: 0.2) { h.metrics()?.contains("garagetytus_mode{mode=\"rw\"} 1") == true })
@@ -140,6 +141,7 @@ import TestSupport
         #expect(afterMount == 0, "errno \(afterMount); mount log: \(h.mountLogs().suffix(1500)); engine log: \(LogTail.lines(of: h.paths.engineLog, count: 30).joined(separator: "\n"))")
         #expect(try reader.get(bucket: "full", key: "after-mount") == after)
         print("reliability: disk full: \(viaGateway.acked) PUTs and \(viaMount.acked) mount writes acknowledged " +
-              "(\((viaGateway.ackedBytes + viaMount.ackedBytes) >> 20) MiB), \(viaGateway.failed + viaMount.failed) refused; lost 0, torn 0")
+              "(\((viaGateway.ackedBytes + viaMount.ackedBytes) >> 20) MiB), \(viaGateway.failed + viaMount.failed) refused; " +
+              "lost \(WriteLedger.tally(problems.0 + problems.1).lost), torn \(WriteLedger.tally(problems.0 + problems.1).torn)")
     }
 }
