@@ -49,8 +49,16 @@ struct MountRunner {
         // Big buffers (read-ahead chunks, upload parts) straight from mmap and back: glibc would
         // otherwise raise its mmap threshold after the first free and keep them in per-thread arenas.
         gt_tune_malloc(1 << 20, 4, 0)
-        let mount = try FuseMount(vfs: vfs, mountpoint: spec.mountpoint, options: spec.allowOther ? ["allow_other"] : [])
+        // Registered before the kernel mount: `mount` returns as soon as the directory answers,
+        // and what runs next (`unmount`, a rotation) must find this process in the registry.
         try registry.write(accessKeyID: source.current().accessKeyID)
+        let mount: FuseMount
+        do {
+            mount = try FuseMount(vfs: vfs, mountpoint: spec.mountpoint, options: spec.allowOther ? ["allow_other"] : [])
+        } catch {
+            unlink(spec.registryFile)
+            throw error
+        }
         // An idle mount follows its credentials file too (a stat a second), so a rotation sees it switch.
         var follow: DispatchSourceTimer?
         if spec.credentialsFile != nil && !spec.switchCredentialsOnRejection {

@@ -66,11 +66,7 @@ public final class DaemonHarness: @unchecked Sendable {
 
     /// The value of an unlabelled (or exactly labelled) metric line.
     public func metric(_ nameWithLabels: String) -> Double? {
-        guard let text = metrics() else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix(nameWithLabels + " ") {
-            return Double(line.split(separator: " ").last ?? "")
-        }
-        return nil
+        metrics().flatMap { metricValue($0, nameWithLabels) }
     }
 
     public func status() throws -> [String: Any] {

@@ -95,13 +95,14 @@ public func randomData(_ count: Int) -> Data {
 
 /// Writes `data` to `path` with open/write/close and reports whether every call succeeded —
 /// `close` included, which is where a mount uploads. errno of the failing call otherwise.
-public func posixWrite(_ path: String, _ data: Data) -> Int32 {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+/// With `offset`, the file is opened without O_CREAT/O_TRUNC and `data` overwrites its bytes there.
+public func posixWrite(_ path: String, _ data: Data, at offset: Int? = nil) -> Int32 {
+    let fd = offset == nil ? open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644) : open(path, O_WRONLY)
     guard fd >= 0 else { return errno }
     var off = 0
     let err: Int32 = data.withUnsafeBytes { p in
         while off < p.count {
-            let n = write(fd, p.baseAddress! + off, min(1 << 20, p.count - off))
+            let n = pwrite(fd, p.baseAddress! + off, min(1 << 20, p.count - off), off_t((offset ?? 0) + off))
             if n < 0 { return errno }
             off += n
         }
@@ -109,6 +110,19 @@ public func posixWrite(_ path: String, _ data: Data) -> Int32 {
     }
     if err != 0 { close(fd); return err }
     return close(fd) == 0 ? 0 : errno
+}
+
+/// The value of an unlabelled (or exactly labelled) line of Prometheus text, nil if absent.
+public func metricValue(_ text: String, _ nameWithLabels: String) -> Double? {
+    for line in text.split(separator: "\n") where line.hasPrefix(nameWithLabels + " ") {
+        return Double(line.split(separator: " ").last ?? "")
+    }
+    return nil
+}
+
+/// A line of a mount's `.stats`, nil if the file cannot be read or has no such line.
+public func mountStat(_ mountpoint: String, _ nameWithLabels: String) -> Double? {
+    (try? String(contentsOfFile: mountpoint + "/.stats", encoding: .utf8)).flatMap { metricValue($0, nameWithLabels) }
 }
 
 extension DaemonHarness {

@@ -126,6 +126,9 @@ public final class FaultInjectingStore: ObjectStore {
     /// How many calls of `op` were made (failed ones included).
     public func calls(_ op: Op) -> Int { counts.withLock { $0[op] ?? 0 } }
     private let counts = Mutex<[Op: Int]>([:])
+    /// The part numbers sent with `uploadPart`, in order (failed ones included).
+    public var partsSent: [Int] { parts.withLock { $0 } }
+    private let parts = Mutex<[Int]>([])
     /// The byte ranges asked of `read`, in order.
     public var reads: [Range<Int64>] { readRanges.withLock { $0 } }
     private let readRanges = Mutex<[Range<Int64>]>([])
@@ -182,6 +185,7 @@ public final class FaultInjectingStore: ObjectStore {
         try inject(.put, key); return try base.startUpload(key, metadata: metadata)
     }
     public func uploadPart(_ key: String, uploadId: String, number: Int, data: Data) throws -> String {
+        parts.withLock { $0.append(number) }
         try inject(.put, key); return try base.uploadPart(key, uploadId: uploadId, number: number, data: data)
     }
     @discardableResult

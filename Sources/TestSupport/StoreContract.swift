@@ -9,9 +9,11 @@ public enum StoreContract {
         func expect(_ ok: @autoclosure () throws -> Bool, _ what: String) {
             do { if try !ok() { failures.append(what) } } catch { failures.append("\(what): threw \(error)") }
         }
-        func code(_ body: () throws -> Void) -> VFSError.Code? {
-            do { try body() } catch let e as VFSError { return e.code } catch { return nil }
-            return nil
+        /// How a call ended: a throw that is not a VFSError is a failure of its own, never success.
+        enum Outcome: Equatable { case succeeded, failed(VFSError.Code), threwOther(String) }
+        func code(_ body: () throws -> Void) -> Outcome {
+            do { try body() } catch let e as VFSError { return .failed(e.code) } catch { return .threwOther("\(error)") }
+            return .succeeded
         }
         let data = Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
         do {
@@ -24,17 +26,17 @@ public enum StoreContract {
             expect(head.etag == meta.etag, "head ETag equals put ETag")
             expect(try store.read(p + "a/file.bin", range: 0..<5000, etag: nil) == data, "whole read")
             expect(try store.read(p + "a/file.bin", range: 100..<110, etag: meta.etag) == data[100..<110], "ranged read with the right ETag")
-            expect(code { _ = try store.head(p + "a/none") } == .notFound, "head of a missing key is notFound")
-            expect(code { _ = try store.read(p + "a/none", range: 0..<1, etag: nil) } == .notFound, "read of a missing key is notFound")
+            expect(code { _ = try store.head(p + "a/none") } == .failed(.notFound), "head of a missing key is notFound")
+            expect(code { _ = try store.read(p + "a/none", range: 0..<1, etag: nil) } == .failed(.notFound), "read of a missing key is notFound")
 
             // Changed under the reader: a read with the old ETag is stale, never mixed data.
             try store.put(p + "a/file.bin", data: Data("changed".utf8), metadata: [:])
-            expect(code { _ = try store.read(p + "a/file.bin", range: 0..<3, etag: meta.etag) } == .stale, "read with an outdated ETag is stale")
+            expect(code { _ = try store.read(p + "a/file.bin", range: 0..<3, etag: meta.etag) } == .failed(.stale), "read with an outdated ETag is stale")
 
             try store.copy(from: p + "a/file.bin", to: p + "b/copy.bin", metadata: ["mode": "33261"])
             expect(try store.head(p + "b/copy.bin").metadata == ["mode": "33261"], "copy replaces metadata")
             expect(try store.read(p + "b/copy.bin", range: 0..<7, etag: nil) == Data("changed".utf8), "copy copies the bytes")
-            expect(code { try store.copy(from: p + "a/none", to: p + "b/x", metadata: nil) } == .notFound, "copy of a missing key is notFound")
+            expect(code { try store.copy(from: p + "a/none", to: p + "b/x", metadata: nil) } == .failed(.notFound), "copy of a missing key is notFound")
 
             try store.put(p + "a/sub/deep.txt", data: Data("x".utf8), metadata: [:])
             try store.put(p + "emptydir/", data: Data(), metadata: [:])
@@ -47,8 +49,8 @@ public enum StoreContract {
             expect(a.objects.first?.size == 7, "listing sizes")
 
             try store.delete(p + "b/copy.bin")
-            expect(code { _ = try store.head(p + "b/copy.bin") } == .notFound, "deleted key is gone")
-            expect(code { try store.delete(p + "b/copy.bin") } == nil, "deleting a missing key succeeds")
+            expect(code { _ = try store.head(p + "b/copy.bin") } == .failed(.notFound), "deleted key is gone")
+            expect(code { try store.delete(p + "b/copy.bin") } == .succeeded, "deleting a missing key succeeds")
             for k in ["a/file.bin", "a/sub/deep.txt", "emptydir/"] { try store.delete(p + k) }
         } catch {
             failures.append("unexpected error: \(error)")

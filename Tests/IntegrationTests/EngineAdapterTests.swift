@@ -54,7 +54,9 @@ import TestSupport
         }
         let stopStarted = Date()
         await engine.stop()
-        #expect(Date().timeIntervalSince(stopStarted) < 3)
+        // Bounded by the grace before SIGKILL, not by how long the engine takes to wind down
+        // (the margin is for a loaded machine, not a performance goal).
+        #expect(Date().timeIntervalSince(stopStarted) < h.config.engine.stopGraceSeconds + 15)
         #expect(kill(enginePID, 0) != 0)
         #expect(engine.currentPID == nil)
     }

@@ -107,7 +107,9 @@ import Glibc
         #expect(load.progress(5, timeout: 120))
         #expect(load.workers.finish(timeout: 120))
         #expect(h.mountPID(mnt) == mountPID)
-        #expect(load.longestMountWrite.value < 60)
+        // Failed, never hung: each request gives up within its 60 s retry budget (a write is at
+        // most a PUT and a HEAD; the rest is room for a loaded machine).
+        #expect(load.longestMountWrite.value < 150, "longest mount write \(load.longestMountWrite.value) s")
 
         let problems = try Self.check(load, reader, h)
         #expect(h.metric("garagetytus_unclean_shutdown_total") == 1)

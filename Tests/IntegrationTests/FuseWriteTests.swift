@@ -45,7 +45,11 @@ import TestSupport
         #expect(try client.head(bucket: "wbucket", key: "moved/a.bin").metadata["mode"] == String(0o100600))
         // rmdir of a non-empty directory, and hard links, are refused clearly.
         #expect(rmdir(mnt + "/moved") == -1 && errno == ENOTEMPTY)
-        #expect(link(mnt + "/moved/a.bin", mnt + "/hard") == -1 && (errno == ENOTSUP || errno == EPERM))
+        // ENOTSUP is the mount's own answer: a filesystem without `link` at all gives EPERM.
+        #expect(link(mnt + "/moved/a.bin", mnt + "/hard") == -1 && errno == ENOTSUP)
+        #expect(mkfifo(mnt + "/fifo", 0o644) == -1 && errno == ENOTSUP)
+        #expect(renameExchange(mnt + "/moved/a.bin", mnt + "/moved") == EINVAL)
+        #expect(FileManager.default.fileExists(atPath: mnt + "/moved/a.bin") && !FileManager.default.fileExists(atPath: mnt + "/hard"))
 
         // A missing name is remembered by the kernel for the TTL: probing it again costs no lookup.
         func lookups() throws -> Int {
@@ -112,4 +116,13 @@ import TestSupport
         #expect(close(fd) == 0)
         #expect(try client.get(bucket: "inherit", key: "f.bin") == first + rest)
     }
+}
+
+/// renameat2(2) with RENAME_EXCHANGE: 0 or its errno. Glibc's wrapper is not in Swift's Glibc module.
+func renameExchange(_ a: String, _ b: String) -> Int32 {
+    typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+    guard let symbol = dlsym(nil, "renameat2") else { return ENOSYS }
+    // SAFETY: glibc's renameat2 has exactly this C signature (int, const char *, int, const char *, unsigned int).
+    let renameat2 = unsafeBitCast(symbol, to: RenameAt2.self)
+    return renameat2(AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */) == 0 ? 0 : errno
 }

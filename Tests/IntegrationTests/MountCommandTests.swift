@@ -36,7 +36,19 @@ import TestSupport
         let config = try String(contentsOfFile: mnt + "/.config", encoding: .utf8)
         #expect(config.contains("\"bucket\" : \"entry\"") && !config.contains(id.secretAccessKey) && !config.contains(id.accessKeyID))
         // What the kernel agreed: 1 MiB writes, no writeback cache (see docs/SEMANTICS.md).
+        // 64 background requests; the kernel offers a 128 KiB read-ahead at INIT (a FUSE server
+        // can only lower it), so the mount raises this mount's read_ahead_kb to 1 MiB afterwards
+        // (we run as root, so it may write /sys) and says so in .config.
         #expect(config.contains("\"fuse_max_write\" : \"1048576\"") && config.contains("\"fuse_writeback_cache\" : \"false\""), "\(config)")
+        #expect(config.contains("\"fuse_max_background\" : \"64\""), "\(config)")
+        var st = stat()
+        #expect(stat(mnt, &st) == 0)
+        let bdi = "/sys/class/bdi/\((st.st_dev >> 8) & 0xfff):\((st.st_dev & 0xff) | ((st.st_dev >> 12) & 0xfff00))/read_ahead_kb"
+        // Raised just after the first answer from the mount, so polled for (bounded).
+        #expect(eventually(timeout: 10) {
+            (try? String(contentsOfFile: bdi, encoding: .utf8)) == "1024\n" &&
+                (try? String(contentsOfFile: mnt + "/.config", encoding: .utf8))?.contains("\"read_ahead_kb\" : \"1024\"") == true
+        }, "\(bdi): \((try? String(contentsOfFile: bdi, encoding: .utf8)) ?? "unreadable")")
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: mnt).contains(".stats")))
 
         // Refusals, each one line naming what to do.
@@ -53,6 +65,18 @@ import TestSupport
         #expect(unreachable.status != 0 && unreachable.stderr.contains("cannot reach"), "\(unreachable.stderr)")
         let missing = try h.run(["mount", "--endpoint", endpoint, "--bucket", "entry", h.home + "/missing"], env: creds)
         #expect(missing.status != 0 && missing.stderr.contains("does not exist"))
+        let file = h.home + "/a-file"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let notDir = try h.run(["mount", "--endpoint", endpoint, "--bucket", "entry", file], env: creds)
+        #expect(notDir.status == 64 && notDir.stderr.contains("is not a directory"), "\(notDir.status) \(notDir.stderr)")
+        let full = h.home + "/full"
+        try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: full + "/kept.txt"))
+        let notEmpty = try h.run(["mount", "--endpoint", endpoint, "--bucket", "entry", full], env: creds)
+        #expect(notEmpty.status == 64 && notEmpty.stderr.contains("is not empty") && notEmpty.stderr.contains("empty directory"),
+                "\(notEmpty.status) \(notEmpty.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: full) == ["kept.txt"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == Data("x".utf8))
         let noCreds = try h.run(["mount", "--endpoint", endpoint, "--bucket", "entry", other],
                                 env: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
         #expect(noCreds.status != 0 && noCreds.stderr.contains("--credentials-file"))

@@ -52,9 +52,12 @@ import TestSupport
                 places.append((path, String(decoding: data, as: UTF8.self)))
             }
         }
-        places.append(("metrics", h.metrics() ?? ""))
-        places.append((".stats", (try? String(contentsOfFile: mnt + "/.stats", encoding: .utf8)) ?? ""))
-        places.append((".config", (try? String(contentsOfFile: mnt + "/.config", encoding: .utf8)) ?? ""))
+        places.append(("metrics", try #require(h.metrics())))
+        // Read for real (a failed read must fail the test, not pass as an empty text).
+        let stats = try String(contentsOfFile: mnt + "/.stats", encoding: .utf8), config = try String(contentsOfFile: mnt + "/.config", encoding: .utf8)
+        #expect(stats.contains("garagetytus_fuse_ops_total") && config.contains("\"access_key_id\""), "\(stats.prefix(200)) \(config)")
+        places.append((".stats", stats))
+        places.append((".config", config))
         places.append(("status --json", try h.run(["status", "--json"]).stdout))
         places.append(("workspace list", try art(["--format", "json", "workspace", "list"]).stdout))
         places.append(("bucket grants", try h.run(["bucket", "grants", "--json"]).stdout))

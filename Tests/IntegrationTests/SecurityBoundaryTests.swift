@@ -72,16 +72,30 @@ import TestSupport
         #expect(mode(h.paths.controlSocket) == 0o600)
         #expect(mode(h.paths.identityFile) == 0o600)
         #expect(mode(h.paths.stateDB) == 0o600)  // holds the grants' secrets
-        // An unprivileged user cannot use the control socket.
-        let nobody = try DaemonHarness.runProcess("/usr/sbin/runuser", ["-u", "nobody", "--", "/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                                                                        "--unix-socket", h.paths.controlSocket, "http://x/v1/status"], env: [:], timeout: 10)
-        #expect(nobody.stdout != "200", "\(nobody.stdout) \(nobody.stderr)")
-        // The daemon listens on loopback only (the engine's ports: EngineSealTests).
-        let listeners = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
-        for port in [h.config.gatewayPort, h.config.metricsPort] {
-            let hex = String(format: ":%04X", port)
-            let lines = listeners.split(separator: "\n").filter { $0.contains(hex + " ") && $0.contains(" 0A ") }
-            #expect(!lines.isEmpty && lines.allSatisfy { $0.contains("0100007F" + hex) }, "port \(port): \(lines)")
+        // An unprivileged user cannot use the control socket: curl, run as nobody, cannot connect
+        // (exit 7), while the same command run as root gets the status.
+        let curl = ["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", h.paths.controlSocket, "http://x/v1/status"]
+        let root = try DaemonHarness.runProcess(curl[0], Array(curl.dropFirst()), env: [:], timeout: 10)
+        #expect(root.status == 0 && root.stdout == "200", "\(root.status) \(root.stdout) \(root.stderr)")
+        let nobody = try DaemonHarness.runProcess("/usr/sbin/runuser", ["-u", "nobody", "--"] + curl, env: [:], timeout: 10)
+        #expect(nobody.status == 7 && nobody.stdout == "000", "\(nobody.status) \(nobody.stdout) \(nobody.stderr)")
+        // Every TCP socket the daemon listens on binds 127.0.0.1 (the engine's: EngineSealTests):
+        // its listening sockets found by inode in /proc/net/tcp{,6}.
+        let fds = "/proc/\(try h.daemonPID())/fd"
+        let inodes = Set(try FileManager.default.contentsOfDirectory(atPath: fds).compactMap { fd -> String? in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: fds + "/" + fd), target.hasPrefix("socket:[") else { return nil }
+            return String(target.dropFirst(8).dropLast())
+        })
+        var listening: [(local: String, port: Int)] = []
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            for line in try String(contentsOfFile: table, encoding: .utf8).split(separator: "\n").dropFirst() {
+                let f = line.split(separator: " ")
+                guard f.count > 9, f[3] == "0A", inodes.contains(String(f[9])) else { continue }
+                let local = f[1].split(separator: ":")
+                listening.append((String(local[0]), Int(local[1], radix: 16) ?? -1))
+            }
         }
+        #expect(Set(listening.map(\.port)).isSuperset(of: [h.config.gatewayPort, h.config.metricsPort]), "\(listening)")
+        #expect(listening.allSatisfy { $0.local == "0100007F" }, "listeners not on 127.0.0.1: \(listening)")
     }
 }

@@ -30,9 +30,10 @@ import TestSupport
         let fd = open(fill, O_CREAT | O_WRONLY, 0o600)
         #expect(posix_fallocate(fd, 0, off_t(free - total / 20)) == 0)
         close(fd)
-        let filledAt = Date()
-        #expect(eventually(timeout: 2 * interval + 1) { h.metrics()?.contains("garagetytus_mode{mode=\"ro\"} 1") == true })
-        #expect(Date().timeIntervalSince(filledAt) <= 2 * interval + 1)
+        // The first tick that starts after the fill (a tick reads the disk after taking its time)
+        // has flipped: "within two ticks" of the fill, counted in ticks, not in seconds.
+        let afterFill = Self.ticks(h, after: Date(), count: 1)
+        #expect(afterFill.first?.mode == .ro, "\(afterFill)")
         let metrics = try #require(h.metrics())
         #expect(!metrics.contains("mode=\"rw\""))  // exactly one mode series
         #expect((h.metric("garagetytus_disk_free_pct") ?? 100) < 10)
@@ -49,17 +50,34 @@ import TestSupport
         let shrink = open(fill, O_WRONLY)
         #expect(ftruncate(shrink, off_t(free - total * 12 / 100)) == 0)
         close(shrink)
-        let t0 = Date()
-        while Date().timeIntervalSince(t0) < 3 * interval { usleep(100_000) }
+        let inBand = Self.ticks(h, after: Date(), count: 3)
+        #expect(inBand.count == 3 && inBand.allSatisfy { $0.mode == .ro && (10..<15).contains($0.diskFreePct) }, "\(inBand)")
         #expect(h.metrics()?.contains("garagetytus_mode{mode=\"ro\"} 1") == true)
 
         unlink(fill)
-        #expect(eventually(timeout: 2 * interval + 1) { h.metrics()?.contains("garagetytus_mode{mode=\"rw\"} 1") == true })
+        let afterFree = Self.ticks(h, after: Date(), count: 1)
+        #expect(afterFree.first?.mode == .rw, "\(afterFree)")
+        #expect(h.metrics()?.contains("garagetytus_mode{mode=\"rw\"} 1") == true)
         #expect(h.logText().contains("watchdog: mode ro -> rw"))
         #expect(try h.run(["stop"]).status == 0)
     }
 
     /// A tmpfs of `megabytes` for a whole home; unmounted and removed by the returned closure.
+    /// The watchdog's records of the first `count` ticks that started after `t` (polled from
+    /// watchdog.json, 30 s at most; a tick the poll missed is skipped, never invented).
+    static func ticks(_ h: DaemonHarness, after t: Date, count: Int) -> [WatchdogRecord] {
+        var seen: [WatchdogRecord] = []
+        _ = eventually(timeout: 30, every: 0.02) {
+            if let data = try? Data(contentsOf: URL(fileURLWithPath: h.paths.watchdogFile)),
+               let r = try? JSONDecoder().decode(WatchdogRecord.self, from: data),
+               r.lastTickUnixSeconds > t.timeIntervalSince1970, r.lastTickUnixSeconds > (seen.last?.lastTickUnixSeconds ?? 0) {
+                seen.append(r)
+            }
+            return seen.count >= count
+        }
+        return seen
+    }
+
     static func tmpfsHome(_ megabytes: Int) throws -> (String, () -> Void) {
         let mountpoint = try DaemonHarness.makeTempDir(prefix: "/tmp/gt-wd-")
         let mount = try DaemonHarness.runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", mountpoint],

@@ -64,29 +64,45 @@ final class ScriptedProbe: DiskProbe, @unchecked Sendable {
     }
 
     /// Below the read-write mark the engine is asked to give back the space of deleted objects:
-    /// once, not at every tick, and again only after a minute.
+    /// once, not at every tick, one at a time, and again only after a minute.
     @Test func lowDiskAsksTheEngineToReclaimAtMostOnceAMinute() async throws {
         let dir = NSTemporaryDirectory() + "wd-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let asked = Mutex(0)
+        let gate = Mutex(true)  // while true, a reclaim the test holds keeps running
         let wd = Watchdog(paths: Paths(configDir: dir, dataDir: dir), config: Config().watchdog, probe: ScriptedProbe([40, 14, 12, 8, 8, 8, 8, 8, 8, 8]),
                           state: DaemonState(uncleanShutdownTotal: 0), metrics: DaemonMetrics(uncleanShutdownTotal: 0),
-                          logger: .init(label: "test"), reclaim: { asked.withLock { $0 += 1 }; return "done" })
-        /// Polls (without blocking a thread the reclaim's task may need) for up to 5 s.
-        func waitFor(_ n: Int, tickingAt t: Double? = nil) async -> Bool {
-            for _ in 0..<100 {
-                if let t { wd.tick(now: Date(timeIntervalSince1970: t)) }
-                if asked.withLock({ $0 }) == n { return true }
+                          logger: .init(label: "test"), reclaim: {
+                              let n = asked.withLock { $0 += 1; return $0 }
+                              while n == 2, gate.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(10)) }
+                              return "done"
+                          })
+        /// Polls (without blocking a thread the reclaim's task may need) for up to 10 s.
+        func until(_ condition: () -> Bool) async -> Bool {
+            for _ in 0..<200 {
+                if condition() { return true }
                 try? await Task.sleep(for: .milliseconds(50))
             }
             return false
         }
-        for t in [0.0, 1, 2, 3] { wd.tick(now: Date(timeIntervalSince1970: 1000 + t)) }  // 40 % asks nothing; then once
-        #expect(await waitFor(1))
-        wd.tick(now: Date(timeIntervalSince1970: 1030))
-        #expect(asked.withLock { $0 } == 1)
-        // A minute after the first: asked again (once the first has been reported finished).
-        #expect(await waitFor(2, tickingAt: 1065))
+        func tick(_ t: Double) { wd.tick(now: Date(timeIntervalSince1970: t)) }
+        tick(1000)  // 40 % asks nothing
+        #expect(wd.reclaimState.last == nil)
+        for t in [1001.0, 1002, 1003] { tick(t) }  // below the mark: asked once, at the first such tick
+        #expect(wd.reclaimState.last == Date(timeIntervalSince1970: 1001))
+        #expect(await until { asked.withLock { $0 } == 1 && !wd.reclaimState.running })
+        // Finished, but not a minute ago: a tick 30 s later starts nothing (decided within the tick).
+        tick(1030)
+        #expect(wd.reclaimState.last == Date(timeIntervalSince1970: 1001) && !wd.reclaimState.running)
+        // A minute after the first: asked again; while that one runs, a later tick starts no other.
+        tick(1065)
+        #expect(wd.reclaimState.last == Date(timeIntervalSince1970: 1065) && wd.reclaimState.running)
+        #expect(await until { asked.withLock { $0 } == 2 })
+        tick(1200)
+        #expect(wd.reclaimState.last == Date(timeIntervalSince1970: 1065))
+        gate.withLock { $0 = false }
+        #expect(await until { !wd.reclaimState.running })
+        #expect(asked.withLock { $0 } == 2)
     }
 }

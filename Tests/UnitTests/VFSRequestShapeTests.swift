@@ -67,19 +67,54 @@ import TestSupport
         #expect(try v.lookup(parent: VFS.rootIno, name: "late").attr.size == 1)
     }
 
+    /// A directory of more than 5000 entries is not snapshotted: each missing name costs a HEAD,
+    /// and the listing is not tried again for a minute. 5000 entries still are.
+    @Test func aDirectoryOfMoreThan5000EntriesIsNotSnapshottedForAMinute() throws {
+        let (base, counted, v, clock) = fixture()
+        for i in 0..<5001 { try base.put("big/f\(i)", data: Data(), metadata: [:]) }
+        for i in 0..<5000 { try base.put("fits/f\(i)", data: Data(), metadata: [:]) }
+        func miss(_ dir: UInt64, _ name: String) -> (heads: Int, lists: Int) {
+            let before = (counted.calls(.head), counted.calls(.list))
+            let e = #expect(throws: VFSError.self) { try v.lookup(parent: dir, name: name) }
+            #expect(e?.errno == ENOENT)
+            return (counted.calls(.head) - before.0, counted.calls(.list) - before.1)
+        }
+        let big = try v.lookup(parent: VFS.rootIno, name: "big").attr.ino
+        let fits = try v.lookup(parent: VFS.rootIno, name: "fits").attr.ino
+        #expect(miss(fits, "a") == (1, 1))  // the HEAD, then the listing that becomes the snapshot
+        #expect(miss(fits, "b") == (0, 0))  // answered by the snapshot
+        // Without a snapshot a miss asks the store: the HEAD, and a listing of "<name>/" (is it a
+        // directory?). The first also tries the directory's listing: too big to keep.
+        #expect(miss(big, "a") == (1, 2))
+        #expect(miss(big, "b") == (1, 1))   // the directory's listing is not tried for a minute
+        clock.advance(59)
+        #expect(miss(big, "c") == (1, 1))
+        clock.advance(2)
+        #expect(miss(big, "d") == (1, 2))   // a minute later it is tried again
+    }
+
     @Test func statOfEveryListedFileUsesHeadsSentAheadAndKeepsModes() throws {
         let (base, counted, v, _) = fixture()
         for i in 0..<50 { try base.put("d/f\(i)", data: Data(count: i), metadata: ["mode": String(0o100600 + (i % 2) * 0o40)]) }
         let dir = try v.lookup(parent: VFS.rootIno, name: "d").attr.ino
+        let before = counted.calls(.head)
+        // Eight at a time: with the first nine HEADs held at the store, eight arrive and the ninth waits.
+        let held = (0..<9).map { _ in counted.holdNext(.head) }
         let names = try v.readdir(dir).map(\.name).filter { $0.hasPrefix("f") }
         #expect(names.count == 50)
+        #expect(held.prefix(8).allSatisfy { $0.waitUntilHeld(timeout: 10) })
+        #expect(!eventually(timeout: 0.5) { counted.calls(.head) > before + 8 })
+        held.forEach { $0.release() }
+        // Sent ahead: all 50 go out after the listing, before anything is looked up ...
+        #expect(eventually(timeout: 10) { counted.calls(.head) == before + 50 })
         for name in names {
             let i = Int(name.dropFirst())!
             let a = try v.lookup(parent: dir, name: name).attr
             #expect(a.size == Int64(i))
             #expect(a.mode == 0o100600 + UInt32(i % 2) * 0o40)
         }
-        #expect(counted.calls(.head) <= 51)  // one per file, sent ahead, plus the lookup of d
+        // ... and the lookups that follow take their answers: no HEAD more.
+        #expect(counted.calls(.head) == before + 50)
     }
 
     @Test func sequentialReadsBecomeFewLargeRangedGets() throws {

@@ -15,9 +15,9 @@ import TestSupport
 
     func block(_ i: Int) -> Data { Data(repeating: UInt8(truncatingIfNeeded: i &* 37 &+ 1), count: mib) }
 
-    func waitFor(_ what: () -> Bool) {
-        let deadline = Date().addingTimeInterval(10)
-        while !what() && Date() < deadline { usleep(5_000) }
+    func waitFor(_ what: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) {
+        let arrived = eventually(timeout: 30, every: 0.005, what)
+        #expect(arrived, "timed out", sourceLocation: sourceLocation)
     }
 
     @Test func partsAreSentBeforeCloseAndTheObjectIsWhole() throws {
@@ -37,6 +37,24 @@ import TestSupport
         #expect(base.openUploads == 0)
     }
 
+    /// The object's mtime is when its upload started (the metadata goes with the multipart
+    /// upload's start), not when the file was closed.
+    @Test func theMtimeIsTheUploadsStart() throws {
+        let base = InMemoryObjectStore()
+        let counted = FaultInjectingStore(base)
+        let clock = ManualClock()
+        let v = VFS(store: counted, options: VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0)), clock: clock)
+        let (_, fh) = try v.create(parent: VFS.rootIno, name: "f", mode: 0o644, uid: 0, gid: 0)
+        clock.advance(10)
+        let started = clock.now()
+        for i in 0..<24 { _ = try v.write(fh, offset: Int64(i * mib), data: block(i)) }
+        waitFor { counted.partsSent.contains(1) }
+        clock.advance(100)
+        try v.flush(fh)
+        v.release(fh)
+        #expect(try base.head("f").metadata["mtime"] == String(Int64(started)))
+    }
+
     @Test func rewritingASentPartSendsItAgain() throws {
         let (base, counted, v) = fixture()
         let (_, fh) = try v.create(parent: VFS.rootIno, name: "f", mode: 0o644, uid: 0, gid: 0)
@@ -45,11 +63,13 @@ import TestSupport
             _ = try v.write(fh, offset: Int64(i * mib), data: block(i))
             expected.append(block(i))
         }
-        waitFor { counted.calls(.put) >= 3 }
+        waitFor { counted.partsSent.contains(1) }
+        #expect(counted.partsSent.filter { $0 == 1 }.count == 1)  // part 1 went out while writing
         _ = try v.write(fh, offset: 100, data: Data("rewritten".utf8))
         expected.replaceSubrange(100..<109, with: Data("rewritten".utf8))
         try v.flush(fh)
         v.release(fh)
+        #expect(counted.partsSent.filter { $0 == 1 }.count == 2, "parts sent: \(counted.partsSent)")  // and again after the rewrite
         #expect(try base.read("f", range: 0..<Int64.max, etag: nil) == expected)
     }
 

@@ -104,17 +104,29 @@ import TestSupport
         let v = vfs(store)
         let ino = try v.lookup(parent: VFS.rootIno, name: "f").attr.ino
         let fh = try v.open(ino, write: true)
-        var viaFD = AttrChange(size: 8)
-        viaFD.throughDescriptor = true
-        _ = try v.setattr(ino, viaFD)
-        #expect(try store.head("f").size == 10)
-        _ = try v.setattr(ino, AttrChange(size: 4))
-        #expect(try text(store, "f") == "0123")
+        // By path, with the file open: stored at once.
+        _ = try v.setattr(ino, AttrChange(size: 6))
+        #expect(try text(store, "f") == "012345")
         _ = try v.setattr(ino, AttrChange(mode: 0o600))
         #expect(try store.head("f").metadata["mode"] == String(0o100600))
+        // Through the descriptor (ftruncate, fchown, futimens): nothing stored until its close.
+        func viaFD(_ c: AttrChange) throws {
+            var c = c
+            c.throughDescriptor = true
+            _ = try v.setattr(ino, c)
+        }
+        try viaFD(AttrChange(size: 3))
+        try viaFD(AttrChange(uid: 1234, gid: 4321))
+        try viaFD(AttrChange(mtime: 1_000_000))
+        #expect(try text(store, "f") == "012345")
+        let stored = try store.head("f").metadata
+        #expect(stored["uid"] != "1234" && stored["gid"] != "4321" && stored["mtime"] != "1000000")
         try v.flush(fh)
         v.release(fh)
-        #expect(try text(store, "f") == "0123")
+        #expect(try text(store, "f") == "012")
+        let closed = try store.head("f").metadata
+        #expect(closed["uid"] == "1234" && closed["gid"] == "4321" && closed["mtime"] == "1000000")
+        #expect(closed["mode"] == String(0o100600))
     }
 
     /// A `close` of a descriptor a child process inherited flushes while the writer is still
@@ -177,7 +189,9 @@ import TestSupport
         try v.rename(parent: VFS.rootIno, name: "a.txt", newParent: VFS.rootIno, newName: "b.txt")
         #expect(try text(store, "b.txt") == "A")
         #expect(!store.keys.contains("a.txt"))
-        #expect(throws: VFSError.self) { try v.rename(parent: VFS.rootIno, name: "b.txt", newParent: VFS.rootIno, newName: "d", noReplace: true) }
+        let refused = #expect(throws: VFSError.self) { try v.rename(parent: VFS.rootIno, name: "b.txt", newParent: VFS.rootIno, newName: "d", noReplace: true) }
+        #expect(refused?.errno == EEXIST)
+        #expect(try text(store, "b.txt") == "A")
         try v.rename(parent: VFS.rootIno, name: "d", newParent: VFS.rootIno, newName: "e")
         #expect(store.keys == ["b.txt", "e/", "e/one", "e/sub/two"])
         let e = try v.lookup(parent: VFS.rootIno, name: "e").attr.ino

@@ -41,6 +41,7 @@ public final class Watchdog: Service, Sendable {
     let reclaim: (@Sendable () async -> String)?
     /// When the last reclaim started, and whether one runs now.
     private let reclaiming = Mutex<(last: Date?, running: Bool)>((nil, false))
+    var reclaimState: (last: Date?, running: Bool) { reclaiming.withLock { $0 } }
 
     public init(paths: Paths, config: Config.Watchdog, probe: any DiskProbe = StatvfsDiskProbe(),
                 state: DaemonState, metrics: DaemonMetrics, logger: Logger, reclaim: (@Sendable () async -> String)? = nil) {

@@ -54,7 +54,9 @@ public final class FuseMount: @unchecked Sendable {
         // thread that waits for the first stat of the root to be answered by the loop.
         let tuner = Thread {
             var st = stat()
-            if stat(mountpoint, &st) == 0 { Self.raiseKernelReadAhead(mountpoint: mountpoint, kib: 1024) }
+            guard stat(mountpoint, &st) == 0 else { return }
+            let raised = Self.raiseKernelReadAhead(mountpoint: mountpoint, kib: 1024)
+            vfs.noteKernel(["read_ahead_kb": raised ? "1024" : "unchanged (/sys is not writable)"])
         }
         tuner.start()
     }
@@ -64,10 +66,13 @@ public final class FuseMount: @unchecked Sendable {
     /// The kernel reads a FUSE file 128 KiB at a time by default; with a 1 MiB read-ahead window
     /// it sends 1 MiB requests (the most libfuse negotiates), eight times fewer round trips.
     /// Best effort: it needs root (writable /sys), and the mount works the same without it.
-    static func raiseKernelReadAhead(mountpoint: String, kib: Int) {
+    /// True when the window was written.
+    static func raiseKernelReadAhead(mountpoint: String, kib: Int) -> Bool {
+        var raised = false
         for e in MountTable.entries(at: mountpoint) where e.fsType == "fuse.garagetytus" {
-            try? "\(kib)\n".write(toFile: "/sys/class/bdi/\(e.device)/read_ahead_kb", atomically: false, encoding: .utf8)
+            if (try? "\(kib)\n".write(toFile: "/sys/class/bdi/\(e.device)/read_ahead_kb", atomically: false, encoding: .utf8)) != nil { raised = true }
         }
+        return raised
     }
 
     /// Asks the loop to end and unmounts (from a signal handler's queue, say).

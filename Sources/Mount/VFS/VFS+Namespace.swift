@@ -134,6 +134,7 @@ extension VFS {
 
     public func setattr(_ ino: UInt64, _ change: AttrChange) throws -> FileAttr {
         try requireWritable()
+        if Self.isVirtual(ino) { throw VFSError(.readOnly, "\(ino == Self.statsIno ? ".stats" : ".config") is read-only") }
         if let size = change.size { try truncate(ino, to: size, storeNow: !change.throughDescriptor) }
         guard change.mode != nil || change.uid != nil || change.gid != nil || change.mtime != nil else { return try getattr(ino) }
         let n = try node(ino)

@@ -5,7 +5,8 @@ import Glibc
 
 extension VFS {
     /// The entries of a directory, `.` and `..` first. Listing keys that cannot be names
-    /// (empty, or the directory's own marker) are left out.
+    /// (empty, or the directory's own marker) are left out, and so are bucket objects named like
+    /// the mount's own files at the top (`.stats`, `.config`: a lookup there finds those).
     public func readdir(_ ino: UInt64) throws -> [DirEntry] {
         let dir = try node(ino)
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "readdir: not a directory") }
@@ -18,7 +19,7 @@ extension VFS {
         }
         var entries = [DirEntry(name: ".", ino: ino, mode: dir.attrs.mode),
                        DirEntry(name: "..", ino: dir.parent, mode: NodeKind.directory.typeBits)]
-        var seen = Set<String>()
+        var seen = ino == Self.rootIno ? Set(Self.virtualNames.keys) : []
         var headsAhead: [String] = []  // in listing order, the order `ls -l` stats them
         for o in listing.objects {
             let name = String(o.key.dropFirst(dir.key.count))
