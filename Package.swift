@@ -61,9 +61,16 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
 
-        // Layer 3: the command line (one module, two executables).
+        // Layer 3: the workspace layer — workspaces, credential caching and following, the mount
+        // registry, service tokens, rotation, and the assembly of a live mount. A client of the daemon.
+        .target(name: "Workspaces", dependencies: [
+            "Daemon", "Mount", "S3", "Credentials", "CGaragetytus",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Layer 4: the command line (one module, two executables): parses, calls a library, renders.
         .target(name: "CLI", dependencies: [
-            "Daemon", "S3", "Credentials", "Mount", "CGaragetytus",
+            "Workspaces", "Daemon", "S3", "Credentials", "Mount", "CGaragetytus",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -71,7 +78,7 @@ let package = Package(
         .executableTarget(name: "artifacts", dependencies: ["CLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/Executables/artifacts"),
 
         .target(name: "TestSupport", dependencies: ["Daemon", "S3", "Credentials", "Mount"]),
-        .testTarget(name: "UnitTests", dependencies: ["Daemon", "S3", "Credentials", "Mount", "CLI", "TestSupport"]),
+        .testTarget(name: "UnitTests", dependencies: ["Daemon", "S3", "Credentials", "Mount", "Workspaces", "CLI", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Daemon", "S3", "Credentials", "Mount", "TestSupport"]),
     ]
 )

@@ -23,7 +23,7 @@ public struct GaragetytusCommand: AsyncParsableCommand {
     public init() {}
 }
 
-/// `artifacts`: the workspace front. Workspaces arrive in a later release; until then it shows help.
+/// `artifacts`: the workspace front — workspaces, their credentials, service tokens and mounts.
 public struct ArtifactsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "artifacts",

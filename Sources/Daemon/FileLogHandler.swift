@@ -1,15 +1,26 @@
+import Credentials
 import Foundation
 import Logging
 import S3
 import Synchronization
 
 /// A swift-log handler that appends one line per message to a file (and optionally stderr):
-/// `2026-11-23T05:32:36.123Z notice garagetytus: message key=value`.
+/// `2026-11-23T05:32:36.123Z notice garagetytus: message key=value`. The daemon and every mount
+/// process log through it. Metadata that names a key is masked (`access_key…` → `GKAB***WXYZ`),
+/// metadata that names a secret is never written (`secret…`, `session_token` → `***`).
 public struct FileLogHandler: LogHandler {
     /// One open file shared by every logger of the process.
     public final class Sink: Sendable {
         private let handle: Mutex<FileHandle?>
         private let alsoStderr: Bool
+
+        /// Lines to stderr only: a mount process, whose stderr is its log file when it runs in the background.
+        public static func standardError() -> Sink { Sink(handle: nil, alsoStderr: true) }
+
+        private init(handle: FileHandle?, alsoStderr: Bool) {
+            self.handle = Mutex(handle)
+            self.alsoStderr = alsoStderr
+        }
 
         public init(path: String, alsoStderr: Bool) {
             if !FileManager.default.fileExists(atPath: path) {
@@ -45,8 +56,15 @@ public struct FileLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.shown($0.key, $0.value))" }.joined(separator: " ")
         let ts = UTCTime.iso8601Millis(Date())
         sink.write("\(ts) \(event.level) \(label): \(event.message)\(meta)\n")
+    }
+
+    /// What a metadata value looks like in the log: keys masked, secrets left out.
+    static func shown(_ key: String, _ value: Logger.Metadata.Value) -> String {
+        if key.contains("secret") || key.contains("session_token") { return "***" }
+        if key.hasPrefix("access_key") { return CachedCredentials.mask("\(value)") }
+        return "\(value)"
     }
 }

@@ -12,19 +12,19 @@ import Glibc
 ///
 /// With `switchOnRejection` (keys of your own S3 service) the mount keeps the keys it has while
 /// they work, and takes the file's new ones the first time the endpoint refuses the old ones.
-final class CredentialSource: Sendable {
+public final class CredentialSource: Sendable {
     struct State {
         var credentials: S3Credentials
         var changeTime: timespec?
         var checkedAt: Double = 0
     }
 
-    let file: String?
-    let switchOnRejection: Bool
-    let onChange: @Sendable (S3Credentials, Date?) -> Void
+    public let file: String?
+    public let switchOnRejection: Bool
+    public let onChange: @Sendable (S3Credentials, Date?) -> Void
     private let state: Mutex<State>
 
-    init(initial: S3Credentials, expiry: Date?, file: String?, switchOnRejection: Bool = false, onChange: @escaping @Sendable (S3Credentials, Date?) -> Void) {
+    public init(initial: S3Credentials, expiry: Date?, file: String?, switchOnRejection: Bool = false, onChange: @escaping @Sendable (S3Credentials, Date?) -> Void) {
         self.file = file
         self.switchOnRejection = switchOnRejection
         self.onChange = onChange
@@ -32,7 +32,7 @@ final class CredentialSource: Sendable {
     }
 
     /// The endpoint refused the current credentials: take the file's, if they differ.
-    func rejected() -> Bool {
+    public func rejected() -> Bool {
         guard let file, let (fresh, expiry) = try? MountSpec.loadCredentials(file: file) else { return false }
         let changed = state.withLock { s -> Bool in
             guard s.credentials != fresh else { return false }
@@ -44,7 +44,7 @@ final class CredentialSource: Sendable {
         return changed
     }
 
-    func current() -> S3Credentials {
+    public func current() -> S3Credentials {
         guard let file, !switchOnRejection else { return state.withLock { $0.credentials } }
         let now = Date().timeIntervalSince1970
         let due = state.withLock { s -> timespec?? in
@@ -62,7 +62,7 @@ final class CredentialSource: Sendable {
         return state.withLock { $0.credentials }
     }
 
-    static func changeTime(_ path: String) -> timespec? {
+    public static func changeTime(_ path: String) -> timespec? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         return st.st_ctim

@@ -10,23 +10,23 @@ import Glibc
 /// The mount registry: one JSON file per mountpoint under `<data>/mounts/`, written by the mount
 /// process. The one reader of it; a file that is not a record is refused with its name and left
 /// as it is (never silently dropped: it may describe a live mount).
-enum MountRegistry {
-    struct Record {
-        var mountpoint: String
-        var workspace: String
-        var pid: Int32
-        var log: String
-        var alive: Bool
+public enum MountRegistry {
+    public struct Record {
+        public var mountpoint: String
+        public var workspace: String
+        public var pid: Int32
+        public var log: String
+        public var alive: Bool
         /// Which key the mount signs with now (`fingerprint`), updated when it switches.
-        var keyFingerprint: String?
+        public var keyFingerprint: String?
         /// Its process died but the mountpoint is still mounted (kill -9, OOM).
-        var stale: Bool { !alive && MountSpec.isMounted(mountpoint) }
+        public var stale: Bool { !alive && MountSpec.isMounted(mountpoint) }
     }
 
-    static func directory(_ paths: Paths) -> String { paths.dataDir + "/mounts" }
+    public static func directory(_ paths: Paths) -> String { paths.dataDir + "/mounts" }
 
     /// The record in `file`, nil if there is none.
-    static func read(_ file: String) throws -> Record? {
+    public static func read(_ file: String) throws -> Record? {
         guard let data = FileManager.default.contents(atPath: file) else { return nil }
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let mp = obj["mountpoint"] as? String, let pid = (obj["pid"] as? NSNumber)?.int32Value, pid > 0 else {
@@ -39,26 +39,26 @@ enum MountRegistry {
 
     /// A short, one-way name of an access key: lets `workspace rotate` see which key a mount uses
     /// without the registry holding the key itself.
-    static func fingerprint(_ accessKeyID: String) -> String {
+    public static func fingerprint(_ accessKeyID: String) -> String {
         String(SigV4.sha256Hex(Data(accessKeyID.utf8)).prefix(16))
     }
 
     /// The live mount's side: writes its record (tmp + rename), again whenever its key changes.
-    final class Writer: Sendable {
-        let file: String
-        let fields: [String: String]
-        let pid: Int
-        let startedAt: Double
+    public final class Writer: Sendable {
+        public let file: String
+        public let fields: [String: String]
+        public let pid: Int
+        public let startedAt: Double
         private let lock = Mutex<Void>(())
 
-        init(file: String, fields: [String: String]) {
+        public init(file: String, fields: [String: String]) {
             self.file = file
             self.fields = fields
             pid = Int(getpid())
             startedAt = Date().timeIntervalSince1970
         }
 
-        func write(accessKeyID: String) throws {
+        public func write(accessKeyID: String) throws {
             var record: [String: Any] = fields
             record["pid"] = pid
             record["started_at"] = startedAt
@@ -69,7 +69,7 @@ enum MountRegistry {
     }
 
     /// Every record, by file name.
-    static func all(_ paths: Paths) throws -> [Record] {
+    public static func all(_ paths: Paths) throws -> [Record] {
         let dir = directory(paths)
         return try ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
             .filter { $0.hasSuffix(".json") }.compactMap { try read(dir + "/" + $0) }

@@ -1,6 +1,7 @@
 import Credentials
 import Daemon
 import Foundation
+import Logging
 import Mount
 import S3
 #if canImport(Glibc)
@@ -8,38 +9,38 @@ import Glibc
 #endif
 
 /// A validated `mount` request: where, what, with which credentials, and the files that belong to it.
-struct MountSpec {
-    let endpoint: URL
-    let bucket: String
-    let prefix: String
-    let region: String
-    let mountpoint: String
-    let readOnly: Bool
-    let allowOther: Bool
+public struct MountSpec {
+    public let endpoint: URL
+    public let bucket: String
+    public let prefix: String
+    public let region: String
+    public let mountpoint: String
+    public let readOnly: Bool
+    public let allowOther: Bool
     /// Attributes of objects without metadata.
-    let defaults: AttributeDefaults
+    public let defaults: AttributeDefaults
     /// When the credentials expire, when the credentials file says so (shown in `.stats`).
-    let credentialExpiry: Date?
-    let metadataTTL: Double
-    let cacheDir: String
-    let credentials: S3Credentials
+    public let credentialExpiry: Date?
+    public let metadataTTL: Double
+    public let cacheDir: String
+    public let credentials: S3Credentials
     /// The workspace this mount is of, if any (for `workspace list` / `status`).
-    var workspace: String?
+    public var workspace: String?
     /// Keys of your own S3 service: kept while they work, replaced from the file once refused.
-    var switchCredentialsOnRejection = false
+    public var switchCredentialsOnRejection = false
     /// The file the credentials came from: the mount follows it (a rotation rewrites it).
-    let credentialsFile: String?
-    let paths: Paths
+    public let credentialsFile: String?
+    public let paths: Paths
     /// How a mount retries a failed request: 5 attempts, waiting 0.5–1, 1–2, 2–4 and 2.5–5 s, so
     /// 6 to 12 s in all. The engine refuses writes for a few seconds after a restart, and after a
     /// full disk frees (until its volume server's next 5 s heartbeat offers room for new volumes);
     /// a mount rides that out instead of failing the `close`.
-    static let retry = RetryPolicy(maxAttempts: 5, baseDelay: 1, maxDelay: 5, budget: 60, fixedFraction: 0.5)
+    public static let retry = RetryPolicy(maxAttempts: 5, baseDelay: 1, maxDelay: 5, budget: 60, fixedFraction: 0.5)
 
     /// Seconds one request to the store may take (`--io-timeout`).
-    var ioTimeout: Double = 60
+    public var ioTimeout: Double = 60
 
-    init(endpoint: URL, bucket: String, prefix: String, region: String, mountpoint: String, readOnly: Bool, allowOther: Bool,
+    public init(endpoint: URL, bucket: String, prefix: String, region: String, mountpoint: String, readOnly: Bool, allowOther: Bool,
          metadataTTL: Double, cacheDir: String?, credentialsFile: String?, defaults: AttributeDefaults, paths: Paths,
          credentials given: S3Credentials? = nil) throws {
         guard !bucket.isEmpty, !bucket.contains("/") else { throw DaemonError(.usage, "--bucket \(bucket) is not a bucket name") }
@@ -62,18 +63,18 @@ struct MountSpec {
         }
     }
 
-    var source: String { "s3://\(bucket)/\(prefix) at \(endpoint.absoluteString)" }
-    var registryFile: String { Self.registryFile(for: mountpoint, paths: paths) }
-    var logFile: String { paths.logDir + "/mount-" + Self.slug(mountpoint) + ".log" }
+    public var source: String { "s3://\(bucket)/\(prefix) at \(endpoint.absoluteString)" }
+    public var registryFile: String { Self.registryFile(for: mountpoint, paths: paths) }
+    public var logFile: String { paths.logDir + "/mount-" + Self.slug(mountpoint) + ".log" }
 
-    static func registryFile(for mountpoint: String, paths: Paths) -> String { MountRegistry.directory(paths) + "/" + slug(mountpoint) + ".json" }
+    public static func registryFile(for mountpoint: String, paths: Paths) -> String { MountRegistry.directory(paths) + "/" + slug(mountpoint) + ".json" }
 
-    static func slug(_ path: String) -> String {
+    public static func slug(_ path: String) -> String {
         let s = path.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
         return s.isEmpty ? "_" : s
     }
 
-    static func absolute(_ path: String) -> String {
+    public static func absolute(_ path: String) -> String {
         var p = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
         return (p as NSString).standardizingPath
@@ -82,7 +83,7 @@ struct MountSpec {
     /// From the file (0600 JSON: `access_key_id`/`secret_access_key`, or a grant's `access_key`/
     /// `secret_key`; optional `session_token` and `expires_at` in RFC 3339 UTC), else from the
     /// AWS_* environment; with when they expire, if that is known.
-    static func loadCredentials(file: String?) throws -> (S3Credentials, Date?) {
+    public static func loadCredentials(file: String?) throws -> (S3Credentials, Date?) {
         if let file {
             let data: Data
             do { data = try SecretFile.read(file) } catch let e as SecretFileError {
@@ -114,14 +115,14 @@ struct MountSpec {
     }
 
     /// The mountpoint must be an empty directory that nothing is mounted on; a stale mount left by a
-    /// killed mount process (ENOTCONN) is cleaned up first.
-    func checkMountpoint() throws {
+    /// killed mount process (ENOTCONN) is cleaned up first, and `log` says so.
+    public func checkMountpoint(log: Logger) throws {
         var st = stat()
         if stat(mountpoint, &st) != 0 {
             if errno == ENOTCONN {
                 umount2(mountpoint, Int32(MNT_DETACH))
-                FileHandle.standardError.write(Data("recovered a stale mount on \(mountpoint)\n".utf8))
-                return try checkMountpoint()
+                log.notice("recovered a stale mount on \(mountpoint)")
+                return try checkMountpoint(log: log)
             }
             if errno == ENOENT {
                 throw DaemonError(.usage, "mountpoint \(mountpoint) does not exist", fix: "create it: mkdir -p \(mountpoint)")
@@ -132,12 +133,12 @@ struct MountSpec {
         if Self.isMounted(mountpoint) {
             // Ours, and its process is gone (kill -9): the kernel may still answer stat from its
             // cache, but the mount is dead. Clean it up and go on.
-            let pid = try MountRunner.registeredPID(mountpoint, paths: paths)
+            let pid = try MountControl.registeredPID(mountpoint, paths: paths)
             if Self.mountType(mountpoint) == "fuse.garagetytus" && !(pid.map(Sentinel.processIsAlive) ?? false) {
                 umount2(mountpoint, Int32(MNT_DETACH))
                 unlink(registryFile)
-                FileHandle.standardError.write(Data("recovered a stale mount on \(mountpoint)\n".utf8))
-                return try checkMountpoint()
+                log.notice("recovered a stale mount on \(mountpoint)")
+                return try checkMountpoint(log: log)
             }
             throw DaemonError(.usage, "\(mountpoint) is already mounted", fix: "run garagetytus unmount \(mountpoint) first")
         }
@@ -148,7 +149,7 @@ struct MountSpec {
     }
 
     /// One request proves the endpoint, the bucket and the credentials before anything is mounted.
-    func checkAccess() throws {
+    public func checkAccess() throws {
         let client = S3Client(endpoint: endpoint, region: region, retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.2, budget: 10),
                               timeout: 10, credentials: { [credentials] in credentials })
         do {
@@ -168,8 +169,8 @@ struct MountSpec {
     }
 
     /// Whether something is mounted exactly at `path` (from /proc/self/mountinfo).
-    static func isMounted(_ path: String) -> Bool { mountType(path) != nil }
+    public static func isMounted(_ path: String) -> Bool { mountType(path) != nil }
 
     /// The filesystem type mounted exactly at `path` (the first of stacked mounts), or nil.
-    static func mountType(_ path: String) -> String? { MountTable.entries(at: path).first?.fsType }
+    public static func mountType(_ path: String) -> String? { MountTable.entries(at: path).first?.fsType }
 }

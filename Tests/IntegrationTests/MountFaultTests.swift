@@ -94,7 +94,7 @@ import Glibc
             #expect(took >= 2 * 6, "\(fault): EIO after \(took) s")
             #expect((try? s.engine.head(bucket: "flaky", key: "new-\(fault)")) == nil)
         }
-        #expect(s.h.mountLogs().contains("error: "))
+        #expect(s.h.mountLogs().contains(" error mount: "))
 
         // The store is back: the same mount works.
         try s.proxy.inject("none")

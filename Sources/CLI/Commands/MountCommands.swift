@@ -4,6 +4,7 @@ import Daemon
 import Foundation
 import Mount
 import S3
+import Workspaces
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,37 +49,6 @@ struct MountCommand: AsyncParsableCommand {
     @Argument(help: "[WORKSPACE] DIRECTORY: a workspace's name and the directory to mount on, or only the directory.")
     var targets: [String]
 
-    static func url(_ text: String) throws -> URL {
-        guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-            throw DaemonError(.usage, "--endpoint \(text.prefix(80)) is not an http(s) URL", fix: "e.g. --endpoint http://127.0.0.1:3900")
-        }
-        return url
-    }
-
-    /// `mount WORKSPACE DIR`: storage from the workspace (or ARTIFACTS_S3_*), credentials from its
-    /// cache (followed by the live mount), else ARTIFACTS_S3_ACCESS_KEY_ID/SECRET_ACCESS_KEY.
-    func workspaceSpec(_ name: String, mountpoint: String, defaults: AttributeDefaults, paths: Paths) throws -> MountSpec {
-        if endpoint != nil || bucket != nil || credentialsFile != nil {
-            throw DaemonError(.usage, "--endpoint, --bucket and --credentials-file are not for a workspace mount", fix: "artifacts mount \(name) \(mountpoint)")
-        }
-        let w = Workspaces(paths: paths)
-        let record = try w.recordOrEnvironment(name)
-        let cached = try w.store.loadCredentials(name)
-        let env = try Workspaces.environmentToken().map { S3Credentials(accessKeyID: $0.accessKeyID, secretAccessKey: $0.secretAccessKey) }
-            ?? Workspaces.environmentCredentials()
-        if cached == nil && env == nil {
-            throw DaemonError(.usage, "no credentials for workspace \(name)",
-                              fix: "cache them with `artifacts storage set --workspace \(name) --access-key-id AK --secret-stdin` (or --token T), or set ARTIFACTS_S3_ACCESS_KEY_ID and ARTIFACTS_S3_SECRET_ACCESS_KEY (or ARTIFACTS_TOKEN)")
-        }
-        var spec = try MountSpec(endpoint: try Self.url(record.endpoint), bucket: record.bucket, prefix: prefix ?? record.prefix,
-                                 region: region ?? record.region, mountpoint: mountpoint, readOnly: readOnly || record.readOnly == true, allowOther: allowOther,
-                                 metadataTTL: metadataTTL, cacheDir: cacheDir, credentialsFile: cached != nil ? w.store.credentialsPath(name) : nil,
-                                 defaults: defaults, paths: paths, credentials: cached == nil ? env : nil)
-        spec.workspace = name
-        spec.switchCredentialsOnRejection = record.kind == .byo
-        return spec
-    }
-
     static func octalMode(_ text: String, flag: String) throws -> UInt32 {
         guard let m = UInt32(text, radix: 8), m <= 0o7777, !text.isEmpty, text.count <= 5 else {
             throw DaemonError(.usage, "--\(flag) \(text.prefix(20)) is not an octal mode", fix: "e.g. --\(flag) 0640")
@@ -89,34 +59,20 @@ struct MountCommand: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             try CLIRunner.requirePositive(timeout)
-            guard ioTimeout >= 1, ioTimeout <= 3600 else { throw DaemonError(.usage, "--io-timeout must be between 1 and 3600 seconds") }
-            guard metadataTTL >= 0 else { throw DaemonError(.usage, "--metadata-ttl must not be negative") }
-            var defaults = AttributeDefaults(uid: uid ?? getuid(), gid: gid ?? getgid())
-            defaults.fileMode = try Self.octalMode(fileMode, flag: "file-mode")
-            defaults.directoryMode = try Self.octalMode(dirMode, flag: "dir-mode")
-            let paths = try CLIRunner.resolvePaths()
-            var spec: MountSpec
-            switch targets.count {
-            case 2:
-                spec = try workspaceSpec(targets[0], mountpoint: targets[1], defaults: defaults, paths: paths)
-            case 1:
-                guard let endpoint, let bucket else {
-                    throw DaemonError(.usage, "mount needs a workspace or --endpoint and --bucket",
-                                      fix: "artifacts mount WORKSPACE DIR, or garagetytus mount --endpoint URL --bucket B DIR")
-                }
-                spec = try MountSpec(endpoint: try Self.url(endpoint), bucket: bucket, prefix: prefix ?? "", region: region ?? "us-east-1",
-                                     mountpoint: targets[0], readOnly: readOnly, allowOther: allowOther, metadataTTL: metadataTTL,
-                                     cacheDir: cacheDir, credentialsFile: credentialsFile, defaults: defaults, paths: paths)
-            default:
-                throw DaemonError(.usage, "mount takes [WORKSPACE] DIRECTORY", fix: "e.g. artifacts mount cases /mnt/work")
-            }
-            spec.ioTimeout = ioTimeout
-            try spec.checkMountpoint()
+            var request = MountRequest(defaults: AttributeDefaults(uid: uid ?? getuid(), gid: gid ?? getgid()))
+            request.defaults.fileMode = try Self.octalMode(fileMode, flag: "file-mode")
+            request.defaults.directoryMode = try Self.octalMode(dirMode, flag: "dir-mode")
+            (request.endpoint, request.bucket, request.prefix, request.region) = (endpoint, bucket, prefix, region)
+            (request.credentialsFile, request.cacheDir, request.readOnly, request.allowOther) = (credentialsFile, cacheDir, readOnly, allowOther)
+            (request.metadataTTL, request.ioTimeout) = (metadataTTL, ioTimeout)
+            let spec = try request.spec(targets: targets, paths: try CLIRunner.resolvePaths())
+            let log = MountLog.bootstrap()
+            try spec.checkMountpoint(log: log)
             try spec.checkAccess()
             if foreground {
-                try MountRunner(spec: spec).runForeground()
+                try MountProcess(spec: spec, log: log).run()
             } else {
-                let pid = try MountRunner(spec: spec).startInBackground(timeout: timeout)
+                let pid = try MountControl.startInBackground(spec, timeout: timeout)
                 print("mounted \(spec.source) on \(spec.mountpoint) (pid \(pid))")
             }
         }
@@ -141,7 +97,7 @@ struct UnmountCommand: AsyncParsableCommand {
         try await CLIRunner.run {
             try CLIRunner.requirePositive(timeout)
             let abs = MountSpec.absolute(mountpoint)
-            let outcome = try MountRunner.unmount(abs, paths: try CLIRunner.resolvePaths(), timeout: timeout)
+            let outcome = try MountControl.unmount(abs, paths: try CLIRunner.resolvePaths(), timeout: timeout)
             print(outcome)
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Foundation
 import S3
+import Workspaces
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Credentials
 import Daemon
 import Foundation
 import S3
+import Workspaces
 
 /// `key create|list|revoke`: service tokens for fresh hosts (`storage set --token T` or ARTIFACTS_TOKEN).
 struct KeyCommand: AsyncParsableCommand {
@@ -33,35 +34,10 @@ struct KeyCreate: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            guard mode == "rw" || mode == "ro" else { throw DaemonError(.usage, "invalid --mode \"\(mode.prefix(20))\"", fix: "use rw or ro") }
-            guard case .seconds(let seconds) = try BucketSpec.parseTTL(ttl) else {
-                throw DaemonError(.usage, "a service token cannot be permanent", fix: "use one of 30m, 1h, 24h or 7d")
-            }
-            guard !name.isEmpty else { throw DaemonError(.usage, "--name must not be empty", fix: "e.g. --name ci") }
-            let label = try GrantSpec.checkLabel("key:" + name)
-            let w = try Workspaces.current()
-            let ws = try w.only(workspace)
-            let record = try w.store.load(ws)
-            let token: ServiceToken
-            if record.kind == .managed {
-                let g = try w.control.json("POST", "/v1/grants", body: ["bucket": record.bucket, "to": label, "ttl": ttl,
-                                                                       "perms": mode == "rw" ? "read,write,list,delete" : "read,list"],
-                                           as: GrantEnvelope.self)
-                token = ServiceToken(workspace: ws, endpoint: record.endpoint, bucket: record.bucket, region: record.region, keyPrefix: record.prefix,
-                                     accessKeyID: g.accessKey, secretAccessKey: g.secretKey, mode: mode, expiresAt: g.expiresAt, grantID: g.grantID)
-                FileHandle.standardError.write(Data("service token \(g.grantID) for \(ws) (\(mode)), expires \(g.expiresAt); revoke with: artifacts key revoke \(g.grantID)\n".utf8))
-            } else {
-                guard let c = try w.store.loadCredentials(ws) else {
-                    throw DaemonError(.usage, "workspace \(ws) has no cached credentials to put in a token", fix: "artifacts storage set --workspace \(ws) …")
-                }
-                let expires = UTCTime.iso8601Seconds(Date().addingTimeInterval(Double(seconds)))
-                token = ServiceToken(workspace: ws, endpoint: record.endpoint, bucket: record.bucket, region: record.region, keyPrefix: record.prefix,
-                                     accessKeyID: c.accessKeyID, secretAccessKey: c.secretAccessKey, mode: mode, expiresAt: expires, grantID: nil)
-                let id = "k_" + String(format: "%08x", UInt32.random(in: 0...UInt32.max))
-                try w.store.recordIssuedKey(ws, IssuedKey(id: id, name: name, mode: mode, accessKey: CachedCredentials.mask(c.accessKeyID),
-                                                          expiresAt: expires, createdAt: UTCTime.iso8601Seconds(Date())))
-                FileHandle.standardError.write(Data("service token \(id) for \(ws) (\(mode)), expires \(expires); it carries your own keys — rotate them at your provider to revoke it\n".utf8))
-            }
+            let (token, id) = try WorkspaceHost.current().issueToken(workspace: workspace, mode: mode, ttl: ttl, name: name)
+            let ends = token.grantID != nil ? "revoke with: artifacts key revoke \(id)"
+                : "it carries your own keys — rotate them at your provider to revoke it"
+            FileHandle.standardError.write(Data("service token \(id) for \(token.workspace) (\(mode)), expires \(token.expiresAt); \(ends)\n".utf8))
             print(token.encoded())
         }
     }
@@ -75,7 +51,7 @@ struct KeyList: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let w = try Workspaces.current()
+            let w = try WorkspaceHost.current()
             let ws = try w.only(workspace)
             let record = try w.store.load(ws)
             guard record.kind == .managed else {
@@ -114,7 +90,7 @@ struct KeyRevoke: AsyncParsableCommand {
             guard GrantSpec.isGrantID(id) else {
                 throw DaemonError(.usage, "invalid key id \"\(id.prefix(40))\"", fix: "see `artifacts key list`")
             }
-            let g = try Workspaces.current().control.json("POST", "/v1/grants/\(id)/revoke", as: GrantInfo.self)
+            let g = try WorkspaceHost.current().control.json("POST", "/v1/grants/\(id)/revoke", as: GrantInfo.self)
             print("revoked service token \(g.grantID): refused from now on")
         }
     }

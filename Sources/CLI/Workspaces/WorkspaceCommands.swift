@@ -3,6 +3,7 @@ import Credentials
 import Daemon
 import Foundation
 import S3
+import Workspaces
 
 struct WorkspaceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,7 +45,7 @@ struct WorkspaceView: Codable {
     /// `records`: this host's mounts, read once for all the workspaces shown; `buckets`: the local
     /// daemon's (nil: unknown). A managed workspace whose bucket is past its TTL is `deleting`
     /// (the daemon is expiring it), one whose bucket is gone `deleted`.
-    init(_ r: WorkspaceRecord, _ w: Workspaces, records: [Workspaces.MountRecord], buckets: [String: BucketInfo]? = nil) {
+    init(_ r: WorkspaceRecord, _ w: WorkspaceHost, records: [WorkspaceHost.MountRecord], buckets: [String: BucketInfo]? = nil) {
         let creds = try? w.store.loadCredentials(r.name)
         let mine = records.filter { $0.workspace == r.name }
         let mounts = mine.filter(\.alive)
@@ -64,7 +65,7 @@ struct WorkspaceView: Codable {
                 status = "deleted"
             }
         }
-        credentialSource = creds?.source ?? (Workspaces.environmentCredentials() != nil ? "environment (ARTIFACTS_S3_*)" : "none")
+        credentialSource = creds?.source ?? (WorkspaceHost.environmentCredentials() != nil ? "environment (ARTIFACTS_S3_*)" : "none")
         accessKey = creds.map { CachedCredentials.mask($0.accessKeyID) }
         credentialExpiresAt = creds?.expiresAt
         createdAt = r.createdAt
@@ -109,52 +110,12 @@ struct WorkspaceCreate: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let env = ProcessInfo.processInfo.environment
-            try WorkspaceStore.checkName(name)
-            let w = try Workspaces.current()
-            if w.store.exists(name) {
-                throw DaemonError(.usage, "workspace \(name) already exists", fix: "see `artifacts workspace show \(name)`")
-            }
-            let endpoint = self.endpoint ?? env["ARTIFACTS_S3_ENDPOINT"]
-            let record: WorkspaceRecord
-            let creds: CachedCredentials
-            let now = UTCTime.iso8601Seconds(Date())
-            if let endpoint {
-                guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-                    throw DaemonError(.usage, "--endpoint \(endpoint.prefix(80)) is not an http(s) URL", fix: "e.g. --endpoint https://s3.example.com")
-                }
-                guard let bucket = bucket ?? env["ARTIFACTS_S3_BUCKET"], !bucket.isEmpty else {
-                    throw DaemonError(.usage, "a workspace on your own S3 needs --bucket", fix: "add --bucket NAME (or set ARTIFACTS_S3_BUCKET)")
-                }
-                let keys = try StorageSet.readKeys(accessKeyID: accessKeyID, secret: secretAccessKey, secretStdin: secretStdin, env: env)
-                let region = self.region ?? env["ARTIFACTS_S3_REGION"] ?? "us-east-1"
-                try Workspaces.check(endpoint: url, bucket: bucket, region: region, credentials: keys)
-                record = WorkspaceRecord(name: name, kind: .byo, endpoint: endpoint, bucket: bucket, region: region,
-                                         prefix: prefix ?? env["ARTIFACTS_S3_PREFIX"] ?? "", createdAt: now)
-                creds = CachedCredentials(accessKeyID: keys.accessKeyID, secretAccessKey: keys.secretAccessKey, source: "workspace create")
-            } else {
-                if accessKeyID != nil || secretAccessKey != nil || secretStdin || bucket != nil {
-                    throw DaemonError(.usage, "keys and --bucket are for a workspace on your own S3", fix: "add --endpoint URL, or leave them out for a managed workspace")
-                }
-                let bucket = name.count >= 3 ? name : "ws-" + name
-                _ = try BucketSpec(name: bucket, ttl: ttl, quota: quota, confirmed: confirm)
-                guard let status = w.control.status(), status.running else {
-                    throw DaemonError(.notRunning, "a managed workspace needs the local daemon, which is not running",
-                                      fix: "start it with `garagetytus start`, or give --endpoint and --bucket for your own S3")
-                }
-                _ = try w.control.json("POST", "/v1/buckets", body: ["name": bucket, "ttl": ttl, "quota": quota, "confirm": confirm], as: BucketInfo.self)
-                creds = try w.mintGrant(bucket: bucket, workspace: name)
-                let cfg = try Bootstrap.loadConfig(paths: w.paths)
-                record = WorkspaceRecord(name: name, kind: .managed, endpoint: "http://\(cfg.listenAddress):\(cfg.gatewayPort)", bucket: bucket,
-                                         region: cfg.region, prefix: "", createdAt: now)
-            }
-            try w.store.saveCredentials(name, creds)
-            try w.store.save(record)
-            if record.kind == .managed {
-                // The daemon keeps the grant renewed for as long as the workspace exists.
-                _ = try w.control.json("POST", "/v1/workspaces", body: ["name": name, "bucket": record.bucket,
-                                                                       "credentials_file": w.store.credentialsPath(name)], as: [String: Bool].self)
-            }
+            var n = NewWorkspace(name: name)
+            (n.ttl, n.quota, n.confirmed) = (ttl, quota, confirm)
+            (n.endpoint, n.bucket, n.region, n.prefix) = (endpoint, bucket, region, prefix)
+            n.keys = GivenKeys(accessKeyID: accessKeyID, secret: secretAccessKey, readSecret: secretStdin ? StorageSet.stdinSecret : nil)
+            let w = try WorkspaceHost.current()
+            let record = try w.create(n)
             let view = WorkspaceView(record, w, records: try w.mountRecords(), buckets: w.daemonBuckets(for: [record]))
             if secretAccessKey != nil { CLIRunner.warnSecretInArgv("--secret-access-key", instead: "--secret-stdin or ARTIFACTS_S3_SECRET_ACCESS_KEY") }
             if output.json { CLIRunner.printJSON(view) } else { print("created \(view.text)") }
@@ -169,7 +130,7 @@ struct WorkspaceList: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let w = try Workspaces.current()
+            let w = try WorkspaceHost.current()
             let records = try w.mountRecords()
             let list = try w.store.list()
             let buckets = w.daemonBuckets(for: list)
@@ -191,7 +152,7 @@ struct WorkspaceShow: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let w = try Workspaces.current()
+            let w = try WorkspaceHost.current()
             let record = try w.store.load(name)
             let view = WorkspaceView(record, w, records: try w.mountRecords(), buckets: w.daemonBuckets(for: [record]))
             if output.json { CLIRunner.printJSON(view) } else { print(view.text) }

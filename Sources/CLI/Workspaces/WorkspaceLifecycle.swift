@@ -3,6 +3,7 @@ import Credentials
 import Daemon
 import Foundation
 import S3
+import Workspaces
 
 struct WorkspaceRotate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,39 +24,23 @@ struct WorkspaceRotate: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let w = try Workspaces.current()
-            let record = try w.store.load(name)
-            guard record.kind == .managed else {
-                throw DaemonError(.usage, "workspace \(name) uses your own S3 keys; rotate them at your provider",
-                                  fix: "then cache the new ones with `artifacts storage set --workspace \(name) --access-key-id … --secret-stdin`")
-            }
-            guard grace >= 0, grace <= 86400 else { throw DaemonError(.usage, "--grace must be between 0 and 86400 seconds") }
-            let old = try w.store.loadCredentials(name)
-            let fresh = try w.mintGrant(bucket: record.bucket, workspace: name)
-            try w.store.saveCredentials(name, fresh)
-            var outcome = ""
-            if let oldID = old?.grantID {
-                _ = try? w.control.json("POST", "/v1/grants/\(oldID)/retire", body: ["in_seconds": grace], as: GrantInfo.self)
-                // Every live mount of the workspace reports the key it signs with (a mount looks at
-                // the cache once a second): once all use the new one, the old grant goes now.
-                let key = MountRegistry.fingerprint(fresh.accessKeyID)
-                let deadline = Date().addingTimeInterval(min(grace, 10))
-                var pending: [Workspaces.MountRecord]
-                while true {
-                    pending = try w.liveMounts().filter { $0.workspace == name && $0.keyFingerprint != key }
-                    if pending.isEmpty || Date() >= deadline { break }
-                    usleep(100_000)
-                }
-                if pending.isEmpty, (try? w.control.json("POST", "/v1/grants/\(oldID)/revoke", as: GrantInfo.self)) != nil {
-                    outcome = "; \(oldID) is revoked (every mount switched)"
-                } else {
-                    outcome = "; \(oldID) is revoked in \(Int(grace)) s" + (pending.isEmpty ? "" : " (not switched yet: \(pending.map(\.mountpoint).joined(separator: ", ")))")
-                }
-            }
+            let w = try WorkspaceHost.current()
+            let (record, outcome) = try w.rotate(name, grace: grace)
             let view = WorkspaceView(record, w, records: try w.mountRecords())
-            if output.json { CLIRunner.printJSON(view) } else {
-                print("rotated \(name): now \(fresh.source) (key \(CachedCredentials.mask(fresh.accessKeyID)), expires \(fresh.expiresAt ?? "?"))" + outcome)
-            }
+            if output.json { CLIRunner.printJSON(view); return }
+            let fresh = outcome.fresh
+            print("rotated \(name): now \(fresh.source) (key \(CachedCredentials.mask(fresh.accessKeyID)), expires \(fresh.expiresAt ?? "?"))" + Self.text(outcome.old))
+        }
+    }
+
+    static func text(_ old: WorkspaceRotation.OldGrant) -> String {
+        switch old {
+        case .none: return ""
+        case .revoked(let id): return "; \(id) is revoked (every mount switched)"
+        case .retiring(let id, let seconds, let pending):
+            return "; \(id) is revoked in \(Int(seconds)) s" + (pending.isEmpty ? "" : " (not switched yet: \(pending.joined(separator: ", ")))")
+        case .stillActive(let id, let reason):
+            return "; \(id) is still active (the daemon did not retire it: \(reason)); revoke it with `garagetytus bucket revoke \(id)`"
         }
     }
 }
@@ -70,7 +55,7 @@ struct WorkspaceDelete: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let w = try Workspaces.current()
+            let w = try WorkspaceHost.current()
             let record = try w.store.load(name)
             guard yes else { throw DaemonError(.usage, "deleting workspace \(name) needs --yes", fix: "artifacts workspace delete \(name) --yes") }
             let mounts = try w.liveMounts().filter { $0.workspace == name }
@@ -78,7 +63,7 @@ struct WorkspaceDelete: AsyncParsableCommand {
                 throw DaemonError(.usage, "workspace \(name) is mounted on \(mounts.map(\.mountpoint).joined(separator: ", "))",
                                   fix: "unmount it first (`artifacts unmount \(mounts[0].mountpoint)`) or add --unmount")
             }
-            for m in mounts { _ = try MountRunner.unmount(m.mountpoint, paths: w.paths, timeout: 30) }
+            for m in mounts { _ = try MountControl.unmount(m.mountpoint, paths: w.paths, timeout: 30) }
             let creds = try? w.store.loadCredentials(name)
             if record.kind == .managed {
                 _ = try? w.control.json("DELETE", "/v1/workspaces/\(name)", as: [String: Bool].self)
@@ -138,50 +123,26 @@ struct StorageSet: AsyncParsableCommand {
         return env["ARTIFACTS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// The keys from flags, standard input or the ARTIFACTS_S3_* environment, validated.
-    static func readKeys(accessKeyID: String?, secret: String?, secretStdin: Bool, env: [String: String]) throws -> S3Credentials {
-        if secret != nil && secretStdin { throw DaemonError(.usage, "give the secret either with --secret-access-key or --secret-stdin, not both") }
-        var sk = secret
-        if secretStdin {
-            let data = FileHandle.standardInput.readDataToEndOfFile()
-            sk = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        guard let ak = accessKeyID ?? env["ARTIFACTS_S3_ACCESS_KEY_ID"], let sk = sk ?? env["ARTIFACTS_S3_SECRET_ACCESS_KEY"],
-              !ak.isEmpty, !sk.isEmpty else {
-            throw DaemonError(.usage, "no keys given",
-                              fix: "pass --access-key-id with --secret-access-key or --secret-stdin, or set ARTIFACTS_S3_ACCESS_KEY_ID and ARTIFACTS_S3_SECRET_ACCESS_KEY")
-        }
-        guard ak.utf8.count <= 256, sk.utf8.count <= 1024, (ak + sk).unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 }) else {
-            throw DaemonError(.usage, "the keys must be printable ASCII without spaces")
-        }
-        return S3Credentials(accessKeyID: ak, secretAccessKey: sk)
-    }
+    /// The secret from standard input, read only once the rest of the request is valid.
+    static let stdinSecret: @Sendable () -> String = { String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
 
     func run() async throws {
         try await CLIRunner.run {
-            let w = try Workspaces.current()
+            let w = try WorkspaceHost.current()
             let env = ProcessInfo.processInfo.environment
-            let fromEnv = token == nil && !tokenStdin && env["ARTIFACTS_TOKEN"] != nil && (accessKeyID != nil || secretAccessKey != nil || secretStdin)
+            let keysGiven = accessKeyID != nil || secretAccessKey != nil || secretStdin
+            // ARTIFACTS_TOKEN in the environment does not stand in for keys given on the command line.
+            let fromEnv = token == nil && !tokenStdin && env["ARTIFACTS_TOKEN"] != nil && keysGiven
             if let token = try fromEnv ? nil : Self.readToken(flag: token, stdin: tokenStdin, secretStdin: secretStdin, env: env) {
-                guard accessKeyID == nil, secretAccessKey == nil, !secretStdin else {
-                    throw DaemonError(.usage, "--token carries the keys; leave out --access-key-id and the secret")
-                }
-                let t = try ServiceToken.decode(token)
-                if let workspace, workspace != t.workspace {
-                    throw DaemonError(.usage, "the token is for workspace \(t.workspace), not \(workspace)")
-                }
-                guard !t.expired() else { throw DaemonError(.usage, "the service token expired at \(t.expiresAt)", fix: "ask for a new one (`artifacts key create`)") }
-                var record = t.record
-                record.createdAt = UTCTime.iso8601Seconds(Date())
-                try w.store.saveCredentials(t.workspace, t.credentials)
-                try w.store.save(record)
+                guard !keysGiven else { throw DaemonError(.usage, "--token carries the keys; leave out --access-key-id and the secret") }
+                let t = try w.importToken(token, workspace: workspace)
                 if self.token != nil { CLIRunner.warnSecretInArgv("--token", instead: "--token-stdin or ARTIFACTS_TOKEN") }
                 print("workspace \(t.workspace) set up from a service token (\(t.mode), key \(CachedCredentials.mask(t.accessKeyID)), expires \(t.expiresAt)); mount it with: artifacts mount \(t.workspace) DIR")
                 return
             }
             let name = try w.only(workspace)
             let record = try w.store.load(name)
-            let keys = try Self.readKeys(accessKeyID: accessKeyID, secret: secretAccessKey, secretStdin: secretStdin, env: ProcessInfo.processInfo.environment)
+            let keys = try GivenKeys(accessKeyID: accessKeyID, secret: secretAccessKey, readSecret: secretStdin ? Self.stdinSecret : nil).resolve(env: env)
             try w.store.saveCredentials(name, CachedCredentials(accessKeyID: keys.accessKeyID, secretAccessKey: keys.secretAccessKey, source: "storage set"))
             if secretAccessKey != nil { CLIRunner.warnSecretInArgv("--secret-access-key", instead: "--secret-stdin or ARTIFACTS_S3_SECRET_ACCESS_KEY") }
             print("cached new credentials for \(name) (key \(CachedCredentials.mask(keys.accessKeyID))); live mounts of s3://\(record.bucket) switch to them by themselves")
@@ -197,7 +158,7 @@ struct StorageShow: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let w = try Workspaces.current()
+            let w = try WorkspaceHost.current()
             let name = try w.only(workspace)
             _ = try w.store.load(name)
             let c = try w.store.loadCredentials(name)
@@ -217,7 +178,7 @@ struct StorageClear: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let w = try Workspaces.current()
+            let w = try WorkspaceHost.current()
             let name = try w.only(workspace)
             _ = try w.store.load(name)
             w.store.clearCredentials(name)

@@ -3,90 +3,7 @@ import Credentials
 import Daemon
 import Foundation
 import S3
-
-/// A live mount as seen from outside: does it answer, and what its `.stats` say.
-struct MountHealth: Codable {
-    var mountpoint: String
-    var workspace: String
-    var pid: Int32
-    var responsive: Bool
-    var uploadsPending: Int
-    var uploadsFailed: Int
-    var opErrors: Int
-    var bytesRead: Int64
-    var bytesWritten: Int64
-    var lastError: String?
-
-    enum CodingKeys: String, CodingKey {
-        case mountpoint, workspace, pid, responsive, uploadsPending = "uploads_pending", uploadsFailed = "uploads_failed", opErrors = "op_errors"
-        case bytesRead = "bytes_read", bytesWritten = "bytes_written", lastError = "last_error"
-    }
-
-    /// Reads `<mountpoint>/.stats` in a child process, so a hung mount cannot hang this one.
-    static func probe(_ m: Workspaces.MountRecord, timeout: Double = 2) -> MountHealth {
-        var h = MountHealth(mountpoint: m.mountpoint, workspace: m.workspace, pid: m.pid, responsive: false, uploadsPending: 0, uploadsFailed: 0,
-                            opErrors: 0, bytesRead: 0, bytesWritten: 0, lastError: nil)
-        h.lastError = LogTail.lines(of: m.log, count: 200).last { $0.contains(" error: ") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/cat")
-        p.arguments = [m.mountpoint + "/.stats"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return h }
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        guard !p.isRunning, p.terminationStatus == 0 else {
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-            return h
-        }
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        h.responsive = true
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            let parts = line.split(separator: " ")
-            guard parts.count == 2, let v = Double(parts[1]) else { continue }
-            switch parts[0] {
-            case "garagetytus_uploads_pending": h.uploadsPending = Int(v)
-            case "garagetytus_uploads_failed_total": h.uploadsFailed = Int(v)
-            case "garagetytus_fuse_read_bytes_total": h.bytesRead = Int64(v)
-            case "garagetytus_fuse_written_bytes_total": h.bytesWritten = Int64(v)
-            default: if parts[0].hasPrefix("garagetytus_fuse_op_errors_total") { h.opErrors += Int(v) }
-            }
-        }
-        return h
-    }
-}
-
-struct HostStatus: Codable {
-    struct DaemonPart: Codable { var running: Bool; var ready: Bool; var mode: String?; var healthy: Bool }
-    var daemon: DaemonPart
-    var workspaces: [String]
-    var mounts: [MountHealth]
-
-    static func gather(_ w: Workspaces) throws -> HostStatus {
-        let s = w.control.status()
-        let daemon = DaemonPart(running: s?.running ?? false, ready: s?.ready ?? false, mode: s?.mode?.rawValue,
-                                healthy: (s?.running ?? false) && (s?.ready ?? false) && s?.engine?.state == "up")
-        let records = try w.mountRecords()
-        let stale = records.filter(\.stale).map {
-            MountHealth(mountpoint: $0.mountpoint, workspace: $0.workspace, pid: $0.pid, responsive: false, uploadsPending: 0, uploadsFailed: 0,
-                        opErrors: 0, bytesRead: 0, bytesWritten: 0,
-                        lastError: "the mount process \($0.pid) is gone; clean up with `artifacts unmount \($0.mountpoint)` and mount again")
-        }
-        return HostStatus(daemon: daemon, workspaces: ((try? w.store.list()) ?? []).map(\.name),
-                          mounts: records.filter(\.alive).map { MountHealth.probe($0) } + stale)
-    }
-
-    /// Why this host is not healthy, or nil: the daemon (when it runs or a managed workspace needs it) and every mount.
-    func problems(needsDaemon: Bool) -> [String] {
-        var out: [String] = []
-        if (daemon.running || needsDaemon) && !daemon.healthy {
-            out.append(daemon.running ? "the daemon is not ready or its engine is down (see `garagetytus status`)" : "the daemon is not running (`garagetytus start`)")
-        }
-        for m in mounts where !m.responsive { out.append("the mount on \(m.mountpoint) does not answer (pid \(m.pid))") }
-        return out
-    }
-}
+import Workspaces
 
 struct ArtifactsStatus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -96,7 +13,7 @@ struct ArtifactsStatus: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let st = try HostStatus.gather(try Workspaces.current())
+            let st = try HostStatus.gather(try WorkspaceHost.current())
             if output.json { CLIRunner.printJSON(st); return }
             var lines = ["daemon: " + (st.daemon.running ? "running, \(st.daemon.healthy ? "healthy" : "not healthy"), mode \(st.daemon.mode ?? "?")" : "not running")]
             lines.append("workspaces: " + (st.workspaces.isEmpty ? "none" : st.workspaces.joined(separator: ", ")))
@@ -117,7 +34,7 @@ struct ArtifactsHealthz: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let w = try Workspaces.current()
+            let w = try WorkspaceHost.current()
             let needsDaemon = ((try? w.store.list()) ?? []).contains { $0.kind == .managed }
             let problems = try HostStatus.gather(w).problems(needsDaemon: needsDaemon)
             if problems.isEmpty { print("ok"); return }
@@ -160,7 +77,7 @@ struct ArtifactsStats: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             guard ["1h", "24h", "7d"].contains(window) else { throw DaemonError(.usage, "invalid --window \"\(window.prefix(20))\"", fix: "use 1h, 24h or 7d") }
-            let w = try Workspaces.current()
+            let w = try WorkspaceHost.current()
             let records = try workspace.map { [try w.store.load($0)] } ?? w.store.list()
             let mounts = try w.liveMounts().map { MountHealth.probe($0) }
             let rows = records.map { r -> Row in

@@ -1,29 +1,30 @@
-import Daemon
 import Foundation
 import S3
 
-/// Talks to the running daemon over its control socket.
-struct ControlClient {
-    let paths: Paths
+/// Talks to the running daemon over its control socket (the client side of `ControlServer`).
+public struct ControlClient: Sendable {
+    public let paths: Paths
+
+    public init(paths: Paths) { self.paths = paths }
 
     /// The daemon's status, or nil when nothing answers on the socket.
-    func status(timeout: Double = 3) -> DaemonStatus? {
+    public func status(timeout: Double = 3) -> DaemonStatus? {
         guard FileManager.default.fileExists(atPath: paths.controlSocket) else { return nil }
         guard let r = try? CurlHTTP.perform(request("GET", "/v1/status", timeout: timeout)), r.status == 200 else { return nil }
         return try? DaemonStatus.decoder.decode(DaemonStatus.self, from: r.body)
     }
 
-    func repair() throws -> RepairReport {
+    public func repair() throws -> RepairReport {
         let r = try call("POST", "/v1/repair", timeout: 60)
         return try DaemonStatus.decoder.decode(RepairReport.self, from: r.body)
     }
 
-    func requestShutdown() throws {
+    public func requestShutdown() throws {
         _ = try call("POST", "/v1/shutdown", timeout: 5)
     }
 
     /// A JSON call of the bucket/grant API; the daemon's refusals come back as its own `DaemonError`.
-    func json<T: Decodable>(_ method: String, _ path: String, body: [String: Any]? = nil, timeout: Double = 120, as: T.Type) throws -> T {
+    public func json<T: Decodable>(_ method: String, _ path: String, body: [String: Any]? = nil, timeout: Double = 120, as: T.Type) throws -> T {
         let data = try body.map { try JSONSerialization.data(withJSONObject: $0) }
         let r = try call(method, path, body: data, timeout: timeout)
         do {

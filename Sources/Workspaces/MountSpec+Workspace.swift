@@ -1,0 +1,76 @@
+import Credentials
+import Daemon
+import Foundation
+import Mount
+import S3
+
+/// How a `mount` request is turned into a `MountSpec`: from a workspace, or from an endpoint and a bucket.
+public struct MountRequest: Sendable {
+    public var endpoint: String?
+    public var bucket: String?
+    public var prefix: String?
+    public var region: String?
+    public var credentialsFile: String?
+    public var cacheDir: String?
+    public var readOnly = false
+    public var allowOther = false
+    public var metadataTTL: Double = 1
+    public var ioTimeout: Double = 60
+    public var defaults: AttributeDefaults
+
+    public init(defaults: AttributeDefaults) { self.defaults = defaults }
+
+    /// `[WORKSPACE] DIRECTORY`, validated (nothing is touched yet).
+    public func spec(targets: [String], environment env: [String: String] = ProcessInfo.processInfo.environment, paths: Paths) throws -> MountSpec {
+        guard ioTimeout >= 1, ioTimeout <= 3600 else { throw DaemonError(.usage, "--io-timeout must be between 1 and 3600 seconds") }
+        guard metadataTTL >= 0 else { throw DaemonError(.usage, "--metadata-ttl must not be negative") }
+        var spec: MountSpec
+        switch targets.count {
+        case 2:
+            spec = try workspaceSpec(targets[0], mountpoint: targets[1], env: env, paths: paths)
+        case 1:
+            guard let endpoint, let bucket else {
+                throw DaemonError(.usage, "mount needs a workspace or --endpoint and --bucket",
+                                  fix: "artifacts mount WORKSPACE DIR, or garagetytus mount --endpoint URL --bucket B DIR")
+            }
+            spec = try MountSpec(endpoint: try Self.url(endpoint), bucket: bucket, prefix: prefix ?? "", region: region ?? "us-east-1",
+                                 mountpoint: targets[0], readOnly: readOnly, allowOther: allowOther, metadataTTL: metadataTTL,
+                                 cacheDir: cacheDir, credentialsFile: credentialsFile, defaults: defaults, paths: paths)
+        default:
+            throw DaemonError(.usage, "mount takes [WORKSPACE] DIRECTORY", fix: "e.g. artifacts mount cases /mnt/work")
+        }
+        spec.ioTimeout = ioTimeout
+        return spec
+    }
+
+    public static func url(_ text: String) throws -> URL {
+        guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+            throw DaemonError(.usage, "--endpoint \(text.prefix(80)) is not an http(s) URL", fix: "e.g. --endpoint http://127.0.0.1:3900")
+        }
+        return url
+    }
+
+    /// `mount WORKSPACE DIR`: storage from the workspace (or ARTIFACTS_S3_*), credentials from its
+    /// cache (followed by the live mount), else ARTIFACTS_TOKEN or ARTIFACTS_S3_ACCESS_KEY_ID/SECRET_ACCESS_KEY.
+    func workspaceSpec(_ name: String, mountpoint: String, env: [String: String], paths: Paths) throws -> MountSpec {
+        if endpoint != nil || bucket != nil || credentialsFile != nil {
+            throw DaemonError(.usage, "--endpoint, --bucket and --credentials-file are not for a workspace mount", fix: "artifacts mount \(name) \(mountpoint)")
+        }
+        let w = WorkspaceHost(paths: paths)
+        let record = try w.recordOrEnvironment(name, env: env)
+        let cached = try w.store.loadCredentials(name)
+        let fromEnv = try WorkspaceHost.environmentToken(env).map { S3Credentials(accessKeyID: $0.accessKeyID, secretAccessKey: $0.secretAccessKey) }
+            ?? WorkspaceHost.environmentCredentials(env)
+        if cached == nil && fromEnv == nil {
+            throw DaemonError(.usage, "no credentials for workspace \(name)",
+                              fix: "cache them with `artifacts storage set --workspace \(name) --access-key-id AK --secret-stdin` (or --token T), or set ARTIFACTS_S3_ACCESS_KEY_ID and ARTIFACTS_S3_SECRET_ACCESS_KEY (or ARTIFACTS_TOKEN)")
+        }
+        var spec = try MountSpec(endpoint: try Self.url(record.endpoint), bucket: record.bucket, prefix: prefix ?? record.prefix,
+                                 region: region ?? record.region, mountpoint: mountpoint, readOnly: readOnly || record.readOnly == true, allowOther: allowOther,
+                                 metadataTTL: metadataTTL, cacheDir: cacheDir, credentialsFile: cached != nil ? w.store.credentialsPath(name) : nil,
+                                 defaults: defaults, paths: paths, credentials: cached == nil ? fromEnv : nil)
+        spec.workspace = name
+        spec.switchCredentialsOnRejection = record.kind == .byo
+        return spec
+    }
+}
