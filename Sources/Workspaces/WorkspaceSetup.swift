@@ -133,4 +133,47 @@ extension WorkspaceHost {
         return (ServiceToken(workspace: ws, endpoint: r.endpoint, bucket: r.bucket, region: r.region, keyPrefix: r.prefix,
                              accessKeyID: c.accessKeyID, secretAccessKey: c.secretAccessKey, mode: mode, expiresAt: expires, grantID: nil), id)
     }
+
+    /// Deletes a workspace's record, cache and token list (never its data); a managed one's grant
+    /// is revoked and the daemon stops renewing it. Live mounts refuse it unless `unmountFirst`.
+    public func delete(_ name: String, confirmed: Bool, unmountFirst: Bool) throws -> WorkspaceRecord {
+        let record = try store.load(name)
+        guard confirmed else { throw DaemonError(.usage, "deleting workspace \(name) needs --yes", fix: "artifacts workspace delete \(name) --yes") }
+        let mounts = try liveMounts().filter { $0.workspace == name }
+        if !mounts.isEmpty && !unmountFirst {
+            throw DaemonError(.usage, "workspace \(name) is mounted on \(mounts.map(\.mountpoint).joined(separator: ", "))",
+                              fix: "unmount it first (`artifacts unmount \(mounts[0].mountpoint)`) or add --unmount")
+        }
+        for m in mounts { _ = try MountControl.unmount(m.mountpoint, paths: paths, timeout: 30) }
+        let creds = try? store.loadCredentials(name)
+        if record.kind == .managed {
+            _ = try? control.json("DELETE", "/v1/workspaces/\(name)", as: [String: Bool].self)
+            if let id = creds?.grantID { try? DaemonGrants(control: control).revoke(id) }
+        }
+        store.delete(name)
+        return record
+    }
+
+    /// Caches keys of your own for a workspace (`storage set`); live mounts switch to them by themselves.
+    public func setKeys(_ keys: GivenKeys, workspace: String?, env: [String: String] = ProcessInfo.processInfo.environment) throws -> (WorkspaceRecord, S3Credentials) {
+        let name = try only(workspace)
+        let record = try store.load(name)
+        let k = try keys.resolve(env: env)
+        try store.saveCredentials(name, CachedCredentials(accessKeyID: k.accessKeyID, secretAccessKey: k.secretAccessKey, source: "storage set"))
+        return (record, k)
+    }
+
+    /// The service tokens handed out for a workspace: grants of the daemon (managed), or the list kept here (your own S3).
+    public enum ServiceTokens: Sendable {
+        case grants([GrantInfo])
+        case ownKeys([IssuedKey])
+    }
+
+    public func serviceTokens(workspace: String?) throws -> (name: String, tokens: ServiceTokens) {
+        let ws = try only(workspace)
+        let record = try store.load(ws)
+        guard record.kind == .managed else { return (ws, .ownKeys(try store.issuedKeys(ws))) }
+        let grants = try control.json("GET", "/v1/grants?bucket=\(SigV4.uriEncode(record.bucket))", as: [GrantInfo].self)
+        return (ws, .grants(grants.filter { $0.label.hasPrefix("key:") }))
+    }
 }

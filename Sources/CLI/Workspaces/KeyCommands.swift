@@ -51,27 +51,24 @@ struct KeyList: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let w = try WorkspaceHost.current()
-            let ws = try w.only(workspace)
-            let record = try w.store.load(ws)
-            guard record.kind == .managed else {
+            let (ws, tokens) = try WorkspaceHost.current().serviceTokens(workspace: workspace)
+            switch tokens {
+            case .ownKeys(let issued):
                 // Tokens carrying your own keys: listed as handed out here, ended only at your provider.
-                let now = UTCTime.iso8601Seconds(Date())
-                let issued = try w.store.issuedKeys(ws)
                 if output.json { CLIRunner.printJSON(issued); return }
                 if issued.isEmpty { print("no service tokens for \(ws)"); return }
+                let now = UTCTime.iso8601Seconds(Date())
                 print(Human.table([["ID", "NAME", "MODE", "EXPIRES", "STATE", "KEY"]] + issued.map {
                     [$0.id, $0.name, $0.mode, $0.expiresAt, $0.expiresAt <= now ? "expired" : "active", $0.accessKey]
                 }))
                 print("these tokens carry your own keys: to end one before it expires, rotate the keys at your provider")
-                return
+            case .grants(let keys):
+                if output.json { CLIRunner.printJSON(keys); return }
+                if keys.isEmpty { print("no service tokens for \(ws)"); return }
+                print(Human.table([["ID", "NAME", "MODE", "EXPIRES", "STATE"]] + keys.map {
+                    [$0.grantID, String($0.label.dropFirst(4)), $0.permissions.contains("write") ? "rw" : "ro", $0.expiresAt, $0.state]
+                }))
             }
-            let keys = try w.control.json("GET", "/v1/grants?bucket=\(SigV4.uriEncode(record.bucket))", as: [GrantInfo].self).filter { $0.label.hasPrefix("key:") }
-            if output.json { CLIRunner.printJSON(keys); return }
-            if keys.isEmpty { print("no service tokens for \(ws)"); return }
-            print(Human.table([["ID", "NAME", "MODE", "EXPIRES", "STATE"]] + keys.map {
-                [$0.grantID, String($0.label.dropFirst(4)), $0.permissions.contains("write") ? "rw" : "ro", $0.expiresAt, $0.state]
-            }))
         }
     }
 }

@@ -23,54 +23,7 @@ struct WorkspaceCommand: AsyncParsableCommand {
                       ArtifactsStatus.self, ArtifactsStats.self])
 }
 
-/// What `workspace list/show` print.
-struct WorkspaceView: Codable {
-    struct Storage: Codable { var bucket: String; var endpoint: String; var region: String; var prefix: String }
-    struct Mount: Codable { var mountpoint: String; var pid: Int32 }
-    var id: String
-    var kind: String
-    var storage: Storage
-    var status: String
-    var mounts: [Mount]
-    var credentialSource: String
-    var accessKey: String?
-    var credentialExpiresAt: String?
-    var createdAt: String
-
-    enum CodingKeys: String, CodingKey {
-        case id, kind, storage, status, mounts, credentialSource = "credential_source", accessKey = "access_key"
-        case credentialExpiresAt = "credential_expires_at", createdAt = "created_at"
-    }
-
-    /// `records`: this host's mounts, read once for all the workspaces shown; `buckets`: the local
-    /// daemon's (nil: unknown). A managed workspace whose bucket is past its TTL is `deleting`
-    /// (the daemon is expiring it), one whose bucket is gone `deleted`.
-    init(_ r: WorkspaceRecord, _ w: WorkspaceHost, records: [WorkspaceHost.MountRecord], buckets: [String: BucketInfo]? = nil) {
-        let creds = try? w.store.loadCredentials(r.name)
-        let mine = records.filter { $0.workspace == r.name }
-        let mounts = mine.filter(\.alive)
-        id = r.name
-        kind = r.kind.rawValue
-        storage = Storage(bucket: r.bucket, endpoint: r.endpoint, region: r.region, prefix: r.prefix)
-        self.mounts = mounts.map { Mount(mountpoint: $0.mountpoint, pid: $0.pid) }
-        status = !mounts.isEmpty ? "mounted" : mine.contains(where: \.stale) ? "stale" : "active"
-        if r.kind == .managed, let buckets {
-            if let b = buckets[r.bucket] {
-                if let end = b.expiresAt.flatMap(UTCTime.parseISO8601), end <= Date() { status = "deleting" }
-                // Its grant is no longer active although it has not run out: an operator revoked it
-                // (renewal leaves it so; `workspace rotate` issues a new one).
-                else if let id = creds?.grantID, !b.activeGrants.contains(where: { $0.grantID == id }),
-                        let end = creds?.expiresAt.flatMap(UTCTime.parseISO8601), end > Date() { status = "revoked" }
-            } else {
-                status = "deleted"
-            }
-        }
-        credentialSource = creds?.source ?? (WorkspaceHost.environmentCredentials() != nil ? "environment (ARTIFACTS_S3_*)" : "none")
-        accessKey = creds.map { CachedCredentials.mask($0.accessKeyID) }
-        credentialExpiresAt = creds?.expiresAt
-        createdAt = r.createdAt
-    }
-
+extension WorkspaceView {
     var text: String {
         var lines = ["workspace \(id) (\(kind)): \(status)",
                      "  storage:      s3://\(storage.bucket)/\(storage.prefix) at \(storage.endpoint) (region \(storage.region))",

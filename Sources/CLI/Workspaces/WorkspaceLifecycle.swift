@@ -55,21 +55,7 @@ struct WorkspaceDelete: AsyncParsableCommand {
 
     func run() async throws {
         try await CLIRunner.run {
-            let w = try WorkspaceHost.current()
-            let record = try w.store.load(name)
-            guard yes else { throw DaemonError(.usage, "deleting workspace \(name) needs --yes", fix: "artifacts workspace delete \(name) --yes") }
-            let mounts = try w.liveMounts().filter { $0.workspace == name }
-            if !mounts.isEmpty && !unmount {
-                throw DaemonError(.usage, "workspace \(name) is mounted on \(mounts.map(\.mountpoint).joined(separator: ", "))",
-                                  fix: "unmount it first (`artifacts unmount \(mounts[0].mountpoint)`) or add --unmount")
-            }
-            for m in mounts { _ = try MountControl.unmount(m.mountpoint, paths: w.paths, timeout: 30) }
-            let creds = try? w.store.loadCredentials(name)
-            if record.kind == .managed {
-                _ = try? w.control.json("DELETE", "/v1/workspaces/\(name)", as: [String: Bool].self)
-                if let id = creds?.grantID { _ = try? w.control.json("POST", "/v1/grants/\(id)/revoke", as: GrantInfo.self) }
-            }
-            w.store.delete(name)
+            let record = try WorkspaceHost.current().delete(name, confirmed: yes, unmountFirst: unmount)
             print("deleted workspace \(name). Its data in s3://\(record.bucket)/\(record.prefix) were not touched; to free them:")
             print("  aws s3 rm s3://\(record.bucket)/\(record.prefix) --recursive --endpoint-url \(record.endpoint)")
         }
@@ -140,12 +126,10 @@ struct StorageSet: AsyncParsableCommand {
                 print("workspace \(t.workspace) set up from a service token (\(t.mode), key \(CachedCredentials.mask(t.accessKeyID)), expires \(t.expiresAt)); mount it with: artifacts mount \(t.workspace) DIR")
                 return
             }
-            let name = try w.only(workspace)
-            let record = try w.store.load(name)
-            let keys = try GivenKeys(accessKeyID: accessKeyID, secret: secretAccessKey, readSecret: secretStdin ? Self.stdinSecret : nil).resolve(env: env)
-            try w.store.saveCredentials(name, CachedCredentials(accessKeyID: keys.accessKeyID, secretAccessKey: keys.secretAccessKey, source: "storage set"))
+            let given = GivenKeys(accessKeyID: accessKeyID, secret: secretAccessKey, readSecret: secretStdin ? Self.stdinSecret : nil)
+            let (record, keys) = try w.setKeys(given, workspace: workspace, env: env)
             if secretAccessKey != nil { CLIRunner.warnSecretInArgv("--secret-access-key", instead: "--secret-stdin or ARTIFACTS_S3_SECRET_ACCESS_KEY") }
-            print("cached new credentials for \(name) (key \(CachedCredentials.mask(keys.accessKeyID))); live mounts of s3://\(record.bucket) switch to them by themselves")
+            print("cached new credentials for \(record.name) (key \(CachedCredentials.mask(keys.accessKeyID))); live mounts of s3://\(record.bucket) switch to them by themselves")
         }
     }
 }

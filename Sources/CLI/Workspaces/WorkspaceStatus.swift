@@ -59,34 +59,9 @@ struct ArtifactsStats: AsyncParsableCommand {
     @Option(help: "1h, 24h or 7d.") var window: String = "24h"
     @OptionGroup var output: FormatOption
 
-    struct Row: Codable {
-        var workspace: String
-        var window: String
-        var ops: Int64?
-        var bytesIn: Int64?
-        var bytesOut: Int64?
-        var mountBytesRead: Int64
-        var mountBytesWritten: Int64
-        var mountErrors: Int
-        enum CodingKeys: String, CodingKey {
-            case workspace, window, ops, bytesIn = "bytes_written", bytesOut = "bytes_read", mountBytesRead = "mount_bytes_read"
-            case mountBytesWritten = "mount_bytes_written", mountErrors = "mount_errors"
-        }
-    }
-
     func run() async throws {
         try await CLIRunner.run {
-            guard ["1h", "24h", "7d"].contains(window) else { throw DaemonError(.usage, "invalid --window \"\(window.prefix(20))\"", fix: "use 1h, 24h or 7d") }
-            let w = try WorkspaceHost.current()
-            let records = try workspace.map { [try w.store.load($0)] } ?? w.store.list()
-            let mounts = try w.liveMounts().map { MountHealth.probe($0) }
-            let rows = records.map { r -> Row in
-                let traffic = (try? w.control.json("GET", "/v1/buckets/\(SigV4.uriEncode(r.bucket))", as: BucketInfo.self))?.traffic[window]
-                let mine = mounts.filter { $0.workspace == r.name }
-                return Row(workspace: r.name, window: window, ops: traffic?.ops, bytesIn: traffic?.bytesIn, bytesOut: traffic?.bytesOut,
-                           mountBytesRead: mine.reduce(0) { $0 + $1.bytesRead }, mountBytesWritten: mine.reduce(0) { $0 + $1.bytesWritten },
-                           mountErrors: mine.reduce(0) { $0 + $1.opErrors + $1.uploadsFailed })
-            }
+            let rows = try WorkspaceHost.current().stats(workspace: workspace, window: window)
             if output.json { CLIRunner.printJSON(rows); return }
             if rows.isEmpty { print("no workspaces"); return }
             print(Human.table([["WORKSPACE", "WINDOW", "OPS", "READ", "WRITTEN", "MOUNT READ", "MOUNT WRITTEN", "MOUNT ERRORS"]] + rows.map {
