@@ -38,6 +38,7 @@ let package = Package(
             "CCurl", "CCurlShim",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Files that hold secrets: atomic, private writes; how a key is masked.
         .target(name: "Credentials", dependencies: []),
         // The filesystem core: talks to an ObjectStore, never to libfuse or curl directly.
         .target(name: "Mount", dependencies: ["S3", "CFuse3", "CFuseShim"]),
@@ -79,6 +80,6 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["Daemon", "S3", "Credentials", "Mount"]),
         .testTarget(name: "UnitTests", dependencies: ["Daemon", "S3", "Credentials", "Mount", "Workspaces", "CLI", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Daemon", "S3", "Credentials", "Mount", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Daemon", "S3", "Credentials", "Mount", "Workspaces", "TestSupport"]),
     ]
 )

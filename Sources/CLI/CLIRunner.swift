@@ -2,6 +2,7 @@ import ArgumentParser
 import Credentials
 import Daemon
 import Foundation
+import Workspaces
 
 /// Runs a command body; a `DaemonError` becomes `error: <what> — <what to do>` on stderr and the
 /// exit code `DaemonError.exitCode` decides. Nothing else here picks exit codes.

@@ -12,7 +12,7 @@ import Glibc
 /// `garagetytus serve`: validates everything, then runs the engine, watchdog, metrics and control
 /// API until SIGTERM/SIGINT (or a stop over the control socket), and stops them gracefully.
 public enum Daemon {
-    public static func serve(paths: Paths, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
+    public static func serve(paths: Paths, logger: Logger, workspaces: any WorkspaceCaches, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
         // 1. Validate before changing anything.
         umask(0o077)
         // Relayed bodies are allocated on one thread and freed on another; with glibc's default of
@@ -100,7 +100,7 @@ public enum Daemon {
                                admin: identity, region: config.region)
         let buckets = BucketService(registry: registry, engine: engine, usage: usage, audit: audit,
                                     endpointURL: "http://\(config.listenAddress):\(config.gatewayPort)", logger: logger,
-                                    configDir: paths.configDir)
+                                    workspaces: workspaces)
         let watchdog = Watchdog(paths: paths, config: config.watchdog, state: state, metrics: metrics, logger: logger,
                                 reclaim: { await engine.reclaim(budget: .seconds(600)) })
         let group = ServiceGroup(configuration: .init(

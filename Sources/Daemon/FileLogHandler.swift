@@ -64,7 +64,7 @@ public struct FileLogHandler: LogHandler {
     /// What a metadata value looks like in the log: keys masked, secrets left out.
     static func shown(_ key: String, _ value: Logger.Metadata.Value) -> String {
         if key.contains("secret") || key.contains("session_token") { return "***" }
-        if key.hasPrefix("access_key") { return CachedCredentials.mask("\(value)") }
+        if key.hasPrefix("access_key") { return KeyMask.mask("\(value)") }
         return "\(value)"
     }
 }

@@ -1,6 +1,7 @@
 import Credentials
 import Daemon
 import Foundation
+import Workspaces
 import S3
 import Testing
 import TestSupport

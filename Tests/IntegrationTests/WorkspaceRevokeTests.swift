@@ -1,6 +1,7 @@
 import Credentials
 import Daemon
 import Foundation
+import Workspaces
 import Testing
 import TestSupport
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 @testable import CLI
 import Credentials
 import Foundation
+import Workspaces
 import Testing
 
 /// Workspace names, service tokens, the cache's file rules, and `--format` before the subcommand.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Foundation
 import Logging
+import Workspaces
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,7 +33,7 @@ struct Serve: AsyncParsableCommand {
             }
             let logger = Logger(label: "garagetytus")
             do {
-                try await Daemon.serve(paths: paths, logger: logger)
+                try await Daemon.serve(paths: paths, logger: logger, workspaces: WorkspaceStore(configDir: paths.configDir))
             } catch let e as DaemonError {
                 logger.error("\(e.description)")
                 throw e

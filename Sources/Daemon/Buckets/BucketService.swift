@@ -14,19 +14,19 @@ public final class BucketService: Sendable {
     let endpointURL: String
     let logger: Logger
     /// Managed workspaces' credential caches, where renewed grants are written.
-    let workspaces: WorkspaceStore
+    let workspaces: any WorkspaceCaches
     /// Workspace grants renewal left alone and already said so (logged once, not every pass).
     let renewalNotices = Mutex<Set<String>>([])
 
     public init(registry: Registry, engine: any StorageEngine, usage: UsageTracker, audit: AuditLog, endpointURL: String, logger: Logger,
-                configDir: String) {
+                workspaces: any WorkspaceCaches) {
         self.registry = registry
         self.engine = engine
         self.usage = usage
         self.audit = audit
         self.endpointURL = endpointURL
         self.logger = logger
-        workspaces = WorkspaceStore(configDir: configDir)
+        self.workspaces = workspaces
     }
 
     var now: Date { registry.now() }

@@ -150,7 +150,7 @@ extension Registry {
         try store.pool.write { db in try db.execute(sql: "DELETE FROM workspaces WHERE name = ?", arguments: [name]) }
     }
 
-    /// Registered workspaces; their caches are where `WorkspaceStore` puts them (the column keeps
+    /// Registered workspaces; their caches are where the workspace layer's store puts them (the column keeps
     /// the path the CLI registered, which `registerWorkspace` checks is that one).
     public func workspaces() throws -> [(name: String, bucket: String)] {
         try store.pool.read { db in

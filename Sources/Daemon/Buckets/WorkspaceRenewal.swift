@@ -1,4 +1,3 @@
-import Credentials
 import Foundation
 
 /// Managed workspaces live longer than any grant: the daemon re-issues a workspace's grant before
@@ -12,7 +11,7 @@ extension BucketService {
     /// `credentialsFile` is where the CLI keeps the cache; it must be the daemon's own idea of it
     /// (the same home), as that is where renewed grants are written.
     public func registerWorkspace(name: String, bucket: String, credentialsFile: String) throws {
-        do { try WorkspaceStore.checkName(name) } catch let e as WorkspaceError { throw DaemonError(.usage, e.message, fix: e.fix) }
+        try workspaces.checkWorkspaceName(name)
         let expected = workspaces.credentialsPath(name)
         guard credentialsFile == expected else {
             throw DaemonError(.usage, "the credential cache of workspace \(name) must be \(expected), not \(credentialsFile.prefix(200))",
@@ -48,9 +47,9 @@ extension BucketService {
     public func renewWorkspaceGrants() async {
         let t = now
         for ws in (try? registry.workspaces()) ?? [] {
-            let cached: CachedCredentials
+            let cached: String?
             do {
-                guard registry.bucket(ws.bucket) != nil, let c = try workspaces.loadCredentials(ws.name) else {
+                guard registry.bucket(ws.bucket) != nil, let c = try workspaces.cachedGrantID(ws.name) else {
                     try? registry.unregisterWorkspace(name: ws.name)
                     continue
                 }
@@ -58,7 +57,7 @@ extension BucketService {
             } catch {
                 continue  // a cache it cannot read is left for the operator (storage show names the fix)
             }
-            guard let id = cached.grantID else { continue }  // the workspace's own keys: nothing to renew
+            guard let id = cached else { continue }  // the workspace's own keys: nothing to renew
             guard let current = try? registry.grants(bucket: ws.bucket).first(where: { $0.id == id }) else { continue }
             switch Self.renewal(of: current.view, label: current.label, workspace: ws.name, at: t) {
             case .keep: continue
@@ -73,9 +72,7 @@ extension BucketService {
             do {
                 let perms = current.view.permissions.map(\.rawValue).sorted().joined(separator: ",")
                 let fresh = try mint(try GrantSpec(bucket: ws.bucket, label: "workspace:\(ws.name)", perms: perms, ttl: "7d"))
-                let creds = CachedCredentials(accessKeyID: fresh.accessKey, secretAccessKey: fresh.secretKey, expiresAt: fresh.expiresAt,
-                                              source: "grant \(fresh.grantID) (renewed by the daemon)", grantID: fresh.grantID)
-                try workspaces.saveCredentials(ws.name, creds)
+                try workspaces.saveRenewedGrant(ws.name, fresh, source: "grant \(fresh.grantID) (renewed by the daemon)")
                 if current.state == .active { _ = try? retire(current.id, in: Self.renewGrace) }
                 audit.record("workspace_grant_renewed", [("workspace", ws.name), ("grant_id", fresh.grantID), ("previous", current.id)])
                 logger.notice("renewed the grant of workspace \(ws.name): \(fresh.grantID)")

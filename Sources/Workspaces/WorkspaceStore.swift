@@ -1,3 +1,5 @@
+import Credentials
+import Daemon
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -77,9 +79,7 @@ public struct CachedCredentials: Codable, Sendable, Equatable {
     }
 
     /// `GKAB***WXYZ`: enough to recognise a key, never enough to use it.
-    public static func mask(_ key: String) -> String {
-        key.count <= 8 ? "***" : String(key.prefix(4)) + "***" + String(key.suffix(4))
-    }
+    public static func mask(_ key: String) -> String { KeyMask.mask(key) }
 }
 
 /// Why a workspace operation was refused; `usage` (bad input) or `corrupt` (a file we own).
@@ -202,4 +202,20 @@ public struct WorkspaceStore: Sendable {
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return e
     }()
+}
+
+/// The daemon writes renewed grants of managed workspaces into this store.
+extension WorkspaceStore: WorkspaceCaches {
+    public func checkWorkspaceName(_ name: String) throws {
+        do { try Self.checkName(name) } catch let e as WorkspaceError { throw DaemonError(.usage, e.message, fix: e.fix) }
+    }
+
+    public func cachedGrantID(_ name: String) throws -> String?? {
+        try loadCredentials(name).map(\.grantID)
+    }
+
+    public func saveRenewedGrant(_ name: String, _ g: GrantEnvelope, source: String) throws {
+        try saveCredentials(name, CachedCredentials(accessKeyID: g.accessKey, secretAccessKey: g.secretKey, expiresAt: g.expiresAt,
+                                                    source: source, grantID: g.grantID))
+    }
 }
