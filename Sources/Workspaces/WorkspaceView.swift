@@ -51,3 +51,17 @@ public struct WorkspaceView: Codable, Sendable {
         createdAt = r.createdAt
     }
 }
+
+extension WorkspaceHost {
+    /// The workspaces as `workspace list/show` show them; this host's mounts and (with
+    /// `daemonState`) the local daemon's buckets are read once for all of them.
+    public func views(_ records: [WorkspaceRecord], daemonState: Bool = true) throws -> [WorkspaceView] {
+        let mounts = try mountRecords()
+        let buckets = daemonState ? daemonBuckets(for: records) : nil
+        return records.map { WorkspaceView($0, self, records: mounts, buckets: buckets) }
+    }
+
+    public func view(_ record: WorkspaceRecord, daemonState: Bool = true) throws -> WorkspaceView {
+        try views([record], daemonState: daemonState)[0]
+    }
+}

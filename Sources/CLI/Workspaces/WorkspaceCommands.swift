@@ -69,7 +69,7 @@ struct WorkspaceCreate: AsyncParsableCommand {
             n.keys = GivenKeys(accessKeyID: accessKeyID, secret: secretAccessKey, readSecret: secretStdin ? StorageSet.stdinSecret : nil)
             let w = try WorkspaceHost.current()
             let record = try w.create(n)
-            let view = WorkspaceView(record, w, records: try w.mountRecords(), buckets: w.daemonBuckets(for: [record]))
+            let view = try w.view(record)
             if secretAccessKey != nil { CLIRunner.warnSecretInArgv("--secret-access-key", instead: "--secret-stdin or ARTIFACTS_S3_SECRET_ACCESS_KEY") }
             if output.json { CLIRunner.printJSON(view) } else { print("created \(view.text)") }
         }
@@ -84,10 +84,7 @@ struct WorkspaceList: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             let w = try WorkspaceHost.current()
-            let records = try w.mountRecords()
-            let list = try w.store.list()
-            let buckets = w.daemonBuckets(for: list)
-            let views = list.map { WorkspaceView($0, w, records: records, buckets: buckets) }
+            let views = try w.views(try w.store.list())
             if output.json { CLIRunner.printJSON(views); return }
             if views.isEmpty { print("no workspaces — create one with: artifacts workspace create NAME"); return }
             print(Human.table([["NAME", "KIND", "STORAGE", "STATUS", "KEY", "EXPIRES"]] + views.map {
@@ -106,8 +103,7 @@ struct WorkspaceShow: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             let w = try WorkspaceHost.current()
-            let record = try w.store.load(name)
-            let view = WorkspaceView(record, w, records: try w.mountRecords(), buckets: w.daemonBuckets(for: [record]))
+            let view = try w.view(try w.store.load(name))
             if output.json { CLIRunner.printJSON(view) } else { print(view.text) }
         }
     }

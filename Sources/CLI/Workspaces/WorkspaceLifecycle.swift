@@ -26,7 +26,7 @@ struct WorkspaceRotate: AsyncParsableCommand {
         try await CLIRunner.run {
             let w = try WorkspaceHost.current()
             let (record, outcome) = try w.rotate(name, grace: grace)
-            let view = WorkspaceView(record, w, records: try w.mountRecords())
+            let view = try w.view(record, daemonState: false)
             if output.json { CLIRunner.printJSON(view); return }
             let fresh = outcome.fresh
             print("rotated \(name): now \(fresh.source) (key \(CachedCredentials.mask(fresh.accessKeyID)), expires \(fresh.expiresAt ?? "?"))" + Self.text(outcome.old))
