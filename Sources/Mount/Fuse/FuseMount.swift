@@ -42,6 +42,9 @@ public final class FuseMount: @unchecked Sendable {
             throw VFSError(.io, "cannot mount on \(mountpoint): is it an empty directory, and is /dev/fuse available?")
         }
         let box = SessionBox(se: se)
+        // Attributes only (offset -1): an open without keep_cache drops the pages itself. Not
+        // called while the kernel waits for a related lookup/setattr of the inode (see VFS.open).
+        vfs.attachKernel(invalidate: { ino in _ = fuse_lowlevel_notify_inval_inode(box.se, fuse_ino_t(ino), -1, 0) })
         let thread = Thread { [done] in
             // Idle workers are kept (up to the loop's 16): libfuse discourages ending them, as
             // starting one per burst of requests costs more than an idle thread.
@@ -97,6 +100,7 @@ public final class FuseMount: @unchecked Sendable {
             return !e
         }
         if first {
+            vfs.attachKernel(invalidate: nil)
             fuse_session_destroy(session)
             bridge.release()
         }

@@ -55,7 +55,14 @@ extension VFS {
         var n = try node(ino)
         guard n.kind != .directory else { throw VFSError(.isDirectory, "open: is a directory") }
         let staged = state.withLock { $0.open[ino] != nil }
-        if !staged && n.validUntil <= clock.now() { n = try refresh(n) }
+        if !staged && n.validUntil <= clock.now() {
+            let told = n
+            n = try refresh(n)
+            // The kernel still has the size it was told before, for its attribute timeout, and
+            // clamps reads to it: a reader would get the new object cut at the old size. Dropped
+            // here, before the open is answered, so a read past that size asks for the new one.
+            if n.size != told.size || n.etag != told.etag { kernelInvalidate.withLock { $0 }?(ino) }
+        }
         if write || staged {
             try stage(n, truncate: truncate)
         }
@@ -106,6 +113,12 @@ extension VFS {
         let data = try store.read(h.key, range: offset..<end, etag: h.etag)
         metrics.fuseRead(data.count, fromCache: false)
         return data
+    }
+
+    /// How the VFS tells the kernel that an inode's cached attributes are stale (the FUSE bridge
+    /// sets it to libfuse's `fuse_lowlevel_notify_inval_inode`; nil when the session ends).
+    public func attachKernel(invalidate: (@Sendable (UInt64) -> Void)?) {
+        kernelInvalidate.withLock { $0 = invalidate }
     }
 
     /// Whether the kernel may keep its cached pages of the file for this handle: they were cached

@@ -102,6 +102,9 @@ public final class VFS: Sendable {
     let state: Mutex<State>
     /// Facts from the kernel's INIT, for `.config`.
     let kernel = Mutex<[String: String]>([:])
+    /// Tells the kernel to drop the attributes it caches for an inode (set by the FUSE bridge
+    /// once its session exists; the core never calls libfuse itself).
+    let kernelInvalidate = Mutex<(@Sendable (UInt64) -> Void)?>(nil)
     /// When the mount started (the mtime of directories nothing else dates).
     let mountedAt: Double
     /// Serialises filling a partly staged file from its base object with writes to it, so a
