@@ -27,6 +27,32 @@ import Testing
         #expect(op("PATCH", "/b/k").kind == .unsupported)
     }
 
+    func rename(_ path: String, _ query: [String: String] = ["renameObject": ""], source: String?, copy: String? = nil) -> S3Operation {
+        S3Operation.classify(method: "PUT", path: path, query: query, headers: { $0 == "x-amz-rename-source" ? source : $0 == "x-amz-copy-source" ? copy : nil })
+    }
+
+    @Test func renamesAreTheirOwnOperationAndTheirSourceIsReadStrictly() {
+        let r = rename("/b/new", source: "/b/dir/old%20name")
+        #expect(r.kind == .renameObject && r.renameSource == "b/dir/old name" && r.copySource == nil && r.copySourceProblem == nil)
+        #expect(r.permission == .write && r.writes)
+        #expect(rename("/b/new", source: nil).copySourceProblem?.contains("needs x-amz-rename-source") == true)
+        #expect(rename("/b/new", source: "b/a/../k").copySourceProblem?.hasPrefix("x-amz-rename-source ") == true)
+        #expect(rename("/b/new", source: "b/a", copy: "b/c").copySourceProblem?.contains("cannot also be a copy") == true)
+        // The header on anything but a rename is refused, never forwarded for the engine to act on.
+        #expect(rename("/b/new", [:], source: "b/old").copySourceProblem == "x-amz-rename-source is only for a PUT of a key with ?renameObject")
+    }
+
+    @Test func objectRequestsWithParametersOfUnknownOperationsAreNotForwarded() {
+        for (method, query) in [("PUT", ["append": "", "position": "0"]), ("PUT", ["retention": ""]), ("PUT", ["legal-hold": ""]),
+                                ("GET", ["torrent": ""]), ("POST", ["select": "", "select-type": "2"]), ("POST", ["restore": ""]),
+                                ("DELETE", ["tagging": ""]), ("PUT", ["response-content-type": "x"])] {
+            #expect(op(method, "/b/k", query).kind == .unsupported, "\(method) \(query)")
+        }
+        #expect(op("GET", "/b/k", ["response-content-type": "text/plain", "x-id": "GetObject", "X-Amz-Signature": "s"]).kind == .getObject)
+        #expect(op("PUT", "/b/k", ["x-id": "PutObject"]).kind == .putObject && op("HEAD", "/b/k", ["partNumber": "1"]).kind == .headObject)
+        #expect(op("GET", "/b/k", ["uploadId": "u", "max-parts": "10", "part-number-marker": "2"]).kind == .listParts)
+    }
+
     @Test func aCopySourceIsTakenOnlyInTheFormEveryReaderAgreesOn() {
         #expect(op("PUT", "/b/k", copy: "/b/dir/a%20b%2Bc%3F.txt").copySource == "b/dir/a b+c?.txt")
         #expect(op("PUT", "/b/k", copy: "/b/dir/a%20b%2Bc%3F.txt").copySourceProblem == nil)
@@ -66,6 +92,16 @@ import Testing
         #expect(decide(op("GET", "/ci/a"), writer) != .allow)
         #expect(decide(op("PUT", "/ci/b", copy: "ci/a"), writer) != .allow)  // copying reads the source
         #expect(decide(op("PUT", "/ci/b", copy: "ci/a"), grant([.write, .read])) == .allow)
+    }
+
+    @Test func aRenameNeedsWriteAndDeleteWithinTheGrantsBucket() {
+        func rename(_ source: String) -> S3Operation {
+            S3Operation.classify(method: "PUT", path: "/ci/new", query: ["renameObject": ""], headers: { $0 == "x-amz-rename-source" ? source : nil })
+        }
+        #expect(decide(rename("ci/old"), grant([.write, .delete])) == .allow)
+        #expect(message(decide(rename("ci/old"), grant([.write, .read])))?.contains("does not allow delete (needed to rename ci/old)") == true)
+        #expect(message(decide(rename("ci/old"), grant([.delete, .read])))?.contains("does not allow write") == true)
+        #expect(message(decide(rename("other/a"), grant([.read, .write, .list, .delete]))) == "grant g_20270115_0a1b2c3d can rename only within bucket ci")
     }
 
     @Test func oneBucketPerGrantAndNoBucketAdministration() {

@@ -83,6 +83,11 @@ public enum Policy {
         if let src = op.copySource, !src.hasPrefix(g.bucket + "/") {
             return deny("grant \(g.id) can copy only within bucket \(g.bucket)")
         }
+        if let src = op.renameSource {
+            // A rename writes the target and removes the source: both within the grant's bucket.
+            guard src.hasPrefix(g.bucket + "/") else { return deny("grant \(g.id) can rename only within bucket \(g.bucket)") }
+            guard g.permissions.contains(.delete) else { return deny("grant \(g.id) does not allow delete (needed to rename \(src))") }
+        }
         if op.copySource != nil && !g.permissions.contains(.read) {
             return deny("grant \(g.id) does not allow read (needed to copy from \(op.copySource ?? ""))")
         }

@@ -6,7 +6,7 @@ public struct S3Operation: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case listBuckets, createBucket, deleteBucket, headBucket, getBucketLocation
         case listObjects, listObjectsV2, listMultipartUploads, deleteObjects
-        case headObject, getObject, putObject, copyObject, deleteObject
+        case headObject, getObject, putObject, copyObject, renameObject, deleteObject
         case createMultipartUpload, uploadPart, uploadPartCopy, completeMultipartUpload, abortMultipartUpload, listParts
         case unsupported
     }
@@ -22,8 +22,10 @@ public struct S3Operation: Sendable, Equatable {
     public var key: String?
     /// For copies: the source as `bucket/key`.
     public var copySource: String?
-    /// Why `x-amz-copy-source` was not taken, when it was given in a form the gateway does not
-    /// read exactly as the engine does (the request is then refused).
+    /// For renames (`PUT <key>?renameObject`, SeaweedFS and S3 Express): the source as `bucket/key`.
+    public var renameSource: String?
+    /// Why `x-amz-copy-source` (or `x-amz-rename-source`) was not taken, when it was given in a form
+    /// the gateway does not read exactly as the engine does (the request is then refused).
     public var copySourceProblem: String?
 
     /// `x-amz-copy-source` as `bucket/key`, only in the one form that every reader agrees on:
@@ -31,8 +33,8 @@ public struct S3Operation: Sendable, Equatable {
     /// of the key, except as `?versionId=`, which some engine versions split off after decoding), no
     /// `+` (which Go's QueryUnescape reads as a space), no empty, `.` or `..` segment.
     /// Anything else would let the gateway size one object while the engine copies another.
-    public static func parseCopySource(_ raw: String) -> Result<String, CopySourceError> {
-        func bad(_ why: String) -> Result<String, CopySourceError> { .failure(CopySourceError(message: "x-amz-copy-source \(why)")) }
+    public static func parseCopySource(_ raw: String, header: String = "x-amz-copy-source") -> Result<String, CopySourceError> {
+        func bad(_ why: String) -> Result<String, CopySourceError> { .failure(CopySourceError(message: "\(header) \(why)")) }
         if raw.contains("?") { return bad("may not carry a query (versions are not supported)") }
         if raw.contains("+") { return bad("must encode '+' as %2B") }
         guard var decoded = raw.removingPercentEncoding else { return bad("is not valid percent-encoding") }
@@ -63,8 +65,29 @@ public struct S3Operation: Sendable, Equatable {
             case let .failure(e): problem = e.message; source = ""
             }
         }
-        func op(_ k: Kind) -> S3Operation { S3Operation(kind: k, bucket: bucket, key: key, copySource: source, copySourceProblem: problem) }
+        var renamed: String?
+        let renaming = method == "PUT" && key != nil && query["renameObject"] != nil
+        if let raw = headers("x-amz-rename-source") {
+            switch (renaming, parseCopySource(raw, header: "x-amz-rename-source")) {
+            case (false, _): problem = "x-amz-rename-source is only for a PUT of a key with ?renameObject"
+            case let (true, .success(s)): renamed = s
+            case let (true, .failure(e)): problem = e.message
+            }
+        } else if renaming {
+            problem = "PUT ?renameObject needs x-amz-rename-source: bucket/key"
+        }
+        if renaming && source != nil { problem = "a rename cannot also be a copy (x-amz-copy-source)" }
+        func op(_ k: Kind) -> S3Operation {
+            S3Operation(kind: k, bucket: bucket, key: key, copySource: source, renameSource: renamed, copySourceProblem: problem)
+        }
         let has = { (name: String) in query[name] != nil }
+        // Only the parameters of operations the gateway knows reach the engine: any other (append,
+        // retention, legal-hold, …) could make the engine do something no policy has decided on.
+        if key != nil, let allowed = Self.objectQuery[method], query.keys.contains(where: { name in
+            !(allowed.contains(name) || Self.authQuery.contains(name) || name.hasPrefix("response-") && (method == "GET" || method == "HEAD"))
+        }) {
+            return op(.unsupported)
+        }
         switch (method, bucket, key) {
         case ("GET", nil, nil): return op(.listBuckets)
         case ("PUT", _?, nil): return op(.createBucket)
@@ -81,7 +104,7 @@ public struct S3Operation: Sendable, Equatable {
         case ("GET", _?, _?): return has("uploadId") ? op(.listParts) : has("acl") || has("tagging") ? op(.unsupported) : op(.getObject)
         case ("PUT", _?, _?):
             if has("partNumber") && has("uploadId") { return op(source == nil ? .uploadPart : .uploadPartCopy) }
-            if has("acl") || has("tagging") { return op(.unsupported) }
+            if renaming { return op(.renameObject) }
             return op(source == nil ? .putObject : .copyObject)
         case ("POST", _?, _?):
             if has("uploads") { return op(.createMultipartUpload) }
@@ -92,13 +115,25 @@ public struct S3Operation: Sendable, Equatable {
         }
     }
 
+    /// A presigned URL's own parameters (checked by the verifier, never forwarded).
+    static let authQuery: Set<String> = GatewayRequest.authQuery
+
+    /// The query parameters object operations may carry, per method (`response-*` on GET and HEAD too).
+    static let objectQuery: [String: Set<String>] = [
+        "GET": ["partNumber", "uploadId", "max-parts", "part-number-marker", "encoding-type", "versionId", "x-id"],
+        "HEAD": ["partNumber", "versionId", "x-id"],
+        "PUT": ["partNumber", "uploadId", "renameObject", "x-id"],
+        "POST": ["uploads", "uploadId", "x-id"],
+        "DELETE": ["uploadId", "versionId", "x-id"],
+    ]
+
     /// The grant permission this operation needs; nil for operations no grant may do (bucket
     /// creation and deletion are the CLI's) or that every grant may do (ListBuckets, filtered).
     public var permission: Permission? {
         switch kind {
         case .getObject, .headObject, .listParts: return .read
         case .listObjects, .listObjectsV2, .headBucket, .getBucketLocation, .listMultipartUploads: return .list
-        case .putObject, .copyObject, .createMultipartUpload, .uploadPart, .uploadPartCopy, .completeMultipartUpload: return .write
+        case .putObject, .copyObject, .renameObject, .createMultipartUpload, .uploadPart, .uploadPartCopy, .completeMultipartUpload: return .write
         case .deleteObject, .deleteObjects, .abortMultipartUpload: return .delete
         case .listBuckets, .createBucket, .deleteBucket, .unsupported: return nil
         }
