@@ -38,6 +38,9 @@ public protocol ObjectStore: Sendable {
     func copy(from source: String, to destination: String, metadata: [String: String]?) throws
     /// Deletes the key; deleting a missing key succeeds (as in S3).
     func delete(_ key: String) throws
+    /// Moves the object to `destination` in one request (replacing what is there), metadata and
+    /// all; false when the store does not offer renames (then nothing was done: copy and delete).
+    func rename(from source: String, to destination: String) throws -> Bool
     /// Everything one level below `prefix`, all pages.
     func list(prefix: String) throws -> StoreListing
     /// One request's worth of `list`: at most `limit` entries, and whether that is all of them.
@@ -73,6 +76,9 @@ public struct BaseObject: Sendable, Equatable {
 }
 
 extension ObjectStore {
+    /// A store without renames.
+    public func rename(from source: String, to destination: String) throws -> Bool { false }
+
     /// Without server-side copy: the whole body is put together in memory and stored with one PUT.
     @discardableResult
     public func putFile(_ key: String, path: String, size: Int64, local: ByteRanges, base: BaseObject, metadata: [String: String]) throws -> ObjectMeta {

@@ -9,6 +9,8 @@ import Glibc
 public final class S3ObjectStore: ObjectStore {
     public let client: S3Client
     public let bucket: String
+    /// Whether the endpoint takes `?renameObject`: unknown until the first rename, then known.
+    private let renames = Mutex<Bool?>(nil)
 
     public init(client: S3Client, bucket: String) {
         self.client = client
@@ -104,6 +106,15 @@ public final class S3ObjectStore: ObjectStore {
 
     public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
         try mapped { try client.copy(bucket: bucket, from: source, to: destination, metadata: metadata) }
+    }
+
+    /// One `?renameObject` request where the endpoint offers it (SeaweedFS 4.42+, the daemon); once
+    /// it has said it does not, no more are sent.
+    public func rename(from source: String, to destination: String) throws -> Bool {
+        guard renames.withLock({ $0 }) != false else { return false }
+        let done = try mapped { try client.rename(bucket: bucket, from: source, to: destination) }
+        renames.withLock { $0 = $0 ?? done }
+        return done
     }
 
     public func delete(_ key: String) throws {

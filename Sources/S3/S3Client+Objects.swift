@@ -65,6 +65,17 @@ extension S3Client {
         }
     }
 
+    /// `PUT <key>?renameObject` with `x-amz-rename-source` (SeaweedFS 4.42+, S3 Express One Zone):
+    /// the object moves in one request, metadata and all. False when the endpoint does not offer
+    /// renames (400, 405 or 501: nothing was done); a missing source is `.notFound`. Not retried
+    /// after a transport error: a first attempt that went through would make a second one 404.
+    public func rename(bucket: String, from source: String, to key: String) throws -> Bool {
+        let r = try send("PUT", bucket: bucket, key: key, query: [("renameObject", "")],
+                         headers: [("x-amz-rename-source", "/\(SigV4.uriEncode(bucket))/\(SigV4.canonicalURI(source))")],
+                         operation: "RenameObject \(bucket)/\(source) -> \(key)", idempotent: false, expect: [400, 405, 501])
+        return (200..<300).contains(r.status)
+    }
+
     public func delete(bucket: String, key: String) throws {
         _ = try send("DELETE", bucket: bucket, key: key, operation: "DeleteObject \(bucket)/\(key)")
     }

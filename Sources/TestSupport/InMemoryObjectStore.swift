@@ -13,7 +13,10 @@ public final class InMemoryObjectStore: ObjectStore {
 
     private let objects = Mutex<[String: Entry]>([:])
 
-    public init() {}
+    /// Whether `rename` moves objects (as SeaweedFS 4.42+ does) or says the store has no renames.
+    public let offersRename: Bool
+
+    public init(offersRename: Bool = false) { self.offersRename = offersRename }
 
     public var keys: [String] { objects.withLock { $0.keys.sorted() } }
 
@@ -50,6 +53,16 @@ public final class InMemoryObjectStore: ObjectStore {
 
     public func delete(_ key: String) throws {
         _ = objects.withLock { $0.removeValue(forKey: key) }
+    }
+
+    public func rename(from source: String, to destination: String) throws -> Bool {
+        guard offersRename else { return false }
+        try objects.withLock { all in
+            guard var e = all.removeValue(forKey: source) else { throw VFSError(.notFound, "RenameObject \(source): not found") }
+            e.meta.key = destination
+            all[destination] = e
+        }
+        return true
     }
 
     private let uploads = Mutex<[String: (key: String, metadata: [String: String], parts: [Int: Data])]>([:])
@@ -111,7 +124,7 @@ public final class InMemoryObjectStore: ObjectStore {
 
 /// Wraps a store and fails chosen calls: for testing that errors reach the caller as they should.
 public final class FaultInjectingStore: ObjectStore {
-    public enum Op: Sendable, Hashable { case head, read, put, copy, delete, list }
+    public enum Op: Sendable, Hashable { case head, read, put, copy, rename, delete, list }
 
     private let base: any ObjectStore
     private let plan = Mutex<[Op: [VFSError.Code]]>([:])
@@ -180,6 +193,9 @@ public final class FaultInjectingStore: ObjectStore {
         try inject(.copy, source); try base.copy(from: source, to: destination, metadata: metadata)
     }
     public func delete(_ key: String) throws { try inject(.delete, key); try base.delete(key) }
+    public func rename(from source: String, to destination: String) throws -> Bool {
+        try inject(.rename, source); return try base.rename(from: source, to: destination)
+    }
     public func list(prefix: String) throws -> StoreListing { try inject(.list, prefix); return try base.list(prefix: prefix) }
     public func startUpload(_ key: String, metadata: [String: String]) throws -> String {
         try inject(.put, key); return try base.startUpload(key, metadata: metadata)

@@ -58,6 +58,14 @@ import Glibc
         #expect((h.metric("garagetytus_s3_requests_total{op=\"uploadPartCopy\",status=\"412\"}") ?? 0) > copiesBeforeClose)
         #expect(try engine.get(bucket: "home", key: "big.bin") == theirs)
 
+        // A rename is one request (?renameObject), with no copy: 40 MiB move at once, bytes intact.
+        let copiesBefore = requests("copyObject")
+        try FileManager.default.moveItem(atPath: mnt + "/big.bin", toPath: mnt + "/docs/moved.bin")
+        #expect(requests("renameObject") == 2, "docs/a.txt and big.bin")
+        #expect(requests("copyObject") == copiesBefore)
+        #expect(try engine.get(bucket: "home", key: "docs/moved.bin") == theirs)
+        #expect((try? engine.head(bucket: "home", key: "big.bin")) == nil)
+
         // Revoked: the mount's next upload is refused with EACCES, and nothing is stored.
         #expect(try h.run(["bucket", "revoke", g.grantID]).status == 0)
         #expect(posixWrite(mnt + "/after-revoke.txt", Data("no".utf8)) == EACCES)

@@ -181,11 +181,14 @@ import TestSupport
         #expect(throws: VFSError.self) { try v.lookup(parent: VFS.rootIno, name: "config.lock") }
     }
 
-    @Test func renameFilesOverExistingAndDirectoriesWithTheirContents() throws {
-        let store = InMemoryObjectStore()
-        for (k, t) in [("a.txt", "A"), ("b.txt", "B"), ("d/one", "1"), ("d/sub/two", "2")] { try store.put(k, data: Data(t.utf8), metadata: [:]) }
+    /// With a store that has renames (SeaweedFS 4.42+, the daemon) each object moves in one request,
+    /// with none that copies; without, by copy and delete — the same tree either way.
+    @Test(arguments: [true, false]) func renameFilesOverExistingAndDirectoriesWithTheirContents(renames: Bool) throws {
+        let store = InMemoryObjectStore(offersRename: renames)
+        for (k, t) in [("a.txt", "A"), ("b.txt", "B"), ("d/one", "1"), ("d/sub/two", "2")] { try store.put(k, data: Data(t.utf8), metadata: ["mode": "33188"]) }
         try store.put("d/", data: Data(), metadata: [:])
-        let v = vfs(store)
+        let counted = FaultInjectingStore(store)
+        let v = vfs(counted)
         try v.rename(parent: VFS.rootIno, name: "a.txt", newParent: VFS.rootIno, newName: "b.txt")
         #expect(try text(store, "b.txt") == "A")
         #expect(!store.keys.contains("a.txt"))
@@ -196,6 +199,10 @@ import TestSupport
         #expect(store.keys == ["b.txt", "e/", "e/one", "e/sub/two"])
         let e = try v.lookup(parent: VFS.rootIno, name: "e").attr.ino
         #expect(try v.readdir(e).map(\.name) == [".", "..", "one", "sub"])
+        #expect(try store.head("e/sub/two").metadata["mode"] == "33188" && store.head("b.txt").metadata["mode"] == "33188")
+        // The file and the directory's two objects: renamed, or copied (and their sources deleted).
+        #expect(counted.calls(.rename) == 3)
+        #expect(counted.calls(.copy) == (renames ? 0 : 3))
     }
 
     @Test func unlinkedOpenFileStaysReadableUntilClose() throws {

@@ -1,8 +1,8 @@
 import Foundation
 
 extension VFS {
-    /// Renames a file (copy, then delete; an existing target file is replaced) or a directory (every
-    /// key below it). `noReplace` is RENAME_NOREPLACE.
+    /// Renames a file (one rename request where the store has them, else copy and delete; an
+    /// existing target file is replaced) or a directory (every key below it). `noReplace` is RENAME_NOREPLACE.
     public func rename(parent: UInt64, name: String, newParent: UInt64, newName: String, noReplace: Bool = false) throws {
         try requireWritable()
         let src = try child(parent, name)
@@ -36,24 +36,31 @@ extension VFS {
         try uploadGate.withExclusive(src.ino) {
             try uploadNow(src.ino)  // unsaved bytes go with the file
             let key = try node(src.ino).key
-            try store.copy(from: key, to: dstDir.key + newName, metadata: nil)
-            try store.delete(key)
+            if try !store.rename(from: key, to: dstDir.key + newName) {
+                try store.copy(from: key, to: dstDir.key + newName, metadata: nil)
+                try store.delete(key)
+            }
             move(src.ino, from: (parent, name), to: (newParent, newName), newKey: dstDir.key + newName)
         }
     }
 
-    /// Copies every key below the directory to the new prefix, then deletes the old ones.
+    /// Moves every key below the directory to the new prefix (one rename each where the store
+    /// has renames, else a copy), then deletes the old ones that are left.
     func renameDirectory(_ dir: Node, to newPrefix: String) throws {
-        let keys = try allKeys(under: dir.key)
+        var keys = try allKeys(under: dir.key)
+        var moved: Set<String> = []
         for key in keys where key != dir.key {
             let target = newPrefix + key.dropFirst(dir.key.count)
             if key.hasSuffix("/") {
                 // Markers are stored again rather than copied (CopyObject of `dir/` fails on SeaweedFS).
                 try store.put(target, data: Data(), metadata: (try? store.head(key).metadata) ?? [:])
+            } else if try store.rename(from: key, to: String(target)) {
+                moved.insert(key)
             } else {
                 try store.copy(from: key, to: target, metadata: nil)
             }
         }
+        keys.removeAll { moved.contains($0) }
         try store.put(newPrefix, data: Data(), metadata: dir.attrs.encode())
         // Deepest first: a marker goes after everything below it, so no empty folder is left behind.
         for key in keys.sorted(by: { $0.count > $1.count }) { try store.delete(key) }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Rename of a SIZE_MB file through the daemon's front door (issue 20, point 5): `mv` in a
+# garagetytus mount (one PUT ?renameObject) against `mv` in an s3fs mount (server-side copy, then
+# delete), both on one bucket with one grant, interleaved for ROUNDS rounds. Prints each round's
+# seconds and the median ratio s3fs / garagetytus.
+#
+#   bench/rename.sh [SIZE_MB] [ROUNDS]      (defaults 100 5; the release build if there is one; root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE=${1:-100}
+ROUNDS=${2:-5}
+GT=${GT:-$PWD/.build/release/garagetytus}
+[ -x "$GT" ] || GT=$PWD/.build/debug/garagetytus
+[ -x "$GT" ] || { echo "build first: swift build -c release" >&2; exit 1; }
+S3FS=${S3FS:-$(command -v s3fs)}
+[ -x "$S3FS" ] || { echo "s3fs is not installed (apt-get install s3fs)" >&2; exit 1; }
+. bench/lib.sh
+gt_bench_home rename
+"$GT" start >/dev/null
+GW=http://127.0.0.1:$(gt_port gateway_port)
+"$GT" bucket create renames --ttl 24h --quota unlimited --confirm-yes-really >/dev/null
+GRANT=$GARAGETYTUS_HOME/grant.json
+(umask 077; "$GT" bucket grant renames --to bench --perms read,write,list,delete --ttl 1h --json >"$GRANT")
+python3 -c "import json, sys; g = json.load(open(sys.argv[1])); print(g['access_key'] + ':' + g['secret_key'])" "$GRANT" >"$GARAGETYTUS_HOME/s3fs.passwd"
+chmod 600 "$GARAGETYTUS_HOME/s3fs.passwd"
+A=$GARAGETYTUS_HOME/gt
+B=$GARAGETYTUS_HOME/s3fs
+mkdir -p "$A" "$B"
+trap 'fusermount3 -u "$B" 2>/dev/null || true; "$GT" unmount "$A" >/dev/null 2>&1 || true; "$GT" stop >/dev/null 2>&1 || true; rm -rf "$GARAGETYTUS_HOME"' EXIT
+"$GT" mount --endpoint "$GW" --bucket renames --credentials-file "$GRANT" "$A" >/dev/null
+"$S3FS" renames "$B" -o url="$GW" -o use_path_request_style -o endpoint=us-east-1 \
+  -o passwd_file="$GARAGETYTUS_HOME/s3fs.passwd" -o sigv4 -o dbglevel=warn
+deadline=$((SECONDS + 20))
+until mountpoint -q "$B"; do [ $SECONDS -lt $deadline ] || { echo "s3fs did not mount" >&2; exit 1; }; sleep 0.1; done
+mkdir -p bench/results
+OUT=bench/results/rename-$(date +%Y%m%d-%H%M%S).txt
+echo "bench/rename.sh $SIZE $ROUNDS, $(date -u +%FT%TZ), checkout $(git rev-parse --short HEAD), $(nproc) cores, $(basename "$(dirname "$(dirname "$GT")")")/$(basename "$(dirname "$GT")") build" | tee "$OUT"
+timed_mv() {  # $1 $2: seconds of mv (the file is written and closed before, through the same mount)
+  local t0=$EPOCHREALTIME
+  mv "$1" "$2"
+  awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }'
+}
+ratios=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  dd if=/dev/urandom of="$A/g$r" bs=1M count="$SIZE" conv=fsync status=none
+  gt=$(timed_mv "$A/g$r" "$A/g$r.moved")
+  dd if=/dev/urandom of="$B/s$r" bs=1M count="$SIZE" conv=fsync status=none
+  s3=$(timed_mv "$B/s$r" "$B/s$r.moved")
+  [ "$(stat -c %s "$A/g$r.moved")" = $((SIZE << 20)) ] || { echo "the renamed file is not whole" >&2; exit 1; }
+  ratio=$(awk -v a="$s3" -v b="$gt" 'BEGIN { printf "%.1f", a / b }')
+  ratios+=("$ratio")
+  echo "round $r: garagetytus ${gt} s, s3fs ${s3} s, ratio $ratio" | tee -a "$OUT"
+  rm -f "$A/g$r.moved" "$B/s$r.moved"
+done
+echo "median: rename of $SIZE MiB is $(printf '%s\n' "${ratios[@]}" | gt_median)x s3fs (goal: >= 10x)" | tee -a "$OUT"
