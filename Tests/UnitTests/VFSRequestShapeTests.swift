@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Mount
 import Testing
 import TestSupport
@@ -214,6 +215,40 @@ import TestSupport
         try v.flush(fh)
         v.release(fh)
         #expect(try openRead() == true)  // written through this mount: the cache holds those bytes
+    }
+}
+
+/// An open that finds the object changed tells the kernel to drop the inode's attributes before it
+/// answers (the kernel would otherwise clamp reads to the old size: MountCoherenceTests).
+@Suite struct VFSKernelInvalidationTests {
+    @Test func anOpenThatFindsANewVersionInvalidatesTheKernelsAttributesOnce() throws {
+        let store = InMemoryObjectStore()
+        try store.put("f", data: Data("one".utf8), metadata: [:])
+        let clock = ManualClock()
+        let v = VFS(store: store, options: VFSOptions(metadataTTL: 1, defaults: AttributeDefaults(uid: 0, gid: 0)), clock: clock)
+        let told = Mutex<[UInt64]>([])
+        v.attachKernel(invalidate: { ino in told.withLock { $0.append(ino) } })
+        let ino = try v.lookup(parent: VFS.rootIno, name: "f").attr.ino
+        func openRead() throws { v.release(try v.open(ino, write: false)) }
+        try openRead()
+        clock.advance(1.01)
+        try openRead()  // refreshed, unchanged: the kernel's size is right
+        #expect(told.withLock { $0 }.isEmpty)
+        try store.put("f", data: Data("a longer second version".utf8), metadata: [:])  // another client
+        try openRead()  // within the TTL: not looked at yet
+        #expect(told.withLock { $0 }.isEmpty)
+        clock.advance(1.01)
+        try openRead()
+        #expect(told.withLock { $0 } == [ino])
+        #expect(try v.getattr(ino).size == 23)  // what the kernel asks next
+        clock.advance(1.01)
+        try openRead()
+        #expect(told.withLock { $0 } == [ino], "the same version again: nothing to drop")
+        v.attachKernel(invalidate: nil)
+        try store.put("f", data: Data("3".utf8), metadata: [:])
+        clock.advance(1.01)
+        try openRead()  // no session any more: nothing is called
+        #expect(told.withLock { $0 }.count == 1)
     }
 }
 
