@@ -70,7 +70,8 @@ struct MountCommand: AsyncParsableCommand {
             try spec.checkMountpoint(log: log)
             try spec.checkAccess()
             if foreground {
-                try MountProcess(spec: spec, log: log).run()
+                // A fatal error is a log line with its level too (the parent reads the `error:` line below it).
+                do { try MountProcess(spec: spec, log: log).run() } catch { log.critical("\(error)"); throw error }
             } else {
                 let pid = try MountControl.startInBackground(spec, timeout: timeout)
                 print("mounted \(spec.source) on \(spec.mountpoint) (pid \(pid))")
