@@ -28,7 +28,7 @@ extension S3Client {
     public func uploadPartCopy(bucket: String, key: String, uploadId: String, number: Int, source: String,
                                range: ClosedRange<Int64>, ifMatch: String?) throws -> String {
         let op = "UploadPartCopy \(bucket)/\(key) #\(number)"
-        var headers = [("x-amz-copy-source", "/\(SigV4.uriEncode(bucket))/\(SigV4.canonicalURI(source))"),
+        var headers = [("x-amz-copy-source", Self.sourceHeader(bucket: bucket, key: source)),
                        ("x-amz-copy-source-range", "bytes=\(range.lowerBound)-\(range.upperBound)")]
         if let ifMatch { headers.append(("x-amz-copy-source-if-match", ifMatch)) }
         let r = try send("PUT", bucket: bucket, key: key, query: [("partNumber", "\(number)"), ("uploadId", uploadId)],

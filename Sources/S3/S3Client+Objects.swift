@@ -52,7 +52,7 @@ extension S3Client {
 
     /// Server-side copy; with `metadata` the copy gets exactly that metadata (REPLACE), else the source's.
     public func copy(bucket: String, from source: String, to key: String, metadata: [String: String]? = nil) throws {
-        var headers = [("x-amz-copy-source", "/\(SigV4.uriEncode(bucket))/\(SigV4.canonicalURI(source))")]
+        var headers = [("x-amz-copy-source", Self.sourceHeader(bucket: bucket, key: source))]
         if let metadata {
             headers.append(("x-amz-metadata-directive", "REPLACE"))
             headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
@@ -65,13 +65,18 @@ extension S3Client {
         }
     }
 
+    /// A source object as `x-amz-copy-source` and `x-amz-rename-source` name it: `/bucket/key`, encoded once.
+    static func sourceHeader(bucket: String, key: String) -> String {
+        "/\(SigV4.uriEncode(bucket))/\(SigV4.canonicalURI(key))"
+    }
+
     /// `PUT <key>?renameObject` with `x-amz-rename-source` (SeaweedFS 4.42+, S3 Express One Zone):
     /// the object moves in one request, metadata and all. False when the endpoint does not offer
     /// renames (400, 405 or 501: nothing was done); a missing source is `.notFound`. Not retried
     /// after a transport error: a first attempt that went through would make a second one 404.
     public func rename(bucket: String, from source: String, to key: String) throws -> Bool {
         let r = try send("PUT", bucket: bucket, key: key, query: [("renameObject", "")],
-                         headers: [("x-amz-rename-source", "/\(SigV4.uriEncode(bucket))/\(SigV4.canonicalURI(source))")],
+                         headers: [("x-amz-rename-source", Self.sourceHeader(bucket: bucket, key: source))],
                          operation: "RenameObject \(bucket)/\(source) -> \(key)", idempotent: false, expect: [400, 405, 501])
         return (200..<300).contains(r.status)
     }

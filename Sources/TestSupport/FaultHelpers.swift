@@ -93,6 +93,21 @@ public func randomData(_ count: Int) -> Data {
     return d
 }
 
+/// Reads `path` with open/read/close until EOF (as `cat` does): the bytes, or the errno of the failing call.
+public func posixRead(_ path: String) -> Result<Data, POSIXError> {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
+    defer { close(fd) }
+    var out = Data()
+    var buf = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let n = read(fd, &buf, buf.count)
+        if n < 0 { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
+        if n == 0 { return .success(out) }
+        out.append(contentsOf: buf[0..<n])
+    }
+}
+
 /// Writes `data` to `path` with open/write/close and reports whether every call succeeded —
 /// `close` included, which is where a mount uploads. errno of the failing call otherwise.
 /// With `offset`, the file is opened without O_CREAT/O_TRUNC and `data` overwrites its bytes there.

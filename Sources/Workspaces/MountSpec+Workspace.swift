@@ -43,9 +43,10 @@ public struct MountRequest: Sendable {
         return spec
     }
 
-    public static func url(_ text: String) throws -> URL {
+    /// `--endpoint`: an http(s) URL with a host; `example` is shown when it is not.
+    public static func url(_ text: String, example: String = "http://127.0.0.1:3900") throws -> URL {
         guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-            throw DaemonError(.usage, "--endpoint \(text.prefix(80)) is not an http(s) URL", fix: "e.g. --endpoint http://127.0.0.1:3900")
+            throw DaemonError(.usage, "--endpoint \(text.prefix(80)) is not an http(s) URL", fix: "e.g. --endpoint \(example)")
         }
         return url
     }

@@ -56,9 +56,7 @@ extension WorkspaceHost {
         let now = UTCTime.iso8601Seconds(Date())
         let (record, creds): (WorkspaceRecord, CachedCredentials)
         if let endpoint = n.endpoint ?? env["ARTIFACTS_S3_ENDPOINT"] {
-            guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-                throw DaemonError(.usage, "--endpoint \(endpoint.prefix(80)) is not an http(s) URL", fix: "e.g. --endpoint https://s3.example.com")
-            }
+            let url = try MountRequest.url(endpoint, example: "https://s3.example.com")
             guard let bucket = n.bucket ?? env["ARTIFACTS_S3_BUCKET"], !bucket.isEmpty else {
                 throw DaemonError(.usage, "a workspace on your own S3 needs --bucket", fix: "add --bucket NAME (or set ARTIFACTS_S3_BUCKET)")
             }

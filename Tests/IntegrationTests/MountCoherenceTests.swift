@@ -20,21 +20,6 @@ import Glibc
         return d
     }
 
-    /// The whole file through read(2) until EOF (what `cat` does), or the errno that stopped it.
-    static func readWhole(_ path: String) -> Result<Data, POSIXError> {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
-        defer { close(fd) }
-        var out = Data()
-        var buf = [UInt8](repeating: 0, count: 128 << 10)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n < 0 { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
-            if n == 0 { return .success(out) }
-            out.append(contentsOf: buf[0..<n])
-        }
-    }
-
     @Test func aReaderOnAnotherMountNeverGetsAFileCutAtAnOlderSize() throws {
         let h = try DaemonHarness(name: "coh")
         defer { _ = try? h.run(["stop"]) }
@@ -72,7 +57,7 @@ import Glibc
         var seen = [Int](repeating: 0, count: files)
         while Date() < stop {
             for f in 0..<files {
-                switch Self.readWhole("\(b)/f\(f)") {
+                switch posixRead("\(b)/f\(f)") {
                 case .failure(let e) where e.code == .ESTALE || e.code == .ENOENT:
                     stale += 1  // the object changed under the open: refused, never mixed
                 case .failure(let e):

@@ -34,21 +34,6 @@ import Glibc
         _ = try? s.h.run(["stop"])
     }
 
-    /// Reads `path` with open/read/close: the bytes, or the errno of the failing call.
-    static func posixRead(_ path: String) -> Result<Data, POSIXError> {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
-        defer { close(fd) }
-        var out = Data()
-        var buf = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n < 0 { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
-            if n == 0 { return .success(out) }
-            out.append(contentsOf: buf[0..<n])
-        }
-    }
-
     @Test func transientFaultsAndStallsAreRetriedUntilTheOperationSucceeds() throws {
         let s = try Self.setUp("mfp")
         defer { Self.tearDown(s) }
@@ -64,7 +49,7 @@ import Glibc
         _ = try s.engine.put(bucket: "flaky", key: "remote.bin", body: remote)
         try s.proxy.inject("stall", count: 1, match: "GET /flaky/remote.bin", seconds: 5)
         let started = Date()
-        #expect(try Self.posixRead(s.mnt + "/remote.bin").get() == remote)
+        #expect(try posixRead(s.mnt + "/remote.bin").get() == remote)
         #expect(Date().timeIntervalSince(started) >= 5)
         #expect(s.proxy.seen().contains { $0.hasPrefix("stall GET /flaky/remote.bin") })
     }
@@ -79,7 +64,7 @@ import Glibc
             try s.proxy.inject(fault, match: "/flaky/", seconds: 30)
             let started = Date()
             #expect(posixWrite(s.mnt + "/new-\(fault)", randomData(64 << 10)) == EIO, "write under \(fault)")
-            #expect(throws: POSIXError(.EIO)) { try Self.posixRead(s.mnt + "/remote.bin").get() }
+            #expect(throws: POSIXError(.EIO)) { try posixRead(s.mnt + "/remote.bin").get() }
             let took = Date().timeIntervalSince(started)
             // Each of the two requests gives up within its 60 s budget (not a performance bound).
             #expect(took < 2 * 60 + 10, "\(fault): EIO after \(took) s")
@@ -98,7 +83,7 @@ import Glibc
 
         // The store is back: the same mount works.
         try s.proxy.inject("none")
-        #expect(try Self.posixRead(s.mnt + "/remote.bin").get() == remote)
+        #expect(try posixRead(s.mnt + "/remote.bin").get() == remote)
         let data = randomData(256 << 10)
         #expect(posixWrite(s.mnt + "/after", data) == 0)
         #expect(try s.engine.get(bucket: "flaky", key: "after") == data)
@@ -118,7 +103,7 @@ import Glibc
 
         #expect(try h.run(["bucket", "revoke", g.grantID]).status == 0)
         #expect(posixWrite(mnt + "/during", Data("x".utf8)) == EACCES)
-        #expect(throws: POSIXError(.EACCES)) { try Self.posixRead(mnt + "/before").get() }
+        #expect(throws: POSIXError(.EACCES)) { try posixRead(mnt + "/before").get() }
         #expect(eventually(timeout: 5) { h.mountLogs().contains("grant \(g.grantID) was revoked") }, "\(h.mountLogs())")
 
         // A new grant written to the credentials file (what a rotation does): the same mount works.
@@ -127,7 +112,7 @@ import Glibc
         try JSONEncoder().encode(fresh).write(to: URL(fileURLWithPath: tmp))
         chmod(tmp, 0o600)
         rename(tmp, credentials)
-        #expect(eventually(timeout: 10, every: 0.2) { (try? Self.posixRead(mnt + "/before").get()) == before })
+        #expect(eventually(timeout: 10, every: 0.2) { (try? posixRead(mnt + "/before").get()) == before })
         #expect(posixWrite(mnt + "/after", Data("y".utf8)) == 0)
         #expect(h.mountPID(mnt) == pid)
 

@@ -84,7 +84,7 @@ public struct S3Operation: Sendable, Equatable {
         // Only the parameters of operations the gateway knows reach the engine: any other (append,
         // retention, legal-hold, …) could make the engine do something no policy has decided on.
         if key != nil, let allowed = Self.objectQuery[method], query.keys.contains(where: { name in
-            !(allowed.contains(name) || Self.authQuery.contains(name) || name.hasPrefix("response-") && (method == "GET" || method == "HEAD"))
+            !(allowed.contains(name) || GatewayRequest.authQuery.contains(name) || name.hasPrefix("response-") && (method == "GET" || method == "HEAD"))
         }) {
             return op(.unsupported)
         }
@@ -101,7 +101,7 @@ public struct S3Operation: Sendable, Equatable {
             return op(query["list-type"] == "2" ? .listObjectsV2 : .listObjects)
         case ("POST", _?, nil): return has("delete") ? op(.deleteObjects) : op(.unsupported)
         case ("HEAD", _?, _?): return op(.headObject)
-        case ("GET", _?, _?): return has("uploadId") ? op(.listParts) : has("acl") || has("tagging") ? op(.unsupported) : op(.getObject)
+        case ("GET", _?, _?): return has("uploadId") ? op(.listParts) : op(.getObject)
         case ("PUT", _?, _?):
             if has("partNumber") && has("uploadId") { return op(source == nil ? .uploadPart : .uploadPartCopy) }
             if renaming { return op(.renameObject) }
@@ -114,9 +114,6 @@ public struct S3Operation: Sendable, Equatable {
         default: return op(.unsupported)
         }
     }
-
-    /// A presigned URL's own parameters (checked by the verifier, never forwarded).
-    static let authQuery: Set<String> = GatewayRequest.authQuery
 
     /// The query parameters object operations may carry, per method (`response-*` on GET and HEAD too).
     static let objectQuery: [String: Set<String>] = [
