@@ -97,7 +97,7 @@ public enum Daemon {
                                   credentials: S3Credentials(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey))
         defer { Task { await forwarder.shutdown() } }
         let core = GatewayCore(registry: registry, usage: usage, forwarder: forwarder, state: state, metrics: gatewayMetrics, audit: audit,
-                               admin: identity, region: config.region)
+                               admin: identity, region: config.region, filer: engine.filer(http: forwarder.client))
         let buckets = BucketService(registry: registry, engine: engine, usage: usage, audit: audit,
                                     endpointURL: "http://\(config.listenAddress):\(config.gatewayPort)", logger: logger,
                                     workspaces: workspaces)

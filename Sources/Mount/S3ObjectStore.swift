@@ -11,6 +11,9 @@ public final class S3ObjectStore: ObjectStore {
     public let bucket: String
     /// Whether the endpoint takes `?renameObject`: unknown until the first rename, then known.
     private let renames = Mutex<Bool?>(nil)
+    /// Whether listings ask for each entry's metadata (`metadata=true`): until the endpoint
+    /// refuses the parameter. Endpoints that ignore it answer plain entries, which are HEADed.
+    private let listsMetadata = Mutex(true)
 
     public init(client: S3Client, bucket: String) {
         self.client = client
@@ -122,17 +125,30 @@ public final class S3ObjectStore: ObjectStore {
     }
 
     public func list(prefix: String) throws -> StoreListing {
-        let page = try mapped { try client.listAll(bucket: bucket, prefix: prefix, delimiter: "/") }
+        let page = try listing { try client.listAll(bucket: bucket, prefix: prefix, delimiter: "/", metadata: $0) }
         return StoreListing(objects: page.objects, prefixes: page.commonPrefixes)
+    }
+
+    /// A listing request, asking for metadata while the endpoint takes the parameter; one that
+    /// refuses it (400, 501) is asked again without, and never again with.
+    private func listing<T>(_ body: (Bool) throws -> T) throws -> T {
+        let asking = listsMetadata.withLock { $0 }
+        do {
+            return try mapped { try body(asking) }
+        } catch let e as VFSError where asking {
+            guard let cause = e.cause as? S3Error, cause.status == 400 || cause.status == 501 else { throw e }
+            listsMetadata.withLock { $0 = false }
+            return try mapped { try body(false) }
+        }
     }
 
     public func listFirst(prefix: String, limit: Int) throws -> (listing: StoreListing, complete: Bool) {
         var listing = StoreListing()
         var token: String?
         repeat {
-            let page = try mapped {
+            let page = try self.listing {
                 try client.list(bucket: bucket, prefix: prefix, delimiter: "/", continuationToken: token,
-                                maxKeys: min(1000, limit - listing.objects.count - listing.prefixes.count))
+                                maxKeys: min(1000, limit - listing.objects.count - listing.prefixes.count), metadata: $0)
             }
             listing.objects += page.objects
             listing.prefixes += page.commonPrefixes

@@ -20,7 +20,7 @@ extension S3Client {
         }
         return ObjectInfo(key: key, size: Int64(r.header("Content-Length") ?? "") ?? 0, etag: r.header("ETag"),
                           lastModified: r.header("Last-Modified").flatMap(Self.parseHTTPDate), metadata: meta,
-                          contentType: r.header("Content-Type"))
+                          contentType: r.header("Content-Type"), hasMetadata: true)
     }
 
     /// The object's bytes, or `range` of them (inclusive byte offsets).
@@ -102,19 +102,30 @@ extension S3Client {
         return failed
     }
 
-    /// One page of ListObjectsV2.
+    /// One page of ListObjectsV2. With `metadata`, asks for each entry's user metadata as MinIO
+    /// and the daemon give them (`metadata=true`, a `<UserMetadata>` per entry); entries that come
+    /// without it have `hasMetadata` false (other endpoints ignore the parameter).
     public func list(bucket: String, prefix: String = "", delimiter: String? = nil, continuationToken: String? = nil,
-                     maxKeys: Int = 1000) throws -> ListPage {
+                     maxKeys: Int = 1000, metadata: Bool = false) throws -> ListPage {
         var q = [("list-type", "2"), ("max-keys", "\(maxKeys)")]
         if !prefix.isEmpty { q.append(("prefix", prefix)) }
         if let delimiter { q.append(("delimiter", delimiter)) }
         if let continuationToken { q.append(("continuation-token", continuationToken)) }
+        if metadata { q.append(("metadata", "true")) }
         let op = "ListObjectsV2 \(bucket)/\(prefix)"
         let root = try Self.parseXML(try send("GET", bucket: bucket, query: q, operation: op), op)
         var page = ListPage()
         page.objects = root.all("Contents").map {
-            ObjectInfo(key: $0.string("Key") ?? "", size: Int64($0.string("Size") ?? "") ?? 0, etag: $0.string("ETag"),
-                       lastModified: $0.string("LastModified").flatMap(Self.parseISODate))
+            var info = ObjectInfo(key: $0.string("Key") ?? "", size: Int64($0.string("Size") ?? "") ?? 0, etag: $0.string("ETag"),
+                                  lastModified: $0.string("LastModified").flatMap(Self.parseISODate))
+            if let user = $0.child("UserMetadata") {
+                info.hasMetadata = true
+                for item in user.children {
+                    let name = item.name.lowercased()
+                    if name.hasPrefix("x-amz-meta-") { info.metadata[String(name.dropFirst(11))] = item.text }
+                }
+            }
+            return info
         }
         page.commonPrefixes = root.all("CommonPrefixes").compactMap { $0.string("Prefix") }
         if root.string("IsTruncated") == "true" { page.nextContinuationToken = root.string("NextContinuationToken") }
@@ -122,11 +133,11 @@ extension S3Client {
     }
 
     /// Every page of a listing.
-    public func listAll(bucket: String, prefix: String = "", delimiter: String? = nil) throws -> ListPage {
+    public func listAll(bucket: String, prefix: String = "", delimiter: String? = nil, metadata: Bool = false) throws -> ListPage {
         var all = ListPage()
         var token: String?
         repeat {
-            let page = try list(bucket: bucket, prefix: prefix, delimiter: delimiter, continuationToken: token)
+            let page = try list(bucket: bucket, prefix: prefix, delimiter: delimiter, continuationToken: token, metadata: metadata)
             all.objects += page.objects
             all.commonPrefixes += page.commonPrefixes
             token = page.nextContinuationToken

@@ -9,18 +9,22 @@ public struct ObjectInfo: Sendable, Equatable {
     public var size: Int64
     public var etag: String?
     public var lastModified: Date?
-    /// `x-amz-meta-*` headers, names lowercased without the prefix (HEAD only).
+    /// `x-amz-meta-*` headers, names lowercased without the prefix.
     public var metadata: [String: String]
     public var contentType: String?
+    /// Whether `metadata` is what the object carries (a HEAD, or a listing entry with
+    /// `<UserMetadata>`), not merely unknown (a plain listing entry).
+    public var hasMetadata: Bool
 
     public init(key: String, size: Int64, etag: String? = nil, lastModified: Date? = nil,
-                metadata: [String: String] = [:], contentType: String? = nil) {
+                metadata: [String: String] = [:], contentType: String? = nil, hasMetadata: Bool = false) {
         self.key = key
         self.size = size
         self.etag = etag
         self.lastModified = lastModified
         self.metadata = metadata
         self.contentType = contentType
+        self.hasMetadata = hasMetadata
     }
 }
 

@@ -16,13 +16,21 @@ public final class InMemoryObjectStore: ObjectStore {
     /// Whether `rename` moves objects (as SeaweedFS 4.42+ does) or says the store has no renames.
     public let offersRename: Bool
 
-    public init(offersRename: Bool = false) { self.offersRename = offersRename }
+    /// Whether listings carry each entry's user metadata (as the daemon's `metadata=true` does).
+    public let listsMetadata: Bool
+
+    public init(offersRename: Bool = false, listsMetadata: Bool = false) {
+        self.offersRename = offersRename
+        self.listsMetadata = listsMetadata
+    }
 
     public var keys: [String] { objects.withLock { $0.keys.sorted() } }
 
     public func head(_ key: String) throws -> ObjectMeta {
         guard let e = objects.withLock({ $0[key] }) else { throw VFSError(.notFound, "HeadObject \(key): not found") }
-        return e.meta
+        var meta = e.meta
+        meta.hasMetadata = true
+        return meta
     }
 
     public func read(_ key: String, range: Range<Int64>, etag: String?) throws -> Data {
@@ -112,7 +120,8 @@ public final class InMemoryObjectStore: ObjectStore {
                 prefixes.insert(prefix + rest[...slash])
             } else {
                 var m = e.meta
-                m.metadata = [:]  // listings carry no user metadata, as in S3
+                m.hasMetadata = listsMetadata
+                if !listsMetadata { m.metadata = [:] }  // plain listings carry no user metadata, as in S3
                 listing.objects.append(m)
             }
         }

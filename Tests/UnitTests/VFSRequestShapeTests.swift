@@ -118,6 +118,35 @@ import TestSupport
         #expect(counted.calls(.head) == before + 50)
     }
 
+    /// Against a store whose listings carry each entry's metadata (the daemon's `metadata=true`),
+    /// `ls -l` costs the listing alone: no HEAD, and the modes are the stored ones. An entry the
+    /// listing gave without metadata still gets its HEAD.
+    @Test func aListingThatCarriesMetadataMakesStatOfEveryFileFree() throws {
+        let base = InMemoryObjectStore(listsMetadata: true)
+        let counted = FaultInjectingStore(base)
+        let v = VFS(store: counted, options: VFSOptions(defaults: defaults), clock: ManualClock())
+        for i in 0..<50 { try base.put("d/f\(i)", data: Data(count: i), metadata: ["mode": String(0o100600 + (i % 2) * 0o40), "uid": "\(i)"]) }
+        let dir = try v.lookup(parent: VFS.rootIno, name: "d").attr.ino
+        let before = counted.calls(.head)
+        let names = try v.readdir(dir).map(\.name).filter { $0.hasPrefix("f") }
+        #expect(names.count == 50)
+        for name in names {
+            let i = Int(name.dropFirst())!
+            let a = try v.lookup(parent: dir, name: name).attr
+            #expect(a.size == Int64(i) && a.mode == 0o100600 + UInt32(i % 2) * 0o40 && a.uid == UInt32(i))
+        }
+        #expect(counted.calls(.head) == before)
+
+        let plain = InMemoryObjectStore(listsMetadata: false)
+        let countedPlain = FaultInjectingStore(plain)
+        let w = VFS(store: countedPlain, options: VFSOptions(defaults: defaults), clock: ManualClock())
+        for i in 0..<5 { try plain.put("d/f\(i)", data: Data(), metadata: ["mode": String(0o100600)]) }
+        let d2 = try w.lookup(parent: VFS.rootIno, name: "d").attr.ino
+        let heads = countedPlain.calls(.head)
+        for e in try w.readdir(d2) where e.name.hasPrefix("f") { #expect(try w.lookup(parent: d2, name: e.name).attr.mode == 0o100600) }
+        #expect(countedPlain.calls(.head) == heads + 5)
+    }
+
     @Test func sequentialReadsBecomeFewLargeRangedGets() throws {
         let (base, counted, v, _) = fixture()
         let size = 20 << 20

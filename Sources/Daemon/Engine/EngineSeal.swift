@@ -12,14 +12,17 @@ enum EngineSeal {
     /// `sun_path` is 108 bytes on Linux, with its terminating NUL.
     static let maxSocketPath = 107
 
-    static func prepare(paths: Paths) throws {
+    /// Writes a fresh `security.toml`; returns the filer's new read-signing key.
+    static func prepare(paths: Paths) throws -> String {
         let socket = SeaweedEngine.s3SocketPath(paths)
         guard socket.utf8.count <= maxSocketPath else {
             throw DaemonError(.usage, "the engine's socket path \(socket) is longer than a Unix socket allows (\(maxSocketPath) bytes)",
                               fix: "use a shorter GARAGETYTUS_HOME / XDG_DATA_HOME")
         }
+        let readKey = randomKey()
         do {
-            try SecretFile.write(Data(securityConfig(filerKey: randomKey(), filerReadKey: randomKey()).utf8), to: securityFile(paths))
+            try SecretFile.write(Data(securityConfig(filerKey: randomKey(), filerReadKey: readKey).utf8), to: securityFile(paths))
+            return readKey
         } catch {
             throw DaemonError(.environment, "cannot write \(securityFile(paths)): \(error)", fix: "check the permissions of \(paths.engineDir)")
         }

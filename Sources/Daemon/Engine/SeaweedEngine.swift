@@ -1,7 +1,9 @@
 import Credentials
 import Foundation
+import AsyncHTTPClient
 import Logging
 import S3
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,6 +26,8 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
     let probe: S3Client
     let logger: Logger
     private let supervisor: ProcessSupervisor
+    /// The filer's read-signing key of the engine's current start.
+    private let filerReadKey = Mutex<String?>(nil)
 
     public init(paths: Paths, config: Config, identity: EngineIdentity, weedPath: String, logger: Logger,
                 onEvent: @escaping @Sendable (EngineEvent) -> Void) {
@@ -65,11 +69,12 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
          "-webdav=false",
          "-master.telemetry=false", "-metricsPort=0",
          "-s3.config=\(paths.engineConfigFile)",
-         "-filer.localSocket=\(paths.engineDir)/filer.sock",
+         "-filer.localSocket=\(filerSocketPath(paths))",
          "-s3.localSocket=\(s3SocketPath(paths))"]
     }
 
     static func s3SocketPath(_ paths: Paths) -> String { paths.engineDir + "/s3.sock" }
+    static func filerSocketPath(_ paths: Paths) -> String { paths.engineDir + "/filer.sock" }
 
     /// The SeaweedFS S3 identity file: the daemon's key as the only (admin) identity.
     static func identityConfig(_ identity: EngineIdentity) throws -> Data {
@@ -85,7 +90,8 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
         reapStaleEngine()
         rotateLogIfLarge()
         try SecretFile.write(try Self.identityConfig(identity), to: paths.engineConfigFile)
-        try EngineSeal.prepare(paths: paths)
+        let readKey = try EngineSeal.prepare(paths: paths)
+        filerReadKey.withLock { $0 = readKey }
         supervisor.start()
         let deadline = Date().addingTimeInterval(config.readyTimeoutSeconds)
         var sawProcess = false
@@ -125,6 +131,10 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
     }
 
     public var currentPID: Int32? { supervisor.currentPID }
+
+    public func filer(http: HTTPClient) -> FilerClient? {
+        FilerClient(socket: Self.filerSocketPath(paths), client: http, readKey: { [self] in filerReadKey.withLock { $0 } })
+    }
 
     public func isHealthy() async -> Bool { await probeFailure() == nil }
 

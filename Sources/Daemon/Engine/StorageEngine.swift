@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 
 /// Bytes and objects held by one bucket.
@@ -47,4 +48,10 @@ public protocol StorageEngine: Sendable {
     /// Gives back the disk space that deleted and overwritten objects still hold; what happened,
     /// in a line.
     func reclaim(budget: Duration) async -> String
+    /// The engine's filer (listings with every entry's metadata), for engines that have one.
+    func filer(http: HTTPClient) -> FilerClient?
+}
+
+extension StorageEngine {
+    public func filer(http: HTTPClient) -> FilerClient? { nil }
 }

@@ -20,10 +20,14 @@ final class GatewayCore: Sendable {
     let now: @Sendable () -> Date
     /// The budget for request bytes held in memory, shared by every connection.
     let memory: RequestMemory
+    /// The engine's filer, for listings that carry metadata (nil: such listings go out plain).
+    let filer: FilerClient?
 
     init(registry: Registry, usage: UsageTracker, forwarder: Forwarder, state: DaemonState, metrics: GatewayMetrics, audit: AuditLog,
-         admin: EngineIdentity, region: String, memory: RequestMemory = RequestMemory(), now: @escaping @Sendable () -> Date = { Date() }) {
+         admin: EngineIdentity, region: String, memory: RequestMemory = RequestMemory(), filer: FilerClient? = nil,
+         now: @escaping @Sendable () -> Date = { Date() }) {
         self.memory = memory
+        self.filer = filer
         self.registry = registry
         self.usage = usage
         self.forwarder = forwarder
@@ -103,6 +107,9 @@ final class GatewayCore: Sendable {
             if op.kind == .createBucket { return GatewayXML.xml("", status: 200) }  // its own bucket exists: a no-op
         }
         if op.kind == .getBucketLocation { return GatewayXML.location(region) }
+        if op.kind == .listObjects || op.kind == .listObjectsV2, req.query["metadata"] != nil {
+            return try await listWithMetadata(req, op: op, &facts)
+        }
         return try await forward(req, body: request.body, op: op, record: record, verified: caller.verified, &facts)
     }
 

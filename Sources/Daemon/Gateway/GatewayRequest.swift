@@ -76,10 +76,13 @@ public struct GatewayRequest: Sendable {
     public var signed: SignedRequest { SignedRequest(method: method, rawPath: rawPath, rawQuery: rawQuery, headers: headers) }
 
     /// The query to forward: without signature parameters, canonical (sorted, S3-encoded).
-    public var forwardQuery: String {
+    public var forwardQuery: String { forwardQuery(dropping: []) }
+
+    /// `forwardQuery` without the parameters named in `dropped` too (the gateway's own extensions).
+    public func forwardQuery(dropping dropped: Set<String>) -> String {
         let kept = rawQuery.split(separator: "&").filter { item in
-            let name = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            return !Self.authQuery.contains(Self.decode(String(name)) ?? "")
+            let name = Self.decode(String(item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0])) ?? ""
+            return !Self.authQuery.contains(name) && !dropped.contains(name)
         }
         return SigV4.canonicalQuery(kept.joined(separator: "&"))
     }

@@ -97,7 +97,7 @@ public struct S3Operation: Sendable, Equatable {
             if has("location") { return op(.getBucketLocation) }
             if has("uploads") { return op(.listMultipartUploads) }
             if query.keys.contains(where: { !["list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after",
-                                              "marker", "encoding-type", "fetch-owner"].contains($0) }) { return op(.unsupported) }
+                                              "marker", "encoding-type", "fetch-owner", "metadata"].contains($0) }) { return op(.unsupported) }
             return op(query["list-type"] == "2" ? .listObjectsV2 : .listObjects)
         case ("POST", _?, nil): return has("delete") ? op(.deleteObjects) : op(.unsupported)
         case ("HEAD", _?, _?): return op(.headObject)

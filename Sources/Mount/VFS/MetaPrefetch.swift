@@ -1,6 +1,7 @@
 import Foundation
 
-/// HEADs issued in parallel for the files of a directory that was just listed, so the `lstat`
+/// HEADs issued in parallel for the files of a directory that was just listed (or what the
+/// listing itself said, when it carried each entry's metadata), so the `lstat`
 /// of every entry that follows a `readdir` (`ls -l`, `find -ls`, `du`, `cp -a`) finds its answer
 /// ready instead of waiting for one HEAD after another. A lookup of a key whose HEAD is still in
 /// flight waits for it rather than sending a second one. Answers are trusted for the metadata TTL.
@@ -47,6 +48,18 @@ final class MetaPrefetch: @unchecked Sendable {
                 cond.broadcast()
                 cond.unlock()
             }
+        }
+    }
+
+    /// Keeps what a listing said of objects whose metadata it carried (`hasMetadata`): their
+    /// lookups need no HEAD. A HEAD in flight for one of them is left to finish.
+    func seed(_ metas: [ObjectMeta]) {
+        let until = clock.now() + ttl
+        cond.lock()
+        defer { cond.unlock() }
+        for meta in metas where entries.count < Self.capacity {
+            if case .pending = entries[meta.key] { continue }
+            entries[meta.key] = .done(.success(meta), until: until)
         }
     }
 

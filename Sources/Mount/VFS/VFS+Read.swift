@@ -21,12 +21,15 @@ extension VFS {
                        DirEntry(name: "..", ino: dir.parent, mode: NodeKind.directory.typeBits)]
         var seen = ino == Self.rootIno ? Set(Self.virtualNames.keys) : []
         var headsAhead: [String] = []  // in listing order, the order `ls -l` stats them
+        var listed: [ObjectMeta] = []  // entries the listing gave whole: no HEAD needed
         for o in listing.objects {
             let name = String(o.key.dropFirst(dir.key.count))
             guard !name.isEmpty, !name.contains("/"), seen.insert(name).inserted else { continue }
             entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(o.key), mode: NodeKind.file.typeBits))
-            if !fresh.contains(name) { headsAhead.append(o.key) }
+            if fresh.contains(name) { continue }
+            if o.hasMetadata { listed.append(o) } else { headsAhead.append(o.key) }
         }
+        prefetch.seed(listed)
         prefetch.prefetch(headsAhead)
         for p in listing.prefixes {
             let name = String(p.dropFirst(dir.key.count).dropLast())

@@ -1,0 +1,116 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// Read-only access to the engine's filer HTTP API (directory listings with every entry's
+/// attributes and `Extended` map), through the filer's Unix socket, with a short-lived JWT signed
+/// with the read key of the engine's current `security.toml` (ADR 0003).
+public final class FilerClient: Sendable {
+    let client: HTTPClient
+    /// `http+unix://<socket>`.
+    let transport: String
+    /// The filer's current read-signing key (it changes at every engine start), nil when unknown.
+    let readKey: @Sendable () -> String?
+    private let token = Mutex<(key: String, jwt: String, minted: Date)?>(nil)
+    /// Where SeaweedFS keeps buckets in the filer's namespace.
+    static let bucketsDir = "buckets"
+
+    init(socket: String, client: HTTPClient, readKey: @escaping @Sendable () -> String?) {
+        transport = "http+unix://" + (socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket)
+        self.client = client
+        self.readKey = readKey
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case noKey, status(Int), undecodable(String)
+        public var description: String {
+            switch self {
+            case .noKey: "the filer's read key is not known (engine not started)"
+            case let .status(s): "the filer answered HTTP \(s)"
+            case let .undecodable(why): "the filer's listing could not be read: \(why)"
+            }
+        }
+    }
+
+    /// One entry of a filer listing, with only the fields the gateway reads.
+    public struct Entry: Decodable, Sendable {
+        public var FullPath: String
+        public var Mtime: String?
+        public var Mode: UInt32?
+        public var FileSize: UInt64?
+        public var Md5: Data?
+        /// Values are the raw bytes a PUT stored (JSON carries them base64-encoded).
+        public var Extended: [String: Data]?
+
+        public var name: String { FullPath.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? "" }
+    }
+
+    public struct Page: Decodable, Sendable {
+        public var Entries: [Entry]?
+        public var ShouldDisplayLoadMore: Bool?
+    }
+
+    /// Up to `limit` entries of directory `bucket/dir` (no leading or trailing `/`; "" is the
+    /// bucket's root) whose names sort after the bytes `after`, in name order.
+    public func list(bucket: String, dir: String, after: [UInt8], limit: Int) async throws -> Page {
+        guard let jwt = currentToken() else { throw Failure.noKey }
+        let path = ([Self.bucketsDir, bucket] + (dir.isEmpty ? [] : dir.split(separator: "/", omittingEmptySubsequences: false).map(String.init)))
+            .map(Self.encode).joined(separator: "/")
+        var request = HTTPClientRequest(url: transport + "/" + path + "/?limit=\(limit)&lastFileName=" + Self.encode(bytes: after))
+        request.headers.add(name: "Host", value: "localhost")  // not the socket's path: Go refuses a Host with '%'
+        request.headers.add(name: "Accept", value: "application/json")  // exactly: anything else gets HTML
+        request.headers.add(name: "Authorization", value: "Bearer " + jwt)
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 64 << 20)
+        if response.status == .notFound { return Page(Entries: [], ShouldDisplayLoadMore: false) }
+        guard response.status == .ok else { throw Failure.status(Int(response.status.code)) }
+        do {
+            return try JSONDecoder().decode(Page.self, from: Data(buffer: body))
+        } catch {
+            throw Failure.undecodable("\(error)".prefix(200).description)
+        }
+    }
+
+    /// A token valid for a minute, minted again after half of that or when the key changed.
+    func currentToken(now: Date = Date()) -> String? {
+        guard let key = readKey() else { return nil }
+        return token.withLock { t in
+            if let t, t.key == key, now.timeIntervalSince(t.minted) < 30 { return t.jwt }
+            let jwt = Self.jwt(key: key, expires: now.addingTimeInterval(60))
+            t = (key, jwt, now)
+            return jwt
+        }
+    }
+
+    /// An HS256 JSON Web Token with only an expiry, as SeaweedFS's `GenJwtForFilerServer` makes.
+    static func jwt(key: String, expires: Date) -> String {
+        func b64url(_ d: Data) -> String {
+            d.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+        let head = b64url(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
+        let claims = b64url(Data(#"{"exp":\#(Int(expires.timeIntervalSince1970))}"#.utf8))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data((head + "." + claims).utf8), using: SymmetricKey(data: Data(key.utf8)))
+        return head + "." + claims + "." + b64url(Data(mac))
+    }
+
+    static func encode(_ segment: String) -> String { encode(bytes: Array(segment.utf8)) }
+
+    /// Percent-encoding of raw bytes (names need not be valid UTF-8 here: see `ListingMetadata.before`).
+    static func encode(bytes: [UInt8]) -> String {
+        var out = ""
+        for b in bytes {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                out += String(format: "%%%02X", b)
+            }
+        }
+        return out
+    }
+}

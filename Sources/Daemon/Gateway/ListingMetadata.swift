@@ -1,0 +1,113 @@
+import Foundation
+import S3
+
+/// ListObjectsV2 with `metadata=true` (MinIO's extension, which the MinIO SDKs parse): the
+/// engine's own listing, byte for byte, with a `<UserMetadata>` element added to each
+/// `<Contents>` — `<X-Amz-Meta-mode>33188</X-Amz-Meta-mode>`, names as a HEAD returns them —
+/// taken from the filer's listing of the entry's directory (each entry's `Extended` map holds the
+/// `X-Amz-Meta-*` headers its PUT stored). An entry gets the element only when the filer's entry
+/// is the version listed (same ETag) and every name and value can be written as XML; a client
+/// asks HEAD for the others. This file decides; `GatewayCore.listWithMetadata` does the requests.
+enum ListingMetadata {
+    /// One `<Contents>` of the engine's listing.
+    struct Listed: Equatable {
+        var key: String
+        var etag: String?
+        var lastModified: Date?
+    }
+
+    /// The `<Contents>` of a listing, keys decoded when the listing is URL-encoded; nil when the
+    /// document is not a listing.
+    static func contents(_ xml: Data) -> [Listed]? {
+        guard let root = XMLNode.parse(xml), root.name == "ListBucketResult" else { return nil }
+        let encoded = root.string("EncodingType") == "url"
+        var out: [Listed] = []
+        for c in root.all("Contents") {
+            // URL encoding as the engine (Go's QueryEscape) and AWS's SDKs read it: '+' is a space.
+            guard let raw = c.string("Key"), let key = encoded ? raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding : raw else { return nil }
+            out.append(Listed(key: key, etag: c.string("ETag").map(unquoted), lastModified: c.string("LastModified").flatMap(UTCTime.parseISO8601)))
+        }
+        return out
+    }
+
+    /// The filer directory (relative to the bucket, "" for its root) and name a key is kept
+    /// under: `a/b/c` → (`a/b`, `c`), a directory marker `a/b/` → (`a`, `b`). Keys with an empty,
+    /// `.` or `..` segment have no such place.
+    static func place(_ key: String) -> (dir: String, name: String)? {
+        var k = Substring(key)
+        if k.hasSuffix("/") { k = k.dropLast() }
+        let parts = k.split(separator: "/", omittingEmptySubsequences: false)
+        guard let name = parts.last, !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else { return nil }
+        return (parts.dropLast().joined(separator: "/"), String(name))
+    }
+
+    /// A string that sorts (as bytes, as the filer sorts names) just before `name` with no
+    /// valid UTF-8 name in between — for the filer's exclusive `lastFileName` to start at `name`:
+    /// its last byte one less, then 0xFF (a byte UTF-8 never has).
+    static func before(_ name: String) -> [UInt8] {
+        var b = Array(name.utf8)
+        guard let last = b.last, last > 0 else { return [] }
+        b[b.count - 1] = last - 1
+        b.append(0xFF)
+        return b
+    }
+
+    /// What the filer's entry says the listed version's user metadata are: the element's
+    /// content, or nil when the entry is another version or has a name or value XML cannot hold.
+    static func element(for entry: FilerClient.Entry, listed: Listed) -> String? {
+        guard let etag = listed.etag, etag == Self.etag(of: entry) else { return nil }
+        var items: [(String, String)] = []
+        for (name, value) in entry.Extended ?? [:] where name.count > 11 && name.prefix(11).lowercased() == "x-amz-meta-" {
+            let suffix = name.dropFirst(11).lowercased()
+            guard suffix.utf8.allSatisfy(Self.nameByte), let text = String(validating: value, as: UTF8.self),
+                  text.unicodeScalars.allSatisfy({ $0.value >= 0x20 || $0 == "\t" }) else { return nil }
+            items.append(("X-Amz-Meta-" + suffix, text))
+        }
+        return items.sorted { $0.0 < $1.0 }.map { "<\($0.0)>\(xmlEscape($0.1))</\($0.0)>" }.joined()
+    }
+
+    /// The ETag SeaweedFS's S3 API gives an entry: the one it stored (multipart, copies), else
+    /// the hex MD5 of the content; nil when neither is kept (then nothing is claimed).
+    static func etag(of entry: FilerClient.Entry) -> String? {
+        if let stored = entry.Extended?["Seaweed-X-Amz-ETag"], let s = String(validating: stored, as: UTF8.self) { return unquoted(s) }
+        guard let md5 = entry.Md5, md5.count == 16 else { return nil }
+        return md5.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Bytes allowed in an element name after `X-Amz-Meta-` (lowercased).
+    static func nameByte(_ b: UInt8) -> Bool {
+        (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+            || b == UInt8(ascii: "-") || b == UInt8(ascii: "_") || b == UInt8(ascii: ".")
+    }
+
+    /// The listing with `<UserMetadata>…</UserMetadata>` before the end of each `<Contents>`
+    /// whose element is known (`elements` in listing order); nil when the document has another
+    /// number of `<Contents>` than was parsed.
+    static func splice(_ xml: Data, _ elements: [String?]) -> Data? {
+        let end = Array("</Contents>".utf8)
+        var out = Data()
+        out.reserveCapacity(xml.count + elements.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 27 })
+        var from = xml.startIndex
+        var index = 0
+        var i = xml.startIndex
+        while i + end.count <= xml.endIndex {
+            if xml[i] == end[0] && xml[i..<(i + end.count)].elementsEqual(end) {
+                guard index < elements.count else { return nil }
+                out.append(xml[from..<i])
+                if let e = elements[index] { out.append(contentsOf: Array(("<UserMetadata>" + e + "</UserMetadata>").utf8)) }
+                from = i
+                index += 1
+                i += end.count
+            } else {
+                i += 1
+            }
+        }
+        guard index == elements.count else { return nil }
+        out.append(xml[from...])
+        return out
+    }
+
+    static func unquoted(_ s: String) -> String {
+        s.count >= 2 && s.hasPrefix("\"") && s.hasSuffix("\"") ? String(s.dropFirst().dropLast()) : s
+    }
+}

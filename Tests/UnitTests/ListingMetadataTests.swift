@@ -1,0 +1,85 @@
+@testable import Daemon
+import Foundation
+import Testing
+
+/// The pure parts of listings that carry metadata: where a key lives in the filer, where its
+/// directory listing starts, which filer entry may speak for a listed version, and the splice
+/// that leaves every byte of the engine's listing as it was.
+@Suite struct ListingMetadataTests {
+    @Test func keysMapToTheirFilerDirectoryAndName() {
+        #expect(ListingMetadata.place("a/b/c.txt")! == ("a/b", "c.txt"))
+        #expect(ListingMetadata.place("top")! == ("", "top"))
+        #expect(ListingMetadata.place("a/b/")! == ("a", "b"))
+        for bad in ["a//b", "./x", "a/../b", "", "/"] { #expect(ListingMetadata.place(bad) == nil, "\(bad)") }
+    }
+
+    /// The filer's `lastFileName` is exclusive: the start must sort just before the name, after
+    /// every name that sorts before it.
+    @Test func theListingStartSortsJustBeforeTheName() {
+        let names = ["a", "a.txt", "a.txs", "a.txs\u{10FFFF}", "a.txt0", "b", "é", "f000100", "f000099", "日本"]
+        for n in names {
+            let start = ListingMetadata.before(n)
+            for other in names {
+                let o = Array(other.utf8)
+                if other == n { #expect(start.lexicographicallyPrecedes(o), "\(n)") }
+                else if o.lexicographicallyPrecedes(Array(n.utf8)) { #expect(o.lexicographicallyPrecedes(start), "\(other) < start of \(n)") }
+                else { #expect(start.lexicographicallyPrecedes(o), "start of \(n) < \(other)") }
+            }
+        }
+    }
+
+    func entry(etag: String?, md5: Data? = nil, extended: [String: String]) -> FilerClient.Entry {
+        var ext = extended.mapValues { Data($0.utf8) }
+        if let etag { ext["Seaweed-X-Amz-ETag"] = Data(etag.utf8) }
+        return FilerClient.Entry(FullPath: "/buckets/b/d/x", Mtime: nil, Mode: 0o644, FileSize: 3, Md5: md5, Extended: ext)
+    }
+
+    @Test func onlyTheListedVersionsMetadataAreGivenAndOnlyWhatXMLCanHold() {
+        let listed = ListingMetadata.Listed(key: "d/x", etag: "abc", lastModified: nil)
+        let e = entry(etag: "abc", extended: ["X-Amz-Meta-Mode": "33188", "X-Amz-Meta-Note": "a<b & \"c\"", "Seaweed-X-Amz-Owner": "me"])
+        #expect(ListingMetadata.element(for: e, listed: listed) == "<X-Amz-Meta-mode>33188</X-Amz-Meta-mode><X-Amz-Meta-note>a&lt;b &amp; &quot;c&quot;</X-Amz-Meta-note>")
+        #expect(ListingMetadata.element(for: entry(etag: "abc", extended: [:]), listed: listed) == "")  // known: none
+        // Another version (overwritten between the two listings), or no ETag to tell: nothing claimed.
+        #expect(ListingMetadata.element(for: entry(etag: "new", extended: ["X-Amz-Meta-Mode": "1"]), listed: listed) == nil)
+        #expect(ListingMetadata.element(for: entry(etag: nil, extended: [:]), listed: listed) == nil)
+        // The MD5 speaks for entries without a stored ETag.
+        let md5 = Data((0..<16).map { UInt8($0) })
+        let byMD5 = ListingMetadata.Listed(key: "d/x", etag: "000102030405060708090a0b0c0d0e0f", lastModified: nil)
+        #expect(ListingMetadata.element(for: entry(etag: nil, md5: md5, extended: [:]), listed: byMD5) == "")
+        // A name or value XML cannot hold: the client asks HEAD instead.
+        #expect(ListingMetadata.element(for: entry(etag: "abc", extended: ["X-Amz-Meta-a/b": "1"]), listed: listed) == nil)
+        #expect(ListingMetadata.element(for: entry(etag: "abc", extended: ["X-Amz-Meta-c": "\u{1}"]), listed: listed) == nil)
+        var binary = entry(etag: "abc", extended: [:])
+        binary.Extended?["X-Amz-Meta-bin"] = Data([0xFF, 0xFE])
+        #expect(ListingMetadata.element(for: binary, listed: listed) == nil)
+    }
+
+    @Test func theSpliceAddsElementsAndChangesNothingElse() {
+        let xml = Data(#"<?xml version="1.0"?><ListBucketResult><Name>b</Name><Contents><Key>a&lt;/Contents&gt;</Key><ETag>&#34;e1&#34;</ETag></Contents><Contents><Key>b</Key><ETag>"e2"</ETag></Contents><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes></ListBucketResult>"#.utf8)
+        let listed = ListingMetadata.contents(xml)!
+        #expect(listed.map(\.key) == ["a</Contents>", "b"])
+        #expect(listed.map(\.etag) == ["e1", "e2"])
+        let out = String(decoding: ListingMetadata.splice(xml, ["<X-Amz-Meta-m>1</X-Amz-Meta-m>", nil])!, as: UTF8.self)
+        #expect(out.contains("</ETag><UserMetadata><X-Amz-Meta-m>1</X-Amz-Meta-m></UserMetadata></Contents><Contents><Key>b</Key>"))
+        #expect(out.replacingOccurrences(of: "<UserMetadata><X-Amz-Meta-m>1</X-Amz-Meta-m></UserMetadata>", with: "") == String(decoding: xml, as: UTF8.self))
+        #expect(ListingMetadata.splice(xml, [nil]) == nil)  // counts disagree: the listing goes out plain
+        let encoded = Data("<ListBucketResult><Contents><Key>a%20b%2Fc+d%2B</Key></Contents><EncodingType>url</EncodingType></ListBucketResult>".utf8)
+        #expect(ListingMetadata.contents(encoded)?.map(\.key) == ["a b/c d+"])
+    }
+
+    /// What SeaweedFS's filer checks: HS256 over header and claims with the read key.
+    @Test func theFilerTokenIsAnHS256JWTThatExpires() throws {
+        let jwt = FilerClient.jwt(key: "k", expires: Date(timeIntervalSince1970: 1_800_000_000))
+        let parts = jwt.split(separator: ".").map(String.init)
+        #expect(parts.count == 3)
+        func decode(_ s: String) -> String {
+            var b = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while b.count % 4 != 0 { b += "=" }
+            return String(decoding: Data(base64Encoded: b)!, as: UTF8.self)
+        }
+        #expect(decode(parts[0]) == #"{"alg":"HS256","typ":"JWT"}"#)
+        #expect(decode(parts[1]) == #"{"exp":1800000000}"#)
+        // Reference value computed with Python's hmac (sha256, key "k") over the first two parts.
+        #expect(parts[2] == "EP3M298G-sF_Z294jqOgx3ednhZOLG-8J06qcM_WQ-0")
+    }
+}
