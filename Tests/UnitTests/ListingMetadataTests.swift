@@ -31,7 +31,7 @@ import Testing
     func entry(etag: String?, md5: Data? = nil, extended: [String: String]) -> FilerClient.Entry {
         var ext = extended.mapValues { Data($0.utf8) }
         if let etag { ext["Seaweed-X-Amz-ETag"] = Data(etag.utf8) }
-        return FilerClient.Entry(FullPath: "/buckets/b/d/x", Mtime: nil, Mode: 0o644, FileSize: 3, Md5: md5, Extended: ext)
+        return FilerClient.Entry(fullPath: "/buckets/b/d/x", md5: md5, extended: ext)
     }
 
     @Test func onlyTheListedVersionsMetadataAreGivenAndOnlyWhatXMLCanHold() {
@@ -50,8 +50,21 @@ import Testing
         #expect(ListingMetadata.element(for: entry(etag: "abc", extended: ["X-Amz-Meta-a/b": "1"]), listed: listed) == nil)
         #expect(ListingMetadata.element(for: entry(etag: "abc", extended: ["X-Amz-Meta-c": "\u{1}"]), listed: listed) == nil)
         var binary = entry(etag: "abc", extended: [:])
-        binary.Extended?["X-Amz-Meta-bin"] = Data([0xFF, 0xFE])
+        binary.extended["X-Amz-Meta-bin"] = Data([0xFF, 0xFE])
         #expect(ListingMetadata.element(for: binary, listed: listed) == nil)
+    }
+
+    /// The filer's JSON as SeaweedFS 4.48 writes it (base64 values, chunks, nulls): only the path,
+    /// the MD5, the user metadata and the stored ETag are kept.
+    @Test func aFilerPageDecodesToWhatTheListingNeeds() throws {
+        let json = #"{"Version":"4.48","Path":"/buckets/b/d","Entries":[{"FullPath":"/buckets/b/d/a.txt","Mtime":"2026-12-03T14:06:11Z","Mode":432,"Md5":"dk76iD3aHhHbR2ccSju9ng==","FileSize":3,"Extended":{"Seaweed-X-Amz-ETag":"NzY0ZWZhODgzZGRhMWUxMWRiNDc2NzFjNGEzYmJkOWU=","Seaweed-X-Amz-Owner":"Z2FyYWdldHl0dXMtZGFlbW9u","X-Amz-Meta-Mode":"MzMxODg=","x-amz-meta-uid":"MTAwMA=="},"chunks":[{"file_id":"1,0127bb6a20","size":3}],"Content":null},{"FullPath":"/buckets/b/d/sub","Mode":2147484153,"Md5":null,"Extended":null}],"Limit":1024,"LastFileName":"sub","ShouldDisplayLoadMore":false,"EmptyFolder":false}"#
+        let page = try JSONDecoder().decode(FilerClient.Page.self, from: Data(json.utf8))
+        let e = try #require(page.Entries?.first)
+        #expect(e.name == "a.txt" && page.Entries?.last?.name == "sub" && page.Entries?.last?.extended == [:])
+        #expect(Set(e.extended.keys) == ["Seaweed-X-Amz-ETag", "X-Amz-Meta-Mode", "x-amz-meta-uid"])
+        #expect(ListingMetadata.etag(of: e) == "764efa883dda1e11db47671c4a3bbd9e")
+        let listed = ListingMetadata.Listed(key: "d/a.txt", etag: "764efa883dda1e11db47671c4a3bbd9e", lastModified: nil)
+        #expect(ListingMetadata.element(for: e, listed: listed) == "<X-Amz-Meta-mode>33188</X-Amz-Meta-mode><X-Amz-Meta-uid>1000</X-Amz-Meta-uid>")
     }
 
     @Test func theSpliceAddsElementsAndChangesNothingElse() {

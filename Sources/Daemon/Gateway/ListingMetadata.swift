@@ -1,5 +1,8 @@
 import Foundation
 import S3
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// ListObjectsV2 with `metadata=true` (MinIO's extension, which the MinIO SDKs parse): the
 /// engine's own listing, byte for byte, with a `<UserMetadata>` element added to each
@@ -57,7 +60,7 @@ enum ListingMetadata {
     static func element(for entry: FilerClient.Entry, listed: Listed) -> String? {
         guard let etag = listed.etag, etag == Self.etag(of: entry) else { return nil }
         var items: [(String, String)] = []
-        for (name, value) in entry.Extended ?? [:] where name.count > 11 && name.prefix(11).lowercased() == "x-amz-meta-" {
+        for (name, value) in entry.extended where name != "Seaweed-X-Amz-ETag" && FilerClient.Entry.kept(name) {
             let suffix = name.dropFirst(11).lowercased()
             guard suffix.utf8.allSatisfy(Self.nameByte), let text = String(validating: value, as: UTF8.self),
                   text.unicodeScalars.allSatisfy({ $0.value >= 0x20 || $0 == "\t" }) else { return nil }
@@ -69,8 +72,8 @@ enum ListingMetadata {
     /// The ETag SeaweedFS's S3 API gives an entry: the one it stored (multipart, copies), else
     /// the hex MD5 of the content; nil when neither is kept (then nothing is claimed).
     static func etag(of entry: FilerClient.Entry) -> String? {
-        if let stored = entry.Extended?["Seaweed-X-Amz-ETag"], let s = String(validating: stored, as: UTF8.self) { return unquoted(s) }
-        guard let md5 = entry.Md5, md5.count == 16 else { return nil }
+        if let stored = entry.extended["Seaweed-X-Amz-ETag"], let s = String(validating: stored, as: UTF8.self) { return unquoted(s) }
+        guard let md5 = entry.md5, md5.count == 16 else { return nil }
         return md5.map { String(format: "%02x", $0) }.joined()
     }
 
@@ -85,25 +88,27 @@ enum ListingMetadata {
     /// number of `<Contents>` than was parsed.
     static func splice(_ xml: Data, _ elements: [String?]) -> Data? {
         let end = Array("</Contents>".utf8)
-        var out = Data()
-        out.reserveCapacity(xml.count + elements.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 27 })
-        var from = xml.startIndex
-        var index = 0
-        var i = xml.startIndex
-        while i + end.count <= xml.endIndex {
-            if xml[i] == end[0] && xml[i..<(i + end.count)].elementsEqual(end) {
-                guard index < elements.count else { return nil }
-                out.append(xml[from..<i])
-                if let e = elements[index] { out.append(contentsOf: Array(("<UserMetadata>" + e + "</UserMetadata>").utf8)) }
-                from = i
-                index += 1
-                i += end.count
-            } else {
-                i += 1
+        var cuts: [Int] = []  // offsets of each `</Contents>`
+        xml.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            // SAFETY: `raw` is read only inside this closure, while `xml` keeps the bytes alive.
+            guard let base = raw.baseAddress, raw.count >= end.count else { return }
+            var at = 0
+            while at <= raw.count - end.count, let hit = memchr(base + at, Int32(end[0]), raw.count - end.count + 1 - at) {
+                let i = base.distance(to: UnsafeRawPointer(hit))
+                if memcmp(hit, end, end.count) == 0 { cuts.append(i); at = i + end.count } else { at = i + 1 }
             }
         }
-        guard index == elements.count else { return nil }
-        out.append(xml[from...])
+        guard cuts.count == elements.count else { return nil }
+        var out = Data()
+        out.reserveCapacity(xml.count + elements.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 31 })
+        var from = 0
+        for (cut, element) in zip(cuts, elements) {
+            guard let element else { continue }
+            out.append(xml[(xml.startIndex + from)..<(xml.startIndex + cut)])
+            out.append(contentsOf: Array(("<UserMetadata>" + element + "</UserMetadata>").utf8))
+            from = cut
+        }
+        out.append(xml[(xml.startIndex + from)...])
         return out
     }
 
