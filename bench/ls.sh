@@ -2,12 +2,15 @@
 # Cold `ls -l` of a directory of COUNT files through the daemon's front door (issue 20, points 1
 # and 7): a fresh garagetytus mount (listings with metadata, no HEAD per file) against a fresh
 # s3fs mount (one HEAD per file), both on one bucket with one grant, interleaved for ROUNDS
-# rounds; and the raw ceiling, the directory's listing pages alone (ListObjectsV2, boto3, the
-# same grant). Prints each round's entries/s and the median ratio garagetytus / s3fs, and the
-# mount's peak RSS.
+# rounds; and the raw ceiling, the directory's listing pages alone (ListObjectsV2 with metadata
+# over one kept-alive connection, the same grant: what the mount cannot go below). Prints each
+# round's entries/s and the median ratio garagetytus / s3fs, and the mount's peak RSS.
 #
 #   bench/ls.sh [COUNT] [ROUNDS]      (defaults 2000 5; the release build if there is one; root)
 #   NO_S3FS=1 bench/ls.sh 100000 1   (garagetytus and the raw listing only: big directories)
+#   PLAIN=1 bench/ls.sh 2000 5        (issue 20, point 2: both mount the engine's own S3 port, plain
+#                                      SeaweedFS, whose listings carry no metadata; each garagetytus
+#                                      round is a remount after a first mount filled its attribute cache)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${1:-2000}
@@ -19,12 +22,18 @@ S3FS=${S3FS:-$(command -v s3fs || true)}
 [ -n "${NO_S3FS:-}" ] || [ -x "$S3FS" ] || { echo "s3fs is not installed (apt-get install s3fs), or set NO_S3FS=1" >&2; exit 1; }
 . bench/lib.sh
 gt_bench_home ls
+[ -z "${PLAIN:-}" ] || sed -i 's/^isolation = .*/isolation = "none"/' "$GARAGETYTUS_HOME/config/garagetytus.toml"
 "$GT" start >/dev/null
-GW=http://127.0.0.1:$(gt_port gateway_port)
 "$GT" bucket create listing --ttl 24h --quota unlimited --confirm-yes-really >/dev/null
 GRANT=$GARAGETYTUS_HOME/grant.json
-(umask 077; "$GT" bucket grant listing --to bench --perms read,write,list,delete --ttl 24h --json >"$GRANT")
-python3 -c "import json, sys; g = json.load(open(sys.argv[1])); print(g['access_key'] + ':' + g['secret_key'])" "$GRANT" >"$GARAGETYTUS_HOME/s3fs.passwd"
+if [ -n "${PLAIN:-}" ]; then
+  GW=http://127.0.0.1:$(gt_port s3_port)
+  (umask 077; cp "$GARAGETYTUS_HOME/config/engine-identity.json" "$GRANT")
+else
+  GW=http://127.0.0.1:$(gt_port gateway_port)
+  (umask 077; "$GT" bucket grant listing --to bench --perms read,write,list,delete --ttl 24h --json >"$GRANT")
+fi
+python3 -c "import json, sys; g = json.load(open(sys.argv[1])); print(g.get('access_key', g.get('access_key_id')) + ':' + g.get('secret_key', g.get('secret_access_key')))" "$GRANT" >"$GARAGETYTUS_HOME/s3fs.passwd"
 chmod 600 "$GARAGETYTUS_HOME/s3fs.passwd"
 A=$GARAGETYTUS_HOME/gt
 B=$GARAGETYTUS_HOME/s3fs
@@ -37,50 +46,75 @@ mount_s3fs() {
   local deadline=$((SECONDS + 20))
   until mountpoint -q "$B"; do [ $SECONDS -lt $deadline ] || { echo "s3fs did not mount" >&2; exit 1; }; sleep 0.1; done
 }
-# COUNT files of 100 bytes, written through a garagetytus mount (so they carry mode, uid, gid, mtime).
-mount_gt
-mkdir "$A/d"
-python3 - "$A/d" "$COUNT" <<'PY'
-import os, sys
+# COUNT files of 100 bytes, PUT in parallel with the metadata a garagetytus mount writes (mode,
+# uid, gid, mtime), so both mounts show them as regular files of this user.
+python3 - "$GW" "$GRANT" "$COUNT" <<'PY'
+import http.client, json, os, sys, threading, time, urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-d, n = sys.argv[1], int(sys.argv[2])
-def w(i):
-    with open(os.path.join(d, "f%06d" % i), "wb") as f: f.write(b"x" * 100)
-with ThreadPoolExecutor(16) as ex: list(ex.map(w, range(n)))
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+gw, g, n = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3])
+cred = Credentials(g.get("access_key", g.get("access_key_id")), g.get("secret_key", g.get("secret_access_key")))
+url = urllib.parse.urlparse(gw)
+local = threading.local()
+meta = {"x-amz-meta-mode": str(0o100644), "x-amz-meta-uid": str(os.getuid()), "x-amz-meta-gid": str(os.getgid()),
+        "x-amz-meta-mtime": str(int(time.time()))}
+def put(i):
+    if not hasattr(local, "conn"): local.conn = http.client.HTTPConnection(url.hostname, url.port)
+    path = "/listing/d/f%06d" % i
+    r = AWSRequest(method="PUT", url=gw + path, data=b"x" * 100, headers=dict(meta))
+    S3SigV4Auth(cred, "s3", "us-east-1").add_auth(r)
+    local.conn.request("PUT", path, body=b"x" * 100, headers=dict(r.headers))
+    resp = local.conn.getresponse(); resp.read()
+    if resp.status != 200: raise SystemExit("PUT %s: %d" % (path, resp.status))
+with ThreadPoolExecutor(16) as ex: list(ex.map(put, range(n)))
 PY
-"$GT" unmount "$A" >/dev/null
+if [ -n "${PLAIN:-}" ]; then
+  # HEAD answers are kept only for objects written 5 s or more before: wait, then a first mount
+  # and `ls -l` fill the attribute cache; every timed round is a remount.
+  sleep 6
+  mount_gt; ls -l "$A/d" >/dev/null; "$GT" unmount "$A" >/dev/null
+fi
 mkdir -p bench/results
-OUT=bench/results/ls-$COUNT-$(date +%Y%m%d-%H%M%S).txt
-echo "bench/ls.sh $COUNT $ROUNDS, $(date -u +%FT%TZ), checkout $(git rev-parse --short HEAD), $(nproc) cores, $(basename "$(dirname "$(dirname "$GT")")")/$(basename "$(dirname "$GT")") build" | tee "$OUT"
+OUT=bench/results/ls-${PLAIN:+plain-}$COUNT-$(date +%Y%m%d-%H%M%S).txt
+echo "${PLAIN:+PLAIN=1 }bench/ls.sh $COUNT $ROUNDS, $(date -u +%FT%TZ), checkout $(git rev-parse --short HEAD), $(nproc) cores, $(basename "$(dirname "$(dirname "$GT")")")/$(basename "$(dirname "$GT")") build" | tee "$OUT"
 timed_ls() {  # $1: directory; prints seconds of a cold `ls -l` (checks it saw every entry)
   local t0=$EPOCHREALTIME n
   n=$(ls -l "$1" | grep -c '^-')
   [ "$n" = "$COUNT" ] || { echo "ls -l of $1 showed $n files, not $COUNT" >&2; exit 1; }
   awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
 }
-raw_list() {  # seconds of listing the directory's pages alone, as the mount asks for them
-  python3 - "$GW" "$GRANT" <<'PY'
-import json, sys, time, boto3, botocore.config
+raw_list() {  # seconds of fetching the directory's pages alone, with metadata, as the mount asks for them
+  python3 - "$GW" "$GRANT" "${PLAIN:+1}" <<'PY'
+import http.client, json, re, sys, time, urllib.parse
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 g = json.load(open(sys.argv[2]))
-s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=g["access_key"], aws_secret_access_key=g["secret_key"],
-                  region_name="us-east-1", config=botocore.config.Config(s3={"addressing_style": "path"}))
-s3.meta.events.register("before-parameter-build.s3.ListObjectsV2", lambda params, **_: None)
-def add_metadata(request, **_):
-    request.url += ("&" if "?" in request.url else "?") + "metadata=true"
-s3.meta.events.register("before-sign.s3.ListObjectsV2", add_metadata)
+url = urllib.parse.urlparse(sys.argv[1])
+cred = Credentials(g.get("access_key", g.get("access_key_id")), g.get("secret_key", g.get("secret_access_key")))
+plain = sys.argv[3] == "1"
+conn = http.client.HTTPConnection(url.hostname, url.port)
 t0 = time.monotonic()
-token, n = None, 0
+token = None
 while True:
-    kw = {"Bucket": "listing", "Prefix": "d/", "Delimiter": "/"}
-    if token: kw["ContinuationToken"] = token
-    page = s3.list_objects_v2(**kw)
-    n += len(page.get("Contents", []))
-    token = page.get("NextContinuationToken")
-    if not token: break
+    q = [("delimiter", "/"), ("list-type", "2"), ("max-keys", "1000"), ("prefix", "d/")] + ([] if plain else [("metadata", "true")])
+    if token: q.insert(0, ("continuation-token", token))
+    qs = urllib.parse.urlencode(sorted(q), quote_via=urllib.parse.quote)
+    r = AWSRequest(method="GET", url="%s/listing?%s" % (sys.argv[1], qs))
+    S3SigV4Auth(cred, "s3", "us-east-1").add_auth(r)
+    conn.request("GET", "/listing?" + qs, headers=dict(r.headers))
+    resp = conn.getresponse()
+    body = resp.read().decode()
+    if resp.status != 200: sys.exit("listing failed: %d %s" % (resp.status, body[:200]))
+    m = re.search(r"<NextContinuationToken>(.*?)</NextContinuationToken>", body)
+    if "<IsTruncated>true</IsTruncated>" not in body or not m: break
+    token = m.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&#34;", '"').replace("&quot;", '"')
 print("%.3f" % (time.monotonic() - t0))
 PY
 }
-ratios=(); gts=(); peak=0
+ratios=(); gts=(); raws=(); peak=0
 for ((r = 1; r <= ROUNDS; r++)); do
   mount_gt
   gt=$(timed_ls "$A/d")
@@ -92,6 +126,7 @@ for f in glob.glob(sys.argv[1] + "/data/mounts/*.json"):
   [ "${rss:-0}" -gt "$peak" ] && peak=$rss
   "$GT" unmount "$A" >/dev/null
   raw=$(raw_list)
+  raws+=("$(awk -v s="$raw" -v n="$COUNT" 'BEGIN { printf "%.0f", n / s }')")
   line="round $r: garagetytus $(awk -v s="$gt" -v n="$COUNT" 'BEGIN { printf "%.0f", n / s }') entries/s (${gt} s), listing alone ${raw} s"
   gts+=("$(awk -v s="$gt" -v n="$COUNT" 'BEGIN { printf "%.0f", n / s }')")
   if [ -z "${NO_S3FS:-}" ]; then
@@ -106,3 +141,11 @@ for f in glob.glob(sys.argv[1] + "/data/mounts/*.json"):
 done
 echo "median: garagetytus $(printf '%s\n' "${gts[@]}" | gt_median) entries/s for $COUNT files; mount peak RSS $((peak / 1024)) MiB" | tee -a "$OUT"
 [ ${#ratios[@]} -eq 0 ] || echo "median: cold ls -l of $COUNT files is $(printf '%s\n' "${ratios[@]}" | gt_median)x s3fs (goal: >= 10x)" | tee -a "$OUT"
+# The same figures for scripts and plots (bench/ls-sizes.sh), next to the text.
+python3 - "$OUT.json" "$COUNT" "$((peak / 1024))" "$(printf '%s\n' "${gts[@]}" | gt_median)" "$(printf '%s\n' "${raws[@]}" | gt_median)" \
+  "$( [ ${#ratios[@]} -eq 0 ] || printf '%s\n' "${ratios[@]}" | gt_median)" <<'PY'
+import json, sys
+out, count, rss, gt, raw, ratio = sys.argv[1:7]
+json.dump({"entries": int(count), "garagetytus_entries_per_s": float(gt), "listing_alone_entries_per_s": float(raw),
+           "ratio_vs_s3fs": float(ratio) if ratio else None, "mount_peak_rss_mib": int(rss)}, open(out, "w"))
+PY

@@ -52,7 +52,9 @@ public struct MountProcess {
         options.info = ["endpoint": spec.endpoint.absoluteString, "bucket": spec.bucket, "region": spec.region,
                         "mountpoint": spec.mountpoint, "access_key_id": CachedCredentials.mask(creds.accessKeyID)]
         metrics.setCredentialExpiry(spec.credentialExpiry?.timeIntervalSince1970)
-        let vfs = VFS(store: S3ObjectStore(client: client, bucket: spec.bucket), options: options, metrics: metrics)
+        let attributes = AttributeCache(path: spec.attributeCacheFile, onError: { [log] message in log.warning("\(message)") })
+        let store = AttributeCachedStore(S3ObjectStore(client: client, bucket: spec.bucket), cache: attributes)
+        let vfs = VFS(store: store, options: options, metrics: metrics)
         // Big buffers (read-ahead chunks, upload parts) straight from mmap and back: glibc would
         // otherwise raise its mmap threshold after the first free and keep them in per-thread arenas.
         gt_tune_malloc(1 << 20, 4, 0)

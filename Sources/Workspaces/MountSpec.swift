@@ -66,6 +66,10 @@ public struct MountSpec {
     public var source: String { "s3://\(bucket)/\(prefix) at \(endpoint.absoluteString)" }
     public var registryFile: String { Self.registryFile(for: mountpoint, paths: paths) }
     public var logFile: String { paths.logDir + "/mount-" + Self.slug(mountpoint) + ".log" }
+    /// What HEADs said about this source's objects, kept across mounts (see `AttributeCache`).
+    public var attributeCacheFile: String {
+        paths.dataDir + "/attributes/" + String(Self.slug(endpoint.absoluteString + " " + bucket).prefix(200)) + ".sqlite"
+    }
 
     public static func registryFile(for mountpoint: String, paths: Paths) -> String { MountRegistry.directory(paths) + "/" + slug(mountpoint) + ".json" }
 

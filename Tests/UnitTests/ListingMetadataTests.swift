@@ -1,5 +1,6 @@
 @testable import Daemon
 import Foundation
+import TestSupport
 import Testing
 
 /// The pure parts of listings that carry metadata: where a key lives in the filer, where its
@@ -58,13 +59,70 @@ import Testing
     /// the MD5, the user metadata and the stored ETag are kept.
     @Test func aFilerPageDecodesToWhatTheListingNeeds() throws {
         let json = #"{"Version":"4.48","Path":"/buckets/b/d","Entries":[{"FullPath":"/buckets/b/d/a.txt","Mtime":"2026-12-03T14:06:11Z","Mode":432,"Md5":"dk76iD3aHhHbR2ccSju9ng==","FileSize":3,"Extended":{"Seaweed-X-Amz-ETag":"NzY0ZWZhODgzZGRhMWUxMWRiNDc2NzFjNGEzYmJkOWU=","Seaweed-X-Amz-Owner":"Z2FyYWdldHl0dXMtZGFlbW9u","X-Amz-Meta-Mode":"MzMxODg=","x-amz-meta-uid":"MTAwMA=="},"chunks":[{"file_id":"1,0127bb6a20","size":3}],"Content":null},{"FullPath":"/buckets/b/d/sub","Mode":2147484153,"Md5":null,"Extended":null}],"Limit":1024,"LastFileName":"sub","ShouldDisplayLoadMore":false,"EmptyFolder":false}"#
-        let page = try JSONDecoder().decode(FilerClient.Page.self, from: Data(json.utf8))
+        let page = try FilerListingJSON.page(Array(json.utf8))
         let e = try #require(page.Entries?.first)
         #expect(e.name == "a.txt" && page.Entries?.last?.name == "sub" && page.Entries?.last?.extended == [:])
         #expect(Set(e.extended.keys) == ["Seaweed-X-Amz-ETag", "X-Amz-Meta-Mode", "x-amz-meta-uid"])
         #expect(ListingMetadata.etag(of: e) == "764efa883dda1e11db47671c4a3bbd9e")
         let listed = ListingMetadata.Listed(key: "d/a.txt", etag: "764efa883dda1e11db47671c4a3bbd9e", lastModified: nil)
         #expect(ListingMetadata.element(for: e, listed: listed) == "<X-Amz-Meta-mode>33188</X-Amz-Meta-mode><X-Amz-Meta-uid>1000</X-Amz-Meta-uid>")
+    }
+
+    /// Random pages written by JSONSerialization (other escapes than Go's, nested values of every
+    /// kind around the fields) read back to exactly the paths, MD5s and kept metadata put in;
+    /// cut or damaged pages are refused, never misread.
+    @Test func filerPagesReadBackWhatTheyHold() throws {
+        var rng = SplitMix64(state: 20)
+        let alphabet = Array("aZ09 _-./\\\"\n\t\u{1}é€😀<&%+")
+        func word(_ n: Int) -> String { String((0..<Int.random(in: 1...n, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }) }
+        func junk(_ depth: Int) -> Any {
+            switch Int.random(in: 0..<(depth > 2 ? 4 : 6), using: &rng) {
+            case 0: return Int.random(in: -5...1 << 40, using: &rng)
+            case 1: return word(8)
+            case 2: return NSNull()
+            case 3: return Bool.random(using: &rng)
+            case 4: return (0..<Int.random(in: 0...3, using: &rng)).map { _ in junk(depth + 1) }
+            default: return Dictionary(uniqueKeysWithValues: (0..<Int.random(in: 0...3, using: &rng)).map { i in ("k\(i)" + word(3), junk(depth + 1)) })
+            }
+        }
+        for _ in 0..<200 {
+            var expected: [(path: String, md5: Data?, kept: [String: Data])] = []
+            var entries: [[String: Any]] = []
+            for _ in 0..<Int.random(in: 0...6, using: &rng) {
+                var e: [String: Any] = ["FullPath": "/buckets/b/" + word(12), "chunks": junk(0), "Mode": 420, "Mtime": "2026-12-03T14:06:11Z"]
+                let md5 = Bool.random(using: &rng) ? Data((0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }) : nil
+                e["Md5"] = md5.map { $0.base64EncodedString() } ?? NSNull()
+                var kept: [String: Data] = [:]
+                if Bool.random(using: &rng) {
+                    var ext: [String: Any] = ["Seaweed-X-Amz-Owner": Data("o".utf8).base64EncodedString()]
+                    for name in ["X-Amz-Meta-Mode", "x-amz-meta-" + word(4), "Seaweed-X-Amz-ETag"] where Bool.random(using: &rng) {
+                        let v = Data(word(10).utf8)
+                        ext[name] = v.base64EncodedString()
+                        kept[name] = v
+                    }
+                    e["Extended"] = ext
+                } else {
+                    e["Extended"] = NSNull()
+                }
+                entries.append(e)
+                expected.append((e["FullPath"] as! String, md5, kept))
+            }
+            let more = Bool.random(using: &rng)
+            let top: [String: Any] = ["Path": "/buckets/b", "Entries": entries.isEmpty && Bool.random(using: &rng) ? NSNull() : entries,
+                                      "Limit": 1024, "ShouldDisplayLoadMore": more, "Extra": junk(0)]
+            let json = try JSONSerialization.data(withJSONObject: top, options: Bool.random(using: &rng) ? [.prettyPrinted] : [])
+            let page = try FilerListingJSON.page(Array(json))
+            #expect(page.ShouldDisplayLoadMore == more)
+            let got = page.Entries ?? []
+            #expect(got.map(\.fullPath) == expected.map(\.path))
+            #expect(got.map(\.md5) == expected.map(\.md5))
+            #expect(got.map(\.extended) == expected.map(\.kept))
+            #expect(got.map(\.name) == expected.map { String($0.path.split(separator: "/", omittingEmptySubsequences: false).last!) })
+            let cut = Int.random(in: 0..<json.count, using: &rng)
+            #expect(throws: FilerListingJSON.Malformed.self) { try FilerListingJSON.page(Array(json.prefix(cut))) }
+        }
+        #expect(throws: FilerListingJSON.Malformed.self) { try FilerListingJSON.page(Array(#"{"Entries":[{"Md5":null}]}"#.utf8)) }
+        #expect(throws: FilerListingJSON.Malformed.self) { try FilerListingJSON.page(Array(#"{"Entries":[] "x":1}"#.utf8)) }
     }
 
     @Test func theSpliceAddsElementsAndChangesNothingElse() {

@@ -38,51 +38,32 @@ public final class FilerClient: Sendable {
     /// One entry of a filer listing, with only the fields the gateway reads: its path, its MD5
     /// and the `Extended` values that are user metadata or the stored ETag (raw bytes; the JSON
     /// carries them base64-encoded, and only these are decoded).
-    public struct Entry: Decodable, Sendable {
+    public struct Entry: Sendable {
         public var fullPath: String
+        /// The last segment of `fullPath`.
+        public var name: String
         public var md5: Data?
         public var extended: [String: Data]
 
         public init(fullPath: String, md5: Data? = nil, extended: [String: Data] = [:]) {
             self.fullPath = fullPath
+            self.name = fullPath.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(fullPath[fullPath.index(after: $0)...]) } ?? fullPath
             self.md5 = md5
             self.extended = extended
         }
 
-        enum Keys: String, CodingKey { case FullPath, Md5, Extended }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: Keys.self)
-            fullPath = try c.decode(String.self, forKey: .FullPath)
-            md5 = try c.decodeIfPresent(String.self, forKey: .Md5).flatMap { Data(base64Encoded: $0) }
-            extended = [:]
-            // Key by key: decoding the map as a Dictionary costs more than all the rest together.
-            guard (try? c.decodeNil(forKey: .Extended)) == false else { return }
-            let map = try c.nestedContainer(keyedBy: Name.self, forKey: .Extended)
-            for key in map.allKeys where Self.kept(key.stringValue) {
-                extended[key.stringValue] = Data(base64Encoded: try map.decode(String.self, forKey: key))
-            }
-        }
-
-        struct Name: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-
         /// `X-Amz-Meta-*` (any case) and `Seaweed-X-Amz-ETag`.
         static func kept(_ name: String) -> Bool {
-            let u = name.utf8
-            guard u.count > 11 else { return false }
             if name == "Seaweed-X-Amz-ETag" { return true }
-            return zip(u.prefix(11), "x-amz-meta-".utf8).allSatisfy { $0 | 0x20 == $1 | 0x20 }
+            var u = name.utf8.makeIterator()
+            for want in "x-amz-meta-".utf8 {
+                guard let b = u.next(), (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) == want else { return false }
+            }
+            return u.next() != nil
         }
-
-        public var name: String { fullPath.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? "" }
     }
 
-    public struct Page: Decodable, Sendable {
+    public struct Page: Sendable {
         public var Entries: [Entry]?
         public var ShouldDisplayLoadMore: Bool?
     }
@@ -102,7 +83,7 @@ public final class FilerClient: Sendable {
         if response.status == .notFound { return Page(Entries: [], ShouldDisplayLoadMore: false) }
         guard response.status == .ok else { throw Failure.status(Int(response.status.code)) }
         do {
-            return try JSONDecoder().decode(Page.self, from: Data(buffer: body))
+            return try FilerListingJSON.page(Array(buffer: body))
         } catch {
             throw Failure.undecodable("\(error)".prefix(200).description)
         }

@@ -12,6 +12,11 @@ extension GatewayCore {
     /// answer, the listing goes out as the engine gave it: clients ask HEAD for entries without
     /// the element, so a failure costs speed, never correctness.
     func listWithMetadata(_ req: GatewayRequest, op: S3Operation, _ facts: inout Facts) async throws -> Response {
+        let wanted = op.kind == .listObjectsV2 && req.query["metadata"] == "true"
+        // The page of one directory most often asked for (a mount's, by prefix and "/") is read
+        // from the filer while the engine lists it.
+        let early: Task<[String: FilerClient.Entry], Never>? = wanted ? speculate(req, bucket: op.bucket) : nil
+        defer { early?.cancel() }
         let upstream: HTTPClientResponse
         do {
             upstream = try await forwarder.send(method: "GET", path: req.path, query: req.forwardQuery(dropping: ["metadata"]),
@@ -19,13 +24,13 @@ extension GatewayCore {
         } catch {
             throw Self.engineUnreachable(error)
         }
-        guard op.kind == .listObjectsV2, req.query["metadata"] == "true", upstream.status == .ok, let filer, let bucket = op.bucket else {
+        guard wanted, upstream.status == .ok, let filer, let bucket = op.bucket else {
             return Self.response(from: upstream, head: false)
         }
         let xml = Data(buffer: try await upstream.body.collect(upTo: Self.listingLimit))
         var body = xml
         if let listed = ListingMetadata.contents(xml) {
-            let elements = await userMetadata(of: listed, bucket: bucket, filer: filer)
+            let elements = await userMetadata(of: listed, bucket: bucket, filer: filer, known: await early?.value ?? [:])
             if let spliced = ListingMetadata.splice(xml, elements) { body = spliced }
         }
         var fields = Self.fields(upstream.headers)
@@ -39,14 +44,28 @@ extension GatewayCore {
     /// Each listed entry's `<UserMetadata>` content, in listing order (nil: not known). The
     /// filer is asked once per directory the entries are in (a few directories at a time),
     /// starting at the first listed name; it reads at most a few entries more than were listed.
-    func userMetadata(of listed: [ListingMetadata.Listed], bucket: String, filer: FilerClient) async -> [String?] {
+    /// `known`: entries already read, by key.
+    func userMetadata(of listed: [ListingMetadata.Listed], bucket: String, filer: FilerClient,
+                      known: [String: FilerClient.Entry] = [:]) async -> [String?] {
+        var out = [String?](repeating: nil, count: listed.count)
         var byDir: [String: [(index: Int, name: String)]] = [:]
         for (i, l) in listed.enumerated() {
-            if let (dir, name) = ListingMetadata.place(l.key) { byDir[dir, default: []].append((i, name)) }
+            if let entry = known[l.key] {
+                out[i] = ListingMetadata.element(for: entry, listed: l)
+            } else if let (dir, name) = ListingMetadata.place(l.key) {
+                byDir[dir, default: []].append((i, name))
+            }
         }
-        var out = [String?](repeating: nil, count: listed.count)
+        // A big directory is asked in slices at once: the filer serves them side by side, and
+        // their pages are read on every core.
+        var work: [(dir: String, names: ArraySlice<(index: Int, name: String)>)] = []
+        for (dir, names) in byDir {
+            for start in stride(from: 0, to: names.count, by: Self.filerSlice) {
+                work.append((dir, names[start..<min(start + Self.filerSlice, names.count)]))
+            }
+        }
         await withTaskGroup(of: [(Int, String?)].self) { group in
-            var pending = byDir.makeIterator()
+            var pending = work.makeIterator()
             func next() -> Bool {
                 guard let (dir, names) = pending.next() else { return false }
                 group.addTask {
@@ -65,6 +84,7 @@ extension GatewayCore {
     }
 
     static let filerParallelism = 8
+    static let filerSlice = 250
 
     /// The filer's entries for `names` (listed order, which is the filer's byte order) of one directory.
     static func entries(filer: FilerClient, bucket: String, dir: String, names: [String]) async throws -> [String: FilerClient.Entry] {
@@ -74,15 +94,42 @@ extension GatewayCore {
         var after = ListingMetadata.before(first)
         var found: [String: FilerClient.Entry] = [:]
         var budget = names.count * 2 + 64  // entries read beyond this are not worth it: HEADs do the rest
+        // The listed names and the few subdirectories between them, most often in one page.
+        var limit = min(1024, names.count + 16)
         while budget > 0 {
-            let limit = min(1024, budget)
+            limit = min(limit, budget)
             let page = try await filer.list(bucket: bucket, dir: dir, after: after, limit: limit)
             let entries = page.Entries ?? []
             for e in entries where wanted.contains(e.name) { found[e.name] = e }
             guard let end = entries.last, entries.count == limit, Array(end.name.utf8).lexicographicallyPrecedes(lastBytes) else { break }
             after = Array(end.name.utf8)
             budget -= entries.count
+            limit = 1024
         }
         return found
+    }
+
+    /// For a listing of one directory's children (prefix "" or ending in "/", delimiter "/"),
+    /// the filer's entries from where the page starts (`start-after`, or the continuation token,
+    /// which SeaweedFS makes the last key listed), keyed by key; nil for other listings. A guess:
+    /// what it misses is asked for once the engine's page is known.
+    func speculate(_ req: GatewayRequest, bucket: String?) -> Task<[String: FilerClient.Entry], Never>? {
+        guard let filer, let bucket, req.query["delimiter"] == "/" else { return nil }
+        let prefix = req.query["prefix"] ?? ""
+        guard prefix.isEmpty || prefix.hasSuffix("/"), let (dir, _) = prefix.isEmpty ? ("", "") : ListingMetadata.place(prefix + "x") else { return nil }
+        let from = req.query["continuation-token"] ?? req.query["start-after"] ?? ""
+        let after: [UInt8]
+        if from.isEmpty || (from.hasPrefix(prefix) && !from.dropFirst(prefix.count).contains("/")) {
+            after = Array(from.utf8.dropFirst(prefix.utf8.count))
+        } else {
+            return nil
+        }
+        let keys = min(1000, max(1, Int(req.query["max-keys"] ?? "") ?? 1000))
+        return Task {
+            guard let page = try? await filer.list(bucket: bucket, dir: dir, after: after, limit: min(1024, keys + 16)) else { return [:] }
+            var out: [String: FilerClient.Entry] = [:]
+            for e in page.Entries ?? [] { out[prefix + e.name] = e }
+            return out
+        }
     }
 }

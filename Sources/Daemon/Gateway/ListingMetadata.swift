@@ -59,14 +59,39 @@ enum ListingMetadata {
     /// content, or nil when the entry is another version or has a name or value XML cannot hold.
     static func element(for entry: FilerClient.Entry, listed: Listed) -> String? {
         guard let etag = listed.etag, etag == Self.etag(of: entry) else { return nil }
-        var items: [(String, String)] = []
+        var items: [(name: [UInt8], value: Data)] = []
         for (name, value) in entry.extended where name != "Seaweed-X-Amz-ETag" && FilerClient.Entry.kept(name) {
-            let suffix = name.dropFirst(11).lowercased()
-            guard suffix.utf8.allSatisfy(Self.nameByte), let text = String(validating: value, as: UTF8.self),
-                  text.unicodeScalars.allSatisfy({ $0.value >= 0x20 || $0 == "\t" }) else { return nil }
-            items.append(("X-Amz-Meta-" + suffix, text))
+            var suffix: [UInt8] = []
+            for b in name.utf8.dropFirst(11) {
+                let lower = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+                guard nameByte(lower) else { return nil }
+                suffix.append(lower)
+            }
+            // Valid UTF-8 without control characters but tab: a byte below 0x20 is one.
+            guard !value.contains(where: { $0 < 0x20 && $0 != 0x09 }), String(validating: value, as: UTF8.self) != nil else { return nil }
+            items.append((suffix, value))
         }
-        return items.sorted { $0.0 < $1.0 }.map { "<\($0.0)>\(xmlEscape($0.1))</\($0.0)>" }.joined()
+        items.sort { $0.name.lexicographicallyPrecedes($1.name) }
+        var out: [UInt8] = []
+        for (name, value) in items {
+            out.append(contentsOf: "<X-Amz-Meta-".utf8)
+            out.append(contentsOf: name)
+            out.append(UInt8(ascii: ">"))
+            for b in value {
+                switch b {
+                case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+                case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
+                case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
+                case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
+                case UInt8(ascii: "'"): out.append(contentsOf: "&apos;".utf8)
+                default: out.append(b)
+                }
+            }
+            out.append(contentsOf: "</X-Amz-Meta-".utf8)
+            out.append(contentsOf: name)
+            out.append(UInt8(ascii: ">"))
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The ETag SeaweedFS's S3 API gives an entry: the one it stored (multipart, copies), else
@@ -74,7 +99,11 @@ enum ListingMetadata {
     static func etag(of entry: FilerClient.Entry) -> String? {
         if let stored = entry.extended["Seaweed-X-Amz-ETag"], let s = String(validating: stored, as: UTF8.self) { return unquoted(s) }
         guard let md5 = entry.md5, md5.count == 16 else { return nil }
-        return md5.map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(32)
+        for b in md5 { hex.append(digits[Int(b >> 4)]); hex.append(digits[Int(b & 15)]) }
+        return String(decoding: hex, as: UTF8.self)
     }
 
     /// Bytes allowed in an element name after `X-Amz-Meta-` (lowercased).

@@ -65,10 +65,15 @@ enum FuseOps {
             c.pointee.congestion_threshold = 48
             // Writeback caching stays off: with it the kernel keeps its own idea of a file's size
             // and mtime, so another client's change to an object would not show within the TTL.
+            // Every directory read carries the attributes known (readdirplus), not only the
+            // first: `ls -l` reads all entries before it stats one, so the kernel's adaptive
+            // choice would fall back to plain readdir after the first buffer.
+            c.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)
             let writeback = (c.pointee.want & UInt32(FUSE_CAP_WRITEBACK_CACHE)) != 0
             vfs.noteKernel(["fuse_protocol": "\(c.pointee.proto_major).\(c.pointee.proto_minor)",
                             "fuse_max_write": "\(c.pointee.max_write)", "fuse_max_readahead": "\(c.pointee.max_readahead)",
-                            "fuse_max_background": "\(c.pointee.max_background)", "fuse_writeback_cache": "\(writeback)"])
+                            "fuse_max_background": "\(c.pointee.max_background)", "fuse_writeback_cache": "\(writeback)",
+                            "fuse_readdirplus": "\((c.pointee.want & UInt32(FUSE_CAP_READDIRPLUS)) != 0)"])
         }
         ops.lookup = { req, parent, name in
             FuseOps.serve(req, "lookup") {
@@ -120,26 +125,8 @@ enum FuseOps {
                 fuse_reply_open(req, fi)
             }
         }
-        ops.readdir = { req, _, size, off, fi in
-            // SAFETY: fh holds the DirSnapshot retained by opendir until releasedir.
-            let snap = Unmanaged<DirSnapshot>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).takeUnretainedValue()
-            var buf = [CChar](repeating: 0, count: size)
-            var used = 0
-            var index = Int(off)
-            while index < snap.entries.count {
-                let e = snap.entries[index]
-                var st = Glibc.stat()
-                st.st_ino = UInt(e.ino)
-                st.st_mode = e.mode
-                let need = buf.withUnsafeMutableBufferPointer { b in
-                    e.name.withCString { fuse_add_direntry(req, b.baseAddress! + used, size - used, $0, &st, off_t(index + 1)) }
-                }
-                if need > size - used { break }
-                used += need
-                index += 1
-            }
-            fuse_reply_buf(req, buf, used)
-        }
+        ops.readdir = { req, ino, size, off, fi in FuseOps.readdir(req, ino, size, off, fi, plus: false) }
+        ops.readdirplus = { req, ino, size, off, fi in FuseOps.readdir(req, ino, size, off, fi, plus: true) }
         ops.releasedir = { req, _, fi in
             Unmanaged<DirSnapshot>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).release()
             fuse_reply_err(req, 0)
@@ -182,6 +169,44 @@ enum FuseOps {
         }
         addWriteOps(&ops)
         return ops
+    }
+}
+
+extension FuseOps {
+    /// Fills the kernel's buffer with the snapshot's entries from `off` on. With `plus`, each
+    /// entry whose attributes are known without asking the store carries them (and counts as a
+    /// lookup of its inode, which the kernel forgets later); the others, and "." and "..", carry
+    /// none (inode 0), so the kernel looks them up when it needs them.
+    static func readdir(_ req: fuse_req_t?, _ dir: fuse_ino_t, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) {
+        // SAFETY: fh holds the DirSnapshot retained by opendir until releasedir.
+        let snap = Unmanaged<DirSnapshot>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).takeUnretainedValue()
+        let fs = vfs(req)
+        var buf = [CChar](repeating: 0, count: size)
+        var used = 0
+        var index = Int(off)
+        while index < snap.entries.count {
+            let e = snap.entries[index]
+            let need = e.name.withCString { plus ? fuse_add_direntry_plus(req, nil, 0, $0, nil, 0) : fuse_add_direntry(req, nil, 0, $0, nil, 0) }
+            if need > size - used { break }
+            var p = fuse_entry_param()
+            p.attr.st_ino = UInt(e.ino)
+            p.attr.st_mode = e.mode
+            if plus, e.name != ".", e.name != "..", let known = fs.lookupIfKnown(parent: UInt64(dir), entry: e) {
+                p.ino = fuse_ino_t(known.attr.ino)
+                p.attr = stat(known.attr)
+                p.attr_timeout = known.ttl
+                p.entry_timeout = known.ttl
+            }
+            _ = buf.withUnsafeMutableBufferPointer { b in
+                e.name.withCString { name in
+                    plus ? fuse_add_direntry_plus(req, b.baseAddress! + used, size - used, name, &p, off_t(index + 1))
+                        : fuse_add_direntry(req, b.baseAddress! + used, size - used, name, &p.attr, off_t(index + 1))
+                }
+            }
+            used += need
+            index += 1
+        }
+        fuse_reply_buf(req, buf, used)
     }
 }
 

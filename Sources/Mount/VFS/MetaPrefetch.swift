@@ -15,7 +15,9 @@ final class MetaPrefetch: @unchecked Sendable {
     let pool: WorkerPool
     let clock: any Clock
     let ttl: Double
-    /// At most this many keys are remembered; a bigger listing prefetches its first ones.
+    /// At most this many keys are remembered; a bigger listing prefetches (or keeps) its first
+    /// ones. What a listing carried reaches the kernel with the directory's entries anyway
+    /// (readdirplus, `VFS.lookupIfKnown`), so a big directory costs no HEADs for the rest.
     static let capacity = 10_000
 
     // SAFETY: `entries` is read and written with `cond` locked.
@@ -71,6 +73,17 @@ final class MetaPrefetch: @unchecked Sendable {
         while case .pending = entries[key] { cond.wait() }
         guard let e = entries.removeValue(forKey: key), case .done(let result, let until) = e, until > clock.now() else { return nil }
         return try result.get()
+    }
+
+    /// The answer for `key` if one is in and says what the object is; nil when there is none, it
+    /// is still in flight (left to `take`), or it is an error (left to a lookup to ask again).
+    func takeIfReady(_ key: String) -> ObjectMeta? {
+        cond.lock()
+        defer { cond.unlock() }
+        guard case .done(let result, let until)? = entries[key] else { return nil }
+        entries[key] = nil
+        guard until > clock.now(), case .success(let meta) = result else { return nil }
+        return meta
     }
 
     /// Forgets what is known of `key` (it was written or deleted through this mount).

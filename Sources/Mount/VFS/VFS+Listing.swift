@@ -57,7 +57,7 @@ extension VFS {
     }
 
     static func snapshot(of listing: StoreListing, dirKey: String, until: Double) -> ListingSnapshot {
-        ListingSnapshot(files: Set(listing.objects.map { String($0.key.dropFirst(dirKey.count)) }.filter { !$0.isEmpty && !$0.contains("/") }),
+        ListingSnapshot(files: Set(listing.objects.map { String($0.key.dropFirst(dirKey.count)) }.filter { !$0.isEmpty && !$0.utf8.contains(UInt8(ascii: "/")) }),
                     dirs: Set(listing.prefixes.map { String($0.dropFirst(dirKey.count).dropLast()) }),
                     until: until)
     }

@@ -24,16 +24,18 @@ extension VFS {
         var listed: [ObjectMeta] = []  // entries the listing gave whole: no HEAD needed
         for o in listing.objects {
             let name = String(o.key.dropFirst(dir.key.count))
-            guard !name.isEmpty, !name.contains("/"), seen.insert(name).inserted else { continue }
-            entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(o.key), mode: NodeKind.file.typeBits))
+            guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")), seen.insert(name).inserted else { continue }
+            entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(o.key), mode: NodeKind.file.typeBits,
+                                    listed: o.hasMetadata ? o : nil))
             if fresh.contains(name) { continue }
-            if o.hasMetadata { listed.append(o) } else { headsAhead.append(o.key) }
+            // Only as many as the prefetch keeps: the entries themselves carry the rest.
+            if o.hasMetadata { if listed.count < MetaPrefetch.capacity { listed.append(o) } } else { headsAhead.append(o.key) }
         }
         prefetch.seed(listed)
         prefetch.prefetch(headsAhead)
         for p in listing.prefixes {
             let name = String(p.dropFirst(dir.key.count).dropLast())
-            guard !name.isEmpty, !name.contains("/"), seen.insert(name).inserted else { continue }
+            guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")), seen.insert(name).inserted else { continue }
             entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(p), mode: NodeKind.directory.typeBits))
         }
         return entries

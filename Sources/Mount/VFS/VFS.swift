@@ -161,16 +161,54 @@ public final class VFS: Sendable {
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "lookup \(name): parent is not a directory") }
         guard Self.storable(name, in: dir) else { throw VFSError(.notFound, "\(name.debugDescription): no such file or directory") }
         let now = clock.now()
-        if let cached = state.withLock({ s -> Node? in
+        if let cached = counted(parent: parent, name: name, now: now) {
+            return EntryReply(attr: attr(cached), ttl: options.metadataTTL)
+        }
+        let resolved = try find(parent: parent, dirKey: dir.key, name: name)
+        return EntryReply(attr: attr(install(resolved, parent: parent, name: name, now: now)), ttl: options.metadataTTL)
+    }
+
+    /// `lookup`'s answer for an entry of a directory being read, when it needs nothing from the
+    /// store — a cached inode, a file whose metadata the listing carried or whose HEAD is in, a
+    /// directory — else nil (never waiting for a HEAD in flight). For readdirplus: the kernel
+    /// gets the entries that are known with their attributes, as the listing gave them (however
+    /// long reading a big directory takes), and looks the others up as usual.
+    public func lookupIfKnown(parent: UInt64, entry: DirEntry) -> EntryReply? {
+        let name = entry.name
+        guard parent != Self.rootIno || Self.virtualNames[name] == nil, (try? Self.checkName(name)) != nil,
+              let dir = try? node(parent), dir.kind == .directory, Self.storable(name, in: dir) else { return nil }
+        let now = clock.now()
+        if let cached = counted(parent: parent, name: name, now: now) {
+            return EntryReply(attr: attr(cached), ttl: options.metadataTTL)
+        }
+        let resolved: Node
+        if let meta = entry.listed {
+            prefetch.invalidate(meta.key)  // answered here; a later lookup asks again
+            resolved = fileNode(name: name, meta: meta)
+        } else if entry.mode & UInt32(S_IFMT) == NodeKind.directory.typeBits {
+            resolved = directoryNode(name: name, key: dir.key + name + "/")
+        } else if let meta = prefetch.takeIfReady(dir.key + name) {
+            resolved = fileNode(name: name, meta: meta)
+        } else {
+            return nil
+        }
+        return EntryReply(attr: attr(install(resolved, parent: parent, name: name, now: now)), ttl: options.metadataTTL)
+    }
+
+    /// The valid cached inode of `name` in `parent`, its lookup count raised by one.
+    private func counted(parent: UInt64, name: String, now: Double) -> Node? {
+        state.withLock { s -> Node? in
             guard let ino = s.children[parent]?[name], var n = s.nodes[ino], n.validUntil > now else { return nil }
             n.lookups += 1
             s.nodes[ino] = n
             return n
-        }) {
-            return EntryReply(attr: attr(cached), ttl: options.metadataTTL)
         }
-        let resolved = try find(parent: parent, dirKey: dir.key, name: name)
-        let n = state.withLock { s -> Node in
+    }
+
+    /// Keeps what a lookup resolved as the inode of `name` in `parent` (the same inode number as
+    /// before, if it had one), its lookup count raised by one.
+    private func install(_ resolved: Node, parent: UInt64, name: String, now: Double) -> Node {
+        state.withLock { s -> Node in
             var n = resolved
             n.parent = parent
             n.validUntil = now + options.metadataTTL
@@ -186,7 +224,6 @@ public final class VFS: Sendable {
             s.nodes[n.ino] = n
             return n
         }
-        return EntryReply(attr: attr(n), ttl: options.metadataTTL)
     }
 
     /// The kernel dropped `count` references; an inode nobody references is forgotten.

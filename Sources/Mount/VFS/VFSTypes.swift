@@ -23,6 +23,9 @@ public struct DirEntry: Sendable, Equatable {
     public var name: String
     public var ino: UInt64
     public var mode: UInt32
+    /// A file's metadata as the listing gave them (when it carried them): what readdirplus hands
+    /// the kernel for it.
+    public var listed: ObjectMeta? = nil
 }
 
 /// Mount options the core needs.
