@@ -107,6 +107,38 @@ import Glibc
         #expect(try other.send("GET", "/tree?list-type=2&metadata=true").status == 403)
     }
 
+    /// Names that Swift calls equal but S3 and the filer keep apart (NFC and NFD "é", in a file
+    /// name and in a directory name), with the same bytes, so the same ETag, and other metadata:
+    /// each entry gets its own object's metadata, not its twin's.
+    @Test func canonicallyEquivalentNamesKeepTheirOwnMetadata() throws {
+        let h = try DaemonHarness(name: "lnfd")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        try h.createBucket("twins")
+        let env = Env(h: h, grant: try h.mintGrant("twins"))
+        let engine = try h.engineClient()
+        let nfc = "caf\u{E9}", nfd = "cafe\u{301}"
+        let keys = ["d/" + nfc, "d/" + nfd, nfc + "/x", nfd + "/x"]
+        for (i, key) in keys.enumerated() {
+            _ = try engine.put(bucket: "twins", key: key, body: Data("same".utf8), metadata: ["uid": "\(100 + i)"])
+        }
+        var seen = 0
+        for query in ["list-type=2&prefix=d%2F&delimiter=%2F", "list-type=2&prefix=d%2F", "list-type=2"] {
+            let rich = try env.send("GET", "/twins?" + query + "&metadata=true")
+            #expect(rich.status == 200)
+            let root = try #require(XMLNode.parse(rich.body))
+            for c in root.all("Contents") {
+                let key = try #require(c.string("Key"))
+                var got: [String: String] = [:]
+                for item in c.child("UserMetadata")?.children ?? [] { got[String(item.name.lowercased().dropFirst(11))] = item.text }
+                let uid = try #require(keys.firstIndex { Array($0.utf8) == Array(key.utf8) }, "\(Array(key.utf8)) was not put") + 100
+                #expect(got == ["uid": "\(uid)"], "\(Array(key.utf8)): \(got)")
+                seen += 1
+            }
+        }
+        #expect(seen == 2 + 2 + 4)
+    }
+
     /// A cold `ls -l` of a directory written by another client: the listing carries every
     /// entry's mode and owner, so the mount sends no HEAD for it, and the directory read hands
     /// them to the kernel (readdirplus), so the `lstat`s that follow need no lookup either.

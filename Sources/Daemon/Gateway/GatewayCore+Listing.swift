@@ -15,7 +15,7 @@ extension GatewayCore {
         let wanted = op.kind == .listObjectsV2 && req.query["metadata"] == "true"
         // The page of one directory most often asked for (a mount's, by prefix and "/") is read
         // from the filer while the engine lists it.
-        let early: Task<[String: FilerClient.Entry], Never>? = wanted ? speculate(req, bucket: op.bucket) : nil
+        let early: Task<[ListingMetadata.Exact: FilerClient.Entry], Never>? = wanted ? speculate(req, bucket: op.bucket) : nil
         defer { early?.cancel() }
         let upstream: HTTPClientResponse
         do {
@@ -44,22 +44,22 @@ extension GatewayCore {
     /// Each listed entry's `<UserMetadata>` content, in listing order (nil: not known). The
     /// filer is asked once per directory the entries are in (a few directories at a time),
     /// starting at the first listed name; it reads at most a few entries more than were listed.
-    /// `known`: entries already read, by key.
+    /// `known`: entries already read, by key. Keys, directories and names match by their bytes.
     func userMetadata(of listed: [ListingMetadata.Listed], bucket: String, filer: FilerClient,
-                      known: [String: FilerClient.Entry] = [:]) async -> [String?] {
+                      known: [ListingMetadata.Exact: FilerClient.Entry] = [:]) async -> [String?] {
         var out = [String?](repeating: nil, count: listed.count)
-        var byDir: [String: [(index: Int, name: String)]] = [:]
+        var byDir: [ListingMetadata.Exact: (dir: String, names: [(index: Int, name: String)])] = [:]
         for (i, l) in listed.enumerated() {
-            if let entry = known[l.key] {
+            if let entry = known[ListingMetadata.Exact(l.key)] {
                 out[i] = ListingMetadata.element(for: entry, listed: l)
             } else if let (dir, name) = ListingMetadata.place(l.key) {
-                byDir[dir, default: []].append((i, name))
+                byDir[ListingMetadata.Exact(dir), default: (dir, [])].names.append((i, name))
             }
         }
         // A big directory is asked in slices at once: the filer serves them side by side, and
         // their pages are read on every core.
         var work: [(dir: String, names: ArraySlice<(index: Int, name: String)>)] = []
-        for (dir, names) in byDir {
+        for (dir, names) in byDir.values {
             for start in stride(from: 0, to: names.count, by: Self.filerSlice) {
                 work.append((dir, names[start..<min(start + Self.filerSlice, names.count)]))
             }
@@ -70,7 +70,7 @@ extension GatewayCore {
                 guard let (dir, names) = pending.next() else { return false }
                 group.addTask {
                     let entries = (try? await Self.entries(filer: filer, bucket: bucket, dir: dir, names: names.map(\.name))) ?? [:]
-                    return names.map { n in (n.index, entries[n.name].flatMap { ListingMetadata.element(for: $0, listed: listed[n.index]) }) }
+                    return names.map { n in (n.index, entries[ListingMetadata.Exact(n.name)].flatMap { ListingMetadata.element(for: $0, listed: listed[n.index]) }) }
                 }
                 return true
             }
@@ -87,12 +87,12 @@ extension GatewayCore {
     static let filerSlice = 250
 
     /// The filer's entries for `names` (listed order, which is the filer's byte order) of one directory.
-    static func entries(filer: FilerClient, bucket: String, dir: String, names: [String]) async throws -> [String: FilerClient.Entry] {
+    static func entries(filer: FilerClient, bucket: String, dir: String, names: [String]) async throws -> [ListingMetadata.Exact: FilerClient.Entry] {
         guard let first = names.first, let last = names.last else { return [:] }
-        let wanted = Set(names)
+        let wanted = Set(names.map(ListingMetadata.Exact.init))
         let lastBytes = Array(last.utf8)
         var after = ListingMetadata.before(first)
-        var found: [String: FilerClient.Entry] = [:]
+        var found: [ListingMetadata.Exact: FilerClient.Entry] = [:]
         var budget = names.count * 2 + 64  // entries read beyond this are not worth it: HEADs do the rest
         // The listed names and the few subdirectories between them, most often in one page.
         var limit = min(1024, names.count + 16)
@@ -100,7 +100,10 @@ extension GatewayCore {
             limit = min(limit, budget)
             let page = try await filer.list(bucket: bucket, dir: dir, after: after, limit: limit)
             let entries = page.Entries ?? []
-            for e in entries where wanted.contains(e.name) { found[e.name] = e }
+            for e in entries {
+                let name = ListingMetadata.Exact(e.name)
+                if wanted.contains(name) { found[name] = e }
+            }
             guard let end = entries.last, entries.count == limit, Array(end.name.utf8).lexicographicallyPrecedes(lastBytes) else { break }
             after = Array(end.name.utf8)
             budget -= entries.count
@@ -113,13 +116,13 @@ extension GatewayCore {
     /// the filer's entries from where the page starts (`start-after`, or the continuation token,
     /// which SeaweedFS makes the last key listed), keyed by key; nil for other listings. A guess:
     /// what it misses is asked for once the engine's page is known.
-    func speculate(_ req: GatewayRequest, bucket: String?) -> Task<[String: FilerClient.Entry], Never>? {
+    func speculate(_ req: GatewayRequest, bucket: String?) -> Task<[ListingMetadata.Exact: FilerClient.Entry], Never>? {
         guard let filer, let bucket, req.query["delimiter"] == "/" else { return nil }
         let prefix = req.query["prefix"] ?? ""
         guard prefix.isEmpty || prefix.hasSuffix("/"), let (dir, _) = prefix.isEmpty ? ("", "") : ListingMetadata.place(prefix + "x") else { return nil }
         let from = req.query["continuation-token"] ?? req.query["start-after"] ?? ""
         let after: [UInt8]
-        if from.isEmpty || (from.hasPrefix(prefix) && !from.dropFirst(prefix.count).contains("/")) {
+        if from.isEmpty || (from.utf8.starts(with: prefix.utf8) && !from.utf8.dropFirst(prefix.utf8.count).contains(UInt8(ascii: "/"))) {
             after = Array(from.utf8.dropFirst(prefix.utf8.count))
         } else {
             return nil
@@ -127,8 +130,8 @@ extension GatewayCore {
         let keys = min(1000, max(1, Int(req.query["max-keys"] ?? "") ?? 1000))
         return Task {
             guard let page = try? await filer.list(bucket: bucket, dir: dir, after: after, limit: min(1024, keys + 16)) else { return [:] }
-            var out: [String: FilerClient.Entry] = [:]
-            for e in page.Entries ?? [] { out[prefix + e.name] = e }
+            var out: [ListingMetadata.Exact: FilerClient.Entry] = [:]
+            for e in page.Entries ?? [] { out[ListingMetadata.Exact(prefix + e.name)] = e }
             return out
         }
     }

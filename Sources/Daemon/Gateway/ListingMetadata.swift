@@ -33,6 +33,14 @@ enum ListingMetadata {
         return out
     }
 
+    /// A key, directory or name compared by its bytes. Swift's `String` equality is canonical
+    /// (NFC "é" equals NFD "é"), but S3 keys and filer names are byte strings: two such names are
+    /// two objects, and one must never be given the other's metadata.
+    struct Exact: Hashable {
+        let bytes: [UInt8]
+        init(_ s: String) { bytes = Array(s.utf8) }
+    }
+
     /// The filer directory (relative to the bucket, "" for its root) and name a key is kept
     /// under: `a/b/c` → (`a/b`, `c`), a directory marker `a/b/` → (`a`, `b`). Keys with an empty,
     /// `.` or `..` segment have no such place.
