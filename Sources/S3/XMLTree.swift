@@ -170,16 +170,22 @@ struct XMLScanner {
 /// XML text escaping for request and response bodies; control characters XML 1.0 cannot carry
 /// are left out.
 public func xmlEscape(_ s: String) -> String {
-    var out = ""
-    for c in s.unicodeScalars {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&apos;"
-        default: if c.value >= 32 || c == "\t" || c == "\n" || c == "\r" { out.unicodeScalars.append(c) }
+    var out: [UInt8] = []
+    xmlEscape(utf8: s.utf8, into: &out)
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// `xmlEscape` on UTF-8 bytes, appended to `out` (a byte below 0x20 is a control character: in
+/// UTF-8 every byte of a longer sequence is 0x80 or above).
+public func xmlEscape(utf8 bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
+    for b in bytes {
+        switch b {
+        case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+        case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
+        case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
+        case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
+        case UInt8(ascii: "'"): out.append(contentsOf: "&apos;".utf8)
+        default: if b >= 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { out.append(b) }
         }
     }
-    return out
 }

@@ -85,16 +85,7 @@ enum ListingMetadata {
             out.append(contentsOf: "<X-Amz-Meta-".utf8)
             out.append(contentsOf: name)
             out.append(UInt8(ascii: ">"))
-            for b in value {
-                switch b {
-                case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
-                case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
-                case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
-                case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
-                case UInt8(ascii: "'"): out.append(contentsOf: "&apos;".utf8)
-                default: out.append(b)
-                }
-            }
+            xmlEscape(utf8: value, into: &out)
             out.append(contentsOf: "</X-Amz-Meta-".utf8)
             out.append(contentsOf: name)
             out.append(UInt8(ascii: ">"))
@@ -107,11 +98,7 @@ enum ListingMetadata {
     static func etag(of entry: FilerClient.Entry) -> String? {
         if let stored = entry.extended["Seaweed-X-Amz-ETag"], let s = String(validating: stored, as: UTF8.self) { return unquoted(s) }
         guard let md5 = entry.md5, md5.count == 16 else { return nil }
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(32)
-        for b in md5 { hex.append(digits[Int(b >> 4)]); hex.append(digits[Int(b & 15)]) }
-        return String(decoding: hex, as: UTF8.self)
+        return SigV4.hex(md5)
     }
 
     /// Bytes allowed in an element name after `X-Amz-Meta-` (lowercased).

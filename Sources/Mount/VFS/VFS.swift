@@ -156,10 +156,7 @@ public final class VFS: Sendable {
         if parent == Self.rootIno, let v = Self.virtualNames[name] {
             return EntryReply(attr: try virtualAttr(v), ttl: 0)
         }
-        try Self.checkName(name)
-        let dir = try node(parent)
-        guard dir.kind == .directory else { throw VFSError(.notDirectory, "lookup \(name): parent is not a directory") }
-        guard Self.storable(name, in: dir) else { throw VFSError(.notFound, "\(name.debugDescription): no such file or directory") }
+        let dir = try lookupDirectory(parent, name)
         let now = clock.now()
         if let cached = counted(parent: parent, name: name, now: now) {
             return EntryReply(attr: attr(cached), ttl: options.metadataTTL)
@@ -175,8 +172,7 @@ public final class VFS: Sendable {
     /// long reading a big directory takes), and looks the others up as usual.
     public func lookupIfKnown(parent: UInt64, entry: DirEntry) -> EntryReply? {
         let name = entry.name
-        guard parent != Self.rootIno || Self.virtualNames[name] == nil, (try? Self.checkName(name)) != nil,
-              let dir = try? node(parent), dir.kind == .directory, Self.storable(name, in: dir) else { return nil }
+        guard parent != Self.rootIno || Self.virtualNames[name] == nil, let dir = try? lookupDirectory(parent, name) else { return nil }
         let now = clock.now()
         if let cached = counted(parent: parent, name: name, now: now) {
             return EntryReply(attr: attr(cached), ttl: options.metadataTTL)
@@ -193,6 +189,15 @@ public final class VFS: Sendable {
             return nil
         }
         return EntryReply(attr: attr(install(resolved, parent: parent, name: name, now: now)), ttl: options.metadataTTL)
+    }
+
+    /// The directory a lookup of `name` in `parent` looks in, once the name could be there.
+    private func lookupDirectory(_ parent: UInt64, _ name: String) throws -> Node {
+        try Self.checkName(name)
+        let dir = try node(parent)
+        guard dir.kind == .directory else { throw VFSError(.notDirectory, "lookup \(name): parent is not a directory") }
+        guard Self.storable(name, in: dir) else { throw VFSError(.notFound, "\(name.debugDescription): no such file or directory") }
+        return dir
     }
 
     /// The valid cached inode of `name` in `parent`, its lookup count raised by one.
