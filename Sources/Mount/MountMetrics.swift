@@ -72,8 +72,9 @@ public final class MountMetrics: Sendable {
 
     /// Prometheus text. Also carries the three JuiceFS names the seed's health-check grep uses:
     /// `juicefs_fuse_ops_io_total` (FUSE read and write calls), `juicefs_object_request_data_bytes_GET`
-    /// (bytes fetched from the store) and `juicefs_blockcache_hits` (reads served locally).
-    public func render(inodes: Int, pendingUploads: Int) -> String {
+    /// (bytes fetched from the store) and `juicefs_blockcache_hits` (reads of file contents the
+    /// block cache answered; 0 without one).
+    public func render(inodes: Int, pendingUploads: Int, blockCache: BlockCache.Stats? = nil) -> String {
         let s = state.withLock { $0 }
         var out = ""
         func line(_ name: String, _ labels: String = "", _ value: Double) {
@@ -98,6 +99,18 @@ public final class MountMetrics: Sendable {
         line("garagetytus_cache_misses_total", "", Double(s.cacheMisses))
         line("garagetytus_readahead_hits_total", "", Double(s.readAheadHits))
         line("garagetytus_readahead_misses_total", "", Double(s.readAheadMisses))
+        let bc = blockCache ?? BlockCache.Stats()
+        out += "# HELP garagetytus_blockcache_hits_total Reads of file contents answered from blocks on disk.\n"
+        line("garagetytus_blockcache_hits_total", "", Double(bc.hits))
+        line("garagetytus_blockcache_misses_total", "", Double(bc.misses))
+        line("garagetytus_blockcache_stored_total", "", Double(bc.stored))
+        line("garagetytus_blockcache_evicted_total", "", Double(bc.evicted))
+        line("garagetytus_blockcache_damaged_total", "", Double(bc.damaged))
+        line("garagetytus_blockcache_bytes", "", Double(bc.bytes))
+        line("garagetytus_blockcache_blocks", "", Double(bc.blocks))
+        line("garagetytus_blockcache_capacity_bytes", "", Double(bc.capacity))
+        let lookups = bc.hits + bc.misses
+        line("garagetytus_blockcache_hit_ratio", "", lookups == 0 ? 0 : Double(bc.hits) / Double(lookups))
         out += "# HELP garagetytus_credential_expiry_timestamp_seconds When the credentials expire; 0: they do not.\n"
         line("garagetytus_credential_expiry_timestamp_seconds", "", s.credentialExpiry)
         line("garagetytus_uploads_pending", "", Double(pendingUploads))
@@ -108,7 +121,7 @@ public final class MountMetrics: Sendable {
         let io = (s.ops["read"]?.count ?? 0) + (s.ops["write"]?.count ?? 0)
         line("juicefs_fuse_ops_io_total", "", Double(io))
         line("juicefs_object_request_data_bytes_GET", "", Double(s.objectBytes["GET"] ?? 0))
-        line("juicefs_blockcache_hits", "", Double(s.cacheHits))
+        line("juicefs_blockcache_hits", "", Double(bc.hits))
         return out
     }
 

@@ -52,6 +52,10 @@ public struct MountProcess {
         options.info = ["endpoint": spec.endpoint.absoluteString, "bucket": spec.bucket, "region": spec.region,
                         "mountpoint": spec.mountpoint, "access_key_id": CachedCredentials.mask(creds.accessKeyID)]
         metrics.setCredentialExpiry(spec.credentialExpiry?.timeIntervalSince1970)
+        if case .on(let capacity) = spec.dataCache {
+            options.blockCache = BlockCache(BlockCache.Options(directory: spec.blockCacheDirectory, capacity: capacity),
+                                            onError: { [log] message in log.warning("\(message)") })
+        }
         let attributes = AttributeCache(path: spec.attributeCacheFile, onError: { [log] message in log.warning("\(message)") })
         let store = AttributeCachedStore(S3ObjectStore(client: client, bucket: spec.bucket), cache: attributes)
         let vfs = VFS(store: store, options: options, metrics: metrics)
@@ -89,6 +93,7 @@ public struct MountProcess {
         }
         mount.waitUntilEnded()
         mount.unmount()
+        vfs.contents.drain()  // blocks of what was just read or written, for the next mount
         unlink(spec.registryFile)
         try? FileManager.default.removeItem(atPath: spec.cacheDir)
         log.notice("unmounted \(spec.mountpoint)")

@@ -16,6 +16,10 @@ public struct MountRequest: Sendable {
     public var allowOther = false
     public var metadataTTL: Double = 1
     public var ioTimeout: Double = 60
+    /// `--cache-size` (500M, 10G, …); nil: the block cache's default share of the free space.
+    public var cacheSize: String?
+    /// `--no-data-cache`: every read asks the store.
+    public var noDataCache = false
     public var defaults: AttributeDefaults
 
     public init(defaults: AttributeDefaults) { self.defaults = defaults }
@@ -24,6 +28,7 @@ public struct MountRequest: Sendable {
     public func spec(targets: [String], environment env: [String: String] = ProcessInfo.processInfo.environment, paths: Paths) throws -> MountSpec {
         guard ioTimeout >= 1, ioTimeout <= 3600 else { throw DaemonError(.usage, "--io-timeout must be between 1 and 3600 seconds") }
         guard metadataTTL >= 0 else { throw DaemonError(.usage, "--metadata-ttl must not be negative") }
+        let dataCache = try dataCacheChoice()
         var spec: MountSpec
         switch targets.count {
         case 2:
@@ -40,7 +45,21 @@ public struct MountRequest: Sendable {
             throw DaemonError(.usage, "mount takes [WORKSPACE] DIRECTORY", fix: "e.g. artifacts mount cases /mnt/work")
         }
         spec.ioTimeout = ioTimeout
+        spec.dataCache = dataCache
         return spec
+    }
+
+    /// `--cache-size` and `--no-data-cache`, checked together.
+    func dataCacheChoice() throws -> MountSpec.DataCache {
+        if noDataCache {
+            guard cacheSize == nil else { throw DaemonError(.usage, "--cache-size and --no-data-cache do not go together", fix: "give one of them") }
+            return .off
+        }
+        guard let cacheSize else { return .on(capacity: nil) }
+        guard case .bytes(let n) = try? BucketSpec.parseQuota(cacheSize), n >= 16 << 20 else {
+            throw DaemonError(.usage, "--cache-size \(cacheSize.prefix(40)) is not a size of at least 16M", fix: "e.g. --cache-size 10G (binary units), or --no-data-cache")
+        }
+        return .on(capacity: n)
     }
 
     /// `--endpoint`: an http(s) URL with a host; `example` is shown when it is not.

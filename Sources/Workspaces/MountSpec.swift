@@ -40,6 +40,14 @@ public struct MountSpec {
     /// Seconds one request to the store may take (`--io-timeout`).
     public var ioTimeout: Double = 60
 
+    /// Whether file contents are kept on disk across reads and mounts, and how much of them.
+    public enum DataCache: Sendable, Equatable {
+        case off
+        /// nil: a quarter of the free space under the cache's directory.
+        case on(capacity: Int64?)
+    }
+    public var dataCache = DataCache.on(capacity: nil)
+
     public init(endpoint: URL, bucket: String, prefix: String, region: String, mountpoint: String, readOnly: Bool, allowOther: Bool,
          metadataTTL: Double, cacheDir: String?, credentialsFile: String?, defaults: AttributeDefaults, paths: Paths,
          credentials given: S3Credentials? = nil) throws {
@@ -69,6 +77,11 @@ public struct MountSpec {
     /// What HEADs said about this source's objects, kept across mounts (see `AttributeCache`).
     public var attributeCacheFile: String {
         paths.dataDir + "/attributes/" + String(Self.slug(endpoint.absoluteString + " " + bucket).prefix(200)) + ".sqlite"
+    }
+
+    /// Where this source's file contents are kept across mounts (see `BlockCache`).
+    public var blockCacheDirectory: String {
+        paths.dataDir + "/blocks/" + String(Self.slug(endpoint.absoluteString + " " + bucket).prefix(200))
     }
 
     public static func registryFile(for mountpoint: String, paths: Paths) -> String { MountRegistry.directory(paths) + "/" + slug(mountpoint) + ".json" }

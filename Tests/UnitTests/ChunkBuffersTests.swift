@@ -32,7 +32,7 @@ import TestSupport
         try store.put("big", data: body, metadata: [:])
         let pool = WorkerPool(threads: 4, name: "t-ra")
         let ra = ReadAhead(key: "big", etag: nil, size: Int64(body.count),
-                           tuning: .init(chunkSize: 256 << 10, initialWindow: 2, maxWindow: 4), store: store, pool: pool)
+                           tuning: .init(chunkSize: 256 << 10, initialWindow: 2, maxWindow: 4), reads: CachedReads(store: store, cache: nil), pool: pool)
         var got = Data()
         var offset: Int64 = 0
         while offset < Int64(body.count) {

@@ -35,6 +35,10 @@ struct MountCommand: AsyncParsableCommand {
     @Option(help: "0600 JSON file with access_key_id and secret_access_key.") var credentialsFile: String?
     @Option(help: "Seconds attributes and listings are cached.") var metadataTTL: Double = 1
     @Option(help: "Directory for staging files (default: under the data directory).") var cacheDir: String?
+    @Option(help: ArgumentHelp("Disk space for file contents kept across reads and mounts (e.g. 10G).",
+                               discussion: "Default: a quarter of the free space under the data directory; the cache never fills the disk past 80 %."))
+    var cacheSize: String?
+    @Flag(help: "Keep no file contents on disk: every read asks the store.") var noDataCache = false
     @Flag(help: "Refuse every write with EROFS.") var readOnly = false
     @Flag(help: "Let other users access the mount (allow_other).") var allowOther = false
     @Flag(help: "Stay in the foreground until unmounted or signalled.") var foreground = false
@@ -65,6 +69,7 @@ struct MountCommand: AsyncParsableCommand {
             (request.endpoint, request.bucket, request.prefix, request.region) = (endpoint, bucket, prefix, region)
             (request.credentialsFile, request.cacheDir, request.readOnly, request.allowOther) = (credentialsFile, cacheDir, readOnly, allowOther)
             (request.metadataTTL, request.ioTimeout) = (metadataTTL, ioTimeout)
+            (request.cacheSize, request.noDataCache) = (cacheSize, noDataCache)
             let spec = try request.spec(targets: targets, paths: try CLIRunner.resolvePaths())
             let log = MountLog.bootstrap()
             try spec.checkMountpoint(log: log)

@@ -2,10 +2,11 @@ import Foundation
 import Synchronization
 
 /// Read-ahead for one handle open for reading: while the reads are sequential, the object is
-/// fetched in chunks by parallel ranged GETs on the pool, `window` chunks ahead of the reader,
+/// fetched in chunks by parallel ranged GETs on the pool (or read from the block cache), `window` chunks ahead of the reader,
 /// the window doubling up to `maxWindow` as the reader keeps going. A read that jumps elsewhere
 /// is served from chunks already fetched or else not here (`read` returns nil: it goes to the
-/// store directly), and never fetches ahead, so random 4 KiB reads fetch at most 4 KiB each. Memory per handle stays below `(maxWindow + 2) × chunkSize`.
+/// store directly, or to the block cache: see `CachedReads`), and never fetches ahead. Memory
+/// per handle stays below `(maxWindow + 2) × chunkSize`.
 final class ReadAhead: @unchecked Sendable {
     enum Chunk {
         case pending
@@ -23,7 +24,7 @@ final class ReadAhead: @unchecked Sendable {
     let etag: String?
     let size: Int64
     let tuning: Tuning
-    let store: any ObjectStore
+    let reads: CachedReads
     let pool: WorkerPool
     /// Chunk memory reused from GET to GET: a fresh 8 MiB allocation is fresh pages, each faulted
     /// in and zeroed by the kernel before the GET's bytes overwrite it.
@@ -39,12 +40,12 @@ final class ReadAhead: @unchecked Sendable {
     private var streak = 0
     static let slack: Int64 = 1 << 20
 
-    init(key: String, etag: String?, size: Int64, tuning: Tuning = Tuning(), store: any ObjectStore, pool: WorkerPool) {
+    init(key: String, etag: String?, size: Int64, tuning: Tuning = Tuning(), reads: CachedReads, pool: WorkerPool) {
         self.key = key
         self.etag = etag
         self.size = size
         self.tuning = tuning
-        self.store = store
+        self.reads = reads
         self.pool = pool
         self.buffers = ChunkBuffers(size: Int(tuning.chunkSize), keep: tuning.maxWindow + 2)
         self.window = tuning.initialWindow
@@ -143,7 +144,8 @@ final class ReadAhead: @unchecked Sendable {
                 // SAFETY: `memory` is `tuning.chunkSize` ≥ hi - lo bytes that this GET alone uses until
                 // it is wrapped below; the Data then owns it and hands it back to `buffers` when its
                 // last slice is gone (or `giveBack` below, if the GET failed).
-                let n = try store.read(key, range: lo..<hi, etag: etag, into: UnsafeMutableRawBufferPointer(start: memory, count: Int(hi - lo)))
+                let n = try reads.read(key: key, etag: etag, size: size, range: lo..<hi,
+                                       into: UnsafeMutableRawBufferPointer(start: memory, count: Int(hi - lo)))
                 result = .ready(Data(bytesNoCopy: memory, count: n, deallocator: .custom { [buffers] p, _ in buffers.giveBack(p) }))
             } catch {
                 buffers.giveBack(memory)
@@ -153,6 +155,8 @@ final class ReadAhead: @unchecked Sendable {
             if !cancelled, case .pending = chunks[i] { chunks[i] = result }
             cond.broadcast()
             cond.unlock()
+            // The chunk for the block cache, once the reader may have it (`d` keeps its memory).
+            if case .ready(let d) = result, Int64(d.count) == hi - lo { reads.keep(chunk: d, key: key, etag: etag, from: lo, size: size) }
         }
     }
 }

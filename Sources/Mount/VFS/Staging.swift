@@ -17,6 +17,8 @@ final class Staging: @unchecked Sendable {
     private var bytes: Data?
     private var reserved = 0
     private var fd: Int32 = -1
+    /// Counts writes and truncations: a snapshot taken at one count serves only while it holds.
+    private var writes: UInt64 = 0
 
     /// An empty file, held in memory while it is small.
     init(path: String, memory: StagingMemory) {
@@ -37,6 +39,7 @@ final class Staging: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let end = offset + Int64(data.count)
+        writes &+= 1
         let done = try changeInMemory(toAtMost: end) { b in
             if Int64(b.count) < offset { b.append(Data(count: Int(offset) - b.count)) }
             b.replaceSubrange(Int(offset)..<min(b.count, Int(end)), with: data)
@@ -59,11 +62,40 @@ final class Staging: @unchecked Sendable {
     func truncate(_ size: Int64) throws {
         lock.lock()
         defer { lock.unlock() }
+        writes &+= 1
         let done = try changeInMemory(toAtMost: size) { b in
             if size < Int64(b.count) { b.removeSubrange(Int(size)...) } else { b.append(Data(count: Int(size) - b.count)) }
         }
         guard done || ftruncate(fd, off_t(size)) == 0 else {
             throw VFSError(errno == ENOSPC ? .noSpace : .io, "ftruncate: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// How many writes and truncations the bytes have had.
+    var writeCount: UInt64 { lock.withLock { writes } }
+
+    /// A reader of the bytes as they were after `expected` writes, valid as long as no write
+    /// follows (it answers nil from then on), and also after `remove`: it holds its own
+    /// descriptor of the staging file (or the bytes in memory). Nil when a write followed already.
+    func snapshot(afterWrites expected: UInt64) -> (@Sendable (Range<Int64>) -> Data?)? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard writes == expected else { return nil }
+        if let b = bytes {
+            return { r in
+                let lo = Int(min(r.lowerBound, Int64(b.count)))
+                return b.subdata(in: lo..<min(b.count, lo + r.count))
+            }
+        }
+        let own = dup(fd)
+        guard own >= 0 else { return nil }
+        let held = HeldDescriptor(own)
+        return { [self] r in
+            lock.lock()
+            defer { lock.unlock() }
+            // After `remove` nothing writes the file any more; before, a write ends the snapshot.
+            guard writes == expected else { return nil }
+            return try? StagingIO.read(held.fd, offset: r.lowerBound, count: r.count)
         }
     }
 
@@ -93,6 +125,13 @@ final class Staging: @unchecked Sendable {
             Glibc.unlink(path)
             fd = -1
         }
+    }
+
+    /// A descriptor closed when the last closure holding it goes.
+    final class HeldDescriptor: Sendable {
+        let fd: Int32
+        init(_ fd: Int32) { self.fd = fd }
+        deinit { close(fd) }
     }
 
     /// Applies `change` to the bytes in memory when they may be `size` bytes long afterwards and

@@ -87,7 +87,7 @@ extension VFS {
             }
             if !holds && node.size > 0 {
                 h.readAhead = ReadAhead(key: node.key, etag: node.etag, size: node.size, tuning: options.readAhead,
-                                        store: store, pool: readPool)
+                                        reads: contents, pool: readPool)
             }
             s.handles[fh] = h
             return fh
@@ -115,8 +115,8 @@ extension VFS {
             metrics.fuseRead(r.data.count, fromCache: r.hit)
             return r.data
         }
-        let data = try store.read(h.key, range: offset..<end, etag: h.etag)
-        metrics.fuseRead(data.count, fromCache: false)
+        let (data, hit) = try contents.read(key: h.key, etag: h.etag, size: h.size, range: offset..<end)
+        metrics.fuseRead(data.count, fromCache: hit)
         return data
     }
 

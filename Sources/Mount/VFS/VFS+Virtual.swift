@@ -6,8 +6,11 @@ extension VFS {
     /// What the kernel and libfuse agreed at INIT (shown in `.config`).
     public func noteKernel(_ facts: [String: String]) { kernel.withLock { $0.merge(facts) { _, b in b } } }
 
+    /// Size 0, as /proc files: the content is a snapshot taken at `open` (read with direct I/O
+    /// to its end), so no size given before could be right — a reader that trusted one would cut
+    /// a snapshot that grew since.
     func virtualAttr(_ ino: UInt64) throws -> FileAttr {
-        FileAttr(ino: ino, size: Int64(try virtualContent(ino).utf8.count), mode: NodeKind.file.typeBits | 0o444,
+        FileAttr(ino: ino, size: 0, mode: NodeKind.file.typeBits | 0o444,
                  uid: options.defaults.uid, gid: options.defaults.gid, mtime: clock.now(), nlink: 1)
     }
 
@@ -15,10 +18,11 @@ extension VFS {
     func virtualContent(_ ino: UInt64) throws -> String {
         if ino == Self.statsIno {
             let (inodes, pending) = state.withLock { s in (s.nodes.count, s.open.values.filter(\.dirty).count) }
-            return metrics.render(inodes: inodes, pendingUploads: pending)
+            return metrics.render(inodes: inodes, pendingUploads: pending, blockCache: options.blockCache?.stats)
         }
         let info: [String: Any] = ["prefix": options.prefix, "metadata_ttl_seconds": options.metadataTTL,
                                    "read_only": options.readOnly, "cache_dir": options.cacheDir,
+                                   "data_cache": options.blockCache.map { ["directory": $0.options.directory, "block_size": $0.blockSize] as [String: Any] } ?? false,
                                    "default_uid": options.defaults.uid, "default_gid": options.defaults.gid,
                                    "default_file_mode": String(options.defaults.fileMode, radix: 8),
                                    "default_dir_mode": String(options.defaults.directoryMode, radix: 8)]

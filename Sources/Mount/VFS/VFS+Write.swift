@@ -97,6 +97,7 @@ extension VFS {
     /// The upload itself; the caller holds the inode's gate.
     func uploadNow(_ ino: UInt64) throws {
         guard let o = state.withLock({ $0.open[ino] }), o.dirty, !o.unlinked else { return }
+        let writesAtStart = o.staging.writeCount
         let n = try node(ino)
         var attrs = n.attrs
         if !o.mtimeSet { attrs.mtime = clock.now().rounded(.down) }  // whole seconds, as stored
@@ -130,7 +131,7 @@ extension VFS {
             throw Self.uploadError(error, key: n.key)
         }
         prefetch.invalidate(n.key)
-        state.withLock { s in
+        let unchanged = state.withLock { s -> Bool in
             let unchanged = s.open[ino]?.changes == o.changes
             if unchanged {
                 s.open[ino]?.dirty = false
@@ -138,7 +139,7 @@ extension VFS {
             }
             s.open[ino]?.emptyCreate = false
             if s.open[ino]?.base != nil { s.open[ino]?.base = BaseObject(key: n.key, etag: meta.etag, size: meta.size) }
-            guard var node = s.nodes[ino] else { return }
+            guard var node = s.nodes[ino] else { return unchanged }
             node.size = meta.size
             node.etag = meta.etag
             node.attrs = attrs
@@ -151,6 +152,10 @@ extension VFS {
                 hd.size = meta.size
                 s.handles[fh] = hd
             }
+            return unchanged
+        }
+        if unchanged, o.local == nil, let etag = meta.etag, let snapshot = o.staging.snapshot(afterWrites: writesAtStart) {
+            contents.keepUploaded(key: n.key, etag: etag, size: meta.size, readBlock: snapshot)
         }
     }
 

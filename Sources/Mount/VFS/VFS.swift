@@ -125,6 +125,8 @@ public final class VFS: Sendable {
     /// Threads and answers of the HEADs sent ahead after a listing.
     let metaPool: WorkerPool
     let prefetch: MetaPrefetch
+    /// Reads of file contents, through the block cache when there is one.
+    public let contents: CachedReads
 
     public init(store: any ObjectStore, options: VFSOptions, clock: any Clock = SystemClock(), metrics: MountMetrics = MountMetrics()) {
         self.metrics = metrics
@@ -136,6 +138,7 @@ public final class VFS: Sendable {
         self.metaPool = WorkerPool(threads: 8, name: "gt-head")
         self.uploadPool = WorkerPool(threads: S3ObjectStore.uploadWidth, name: "gt-upload")
         self.prefetch = MetaPrefetch(store: store, pool: metaPool, clock: clock, ttl: options.metadataTTL)
+        self.contents = CachedReads(store: store, cache: options.blockCache, fetchSize: options.cacheFetchSize, pool: readPool)
         var s = State()
         let rootAttrs = PosixAttributes(mode: NodeKind.directory.typeBits | options.defaults.directoryMode,
                                         uid: options.defaults.uid, gid: options.defaults.gid, mtime: clock.now().rounded(.down))
@@ -148,6 +151,7 @@ public final class VFS: Sendable {
         readPool.shutdown()
         metaPool.shutdown()
         uploadPool.shutdown()
+        contents.close()
     }
 
     // MARK: lookup / forget / getattr

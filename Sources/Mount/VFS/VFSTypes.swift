@@ -49,6 +49,10 @@ public struct VFSOptions: Sendable {
     public var processIsAlive: @Sendable (Int32) -> Bool = { _ in true }
     /// Chunk size and window of sequential read-ahead.
     var readAhead = ReadAhead.Tuning()
+    /// Where file contents are kept across reads and mounts; nil: every read asks the store.
+    public var blockCache: BlockCache? = nil
+    /// Bytes fetched around a read the block cache misses (rounded to its blocks).
+    public var cacheFetchSize: Int64 = 4 << 20
 
     public init(prefix: String = "", metadataTTL: Double = 1, defaults: AttributeDefaults, readOnly: Bool = false,
                 cacheDir: String = NSTemporaryDirectory()) {
