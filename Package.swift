@@ -41,7 +41,8 @@ let package = Package(
         // Files that hold secrets: atomic, private writes; how a key is masked.
         .target(name: "Credentials", dependencies: []),
         // The filesystem core: talks to an ObjectStore, never to libfuse or curl directly.
-        .target(name: "Mount", dependencies: ["S3", "CFuse3", "CFuseShim", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Mount", dependencies: ["S3", "CFuse3", "CFuseShim", "CGaragetytus", .product(name: "GRDB", package: "GRDB.swift"),
+                                              .product(name: "Crypto", package: "swift-crypto")]),
 
         // Layer 2: the daemon.
         .target(name: "Daemon", dependencies: [

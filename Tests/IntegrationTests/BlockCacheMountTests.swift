@@ -71,6 +71,7 @@ import Glibc
         (mnt, _) = try h.mountWithGrant(g, bucket: "files")
         #expect(holds(mnt + "/big.bin", big))
         #expect(gets(mnt) == 0, "a remount fetched \(gets(mnt)) bytes")
+        #expect(mountStat(mnt, "garagetytus_blockcache_stored_total") == 0, "blocks read from the cache are not written again")
         #expect((mountStat(mnt, "juicefs_blockcache_hits") ?? 0) > 0, "\((try? String(contentsOfFile: mnt + "/.stats", encoding: .utf8)) ?? "")")
         #expect(try h.run(["unmount", mnt]).status == 0)
 

@@ -1,3 +1,4 @@
+import CGaragetytus
 import Foundation
 import Mount
 import Synchronization
@@ -25,6 +26,15 @@ import Glibc
         return subs.filter { $0.count == 2 }.flatMap { s in
             ((try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/\(s)")) ?? []).map { "\(dir)/\(s)/\($0)" }
         }
+    }
+
+    @Test func theChecksumIsCRC32C() {
+        // The check value of the Castagnoli CRC, and one longer than a step, unaligned.
+        #expect(gt_crc32c(Array("123456789".utf8), 9) == 0xE306_9283)
+        let bytes = Array(repeating: UInt8(0), count: 32)
+        #expect(gt_crc32c(bytes, 32) == 0x8A91_36AA)
+        let unaligned = Array("x123456789".utf8)
+        unaligned.withUnsafeBytes { #expect(gt_crc32c($0.baseAddress! + 1, 9) == 0xE306_9283) }
     }
 
     @Test func aStoredBlockIsReadBackForItsVersionOnlyAndAcrossInstances() throws {

@@ -1,6 +1,11 @@
 #ifndef GARAGETYTUS_CGARAGETYTUS_H
 #define GARAGETYTUS_CGARAGETYTUS_H
 #include <sys/types.h>
+#include <stdint.h>
+#include <stddef.h>
+
+/// CRC-32C (Castagnoli) of `length` bytes: the block cache's checksum.
+uint32_t gt_crc32c(const void *data, size_t length);
 
 /// Fork and exec `path` with `argv`/`envp`.
 /// In the child: signal dispositions and mask reset to defaults, stdin from /dev/null,

@@ -1,3 +1,4 @@
+import CGaragetytus
 import Crypto
 import Foundation
 #if canImport(Glibc)
@@ -10,7 +11,7 @@ import Synchronization
 /// for another version of the object. Least recently used blocks go first when the cache would
 /// grow past `capacity`, and no block is written while the filesystem under it has less than
 /// `reserve` of its size free (the daemon turns read-only at 10 % free: the cache never pushes it
-/// there). Each file carries a SHA-256 of its bytes, checked the first time this process reads
+/// there). Each file carries a CRC-32C of its bytes, checked the first time this process reads
 /// the file (and again when the file changed since); a damaged, truncated or unreadable file is a
 /// miss and a log line, never an error and never wrong bytes. Two mounts of one bucket may share
 /// the directory: files are written whole under a temporary name and renamed into place.
@@ -97,7 +98,7 @@ public final class BlockCache: Sendable {
     /// Block files open for reading, so a 4 KiB read is one `pread` (and an `fstat`).
     private let openFiles = Mutex(OpenFiles())
     static let headerSize = 48
-    static let magic = Array("GTBLOCK1".utf8)
+    static let magic = Array("GTBLOCK2".utf8)
 
     public init(_ options: Options, onError: @escaping @Sendable (String) -> Void = { _ in }) {
         self.options = options
@@ -315,20 +316,23 @@ public final class BlockCache: Sendable {
 
     func path(_ name: String) -> String { "\(options.directory)/\(name.prefix(2))/\(name)" }
 
+    /// magic, length (little-endian UInt64), CRC-32C of the body (little-endian UInt32), zeros.
     static func header(for data: UnsafeRawBufferPointer) -> [UInt8] {
         var out = magic
         withUnsafeBytes(of: UInt64(data.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: SHA256.hash(data: data))
+        withUnsafeBytes(of: gt_crc32c(data.baseAddress, data.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: [UInt8](repeating: 0, count: headerSize - out.count))
         return out
     }
 
-    /// Whether a block file's header (magic, length, SHA-256) says `body` is its sound content.
+    /// Whether a block file's header (magic, length, CRC-32C) says `body` is its sound content.
     static func verify(header: [UInt8], body: UnsafeRawBufferPointer) -> Bool {
         guard header.count == headerSize, Array(header[0..<8]) == magic else { return false }
         var length: UInt64 = 0
         for i in 0..<8 { length |= UInt64(header[8 + i]) << (8 * UInt64(i)) }
-        guard length == UInt64(body.count) else { return false }
-        return Array(SHA256.hash(data: body)) == Array(header[16..<headerSize])
+        var crc: UInt32 = 0
+        for i in 0..<4 { crc |= UInt32(header[16 + i]) << (8 * UInt32(i)) }
+        return length == UInt64(body.count) && crc == gt_crc32c(body.baseAddress, body.count)
     }
 
     private func damaged(_ name: String, _ path: String, _ why: String) -> Bool {

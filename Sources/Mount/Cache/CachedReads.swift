@@ -53,15 +53,15 @@ public final class CachedReads: Sendable {
     }
 
     /// `read` into caller-owned memory of at least `range.count` bytes (a read-ahead chunk, which
-    /// starts on a block boundary); returns how many came. What the store sent is not kept here:
-    /// see `keep(chunk:)`.
-    func read(key: String, etag: String?, size: Int64, range: Range<Int64>, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    /// starts on a block boundary); returns how many came, and whether from the cache. What the
+    /// store sent is not kept here: see `keep(chunk:)`.
+    func read(key: String, etag: String?, size: Int64, range: Range<Int64>, into buffer: UnsafeMutableRawBufferPointer) throws -> (count: Int, cached: Bool) {
         guard let cache, let etag, !range.isEmpty else {
-            return try store.read(key, range: range, etag: etag, into: buffer)
+            return (try store.read(key, range: range, etag: etag, into: buffer), false)
         }
-        if cachedBytes(cache, key: key, etag: etag, range: range, into: buffer) { return range.count }
+        if cachedBytes(cache, key: key, etag: etag, range: range, into: buffer) { return (range.count, true) }
         cache.missed()
-        return try store.read(key, range: range, etag: etag, into: buffer)
+        return (try store.read(key, range: range, etag: etag, into: buffer), false)
     }
 
     /// Keeps a read-ahead chunk (which starts on a block boundary at `from`) in the cache, from
@@ -158,8 +158,10 @@ public final class CachedReads: Sendable {
     /// Blocks of a file just uploaded as version `etag`, read from its staging file in the
     /// background by `readBlock`, which answers nil once the file is no longer that version
     /// (written again, or gone): the rest is then not kept.
+    /// Only files of a block or more: a small file is one short GET to read again, while a block
+    /// file for each small file created cost creates a quarter of their rate (bench/creates.sh).
     func keepUploaded(key: String, etag: String, size: Int64, readBlock: @escaping @Sendable (Range<Int64>) -> Data?) {
-        guard let writer, size > 0 else { return }
+        guard let writer, let cache, size >= Int64(cache.blockSize) else { return }
         writer.submit(.file(key: key, etag: etag, size: size, read: readBlock))
     }
 

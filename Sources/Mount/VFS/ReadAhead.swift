@@ -139,14 +139,16 @@ final class ReadAhead: @unchecked Sendable {
             cond.unlock()
             guard wanted else { return }
             let result: Chunk
+            var fetched = false
             let memory = buffers.take()
             do {
                 // SAFETY: `memory` is `tuning.chunkSize` ≥ hi - lo bytes that this GET alone uses until
                 // it is wrapped below; the Data then owns it and hands it back to `buffers` when its
                 // last slice is gone (or `giveBack` below, if the GET failed).
-                let n = try reads.read(key: key, etag: etag, size: size, range: lo..<hi,
-                                       into: UnsafeMutableRawBufferPointer(start: memory, count: Int(hi - lo)))
+                let (n, hit) = try reads.read(key: key, etag: etag, size: size, range: lo..<hi,
+                                              into: UnsafeMutableRawBufferPointer(start: memory, count: Int(hi - lo)))
                 result = .ready(Data(bytesNoCopy: memory, count: n, deallocator: .custom { [buffers] p, _ in buffers.giveBack(p) }))
+                fetched = !hit
             } catch {
                 buffers.giveBack(memory)
                 result = .failed(error)
@@ -156,7 +158,7 @@ final class ReadAhead: @unchecked Sendable {
             cond.broadcast()
             cond.unlock()
             // The chunk for the block cache, once the reader may have it (`d` keeps its memory).
-            if case .ready(let d) = result, Int64(d.count) == hi - lo { reads.keep(chunk: d, key: key, etag: etag, from: lo, size: size) }
+            if fetched, case .ready(let d) = result, Int64(d.count) == hi - lo { reads.keep(chunk: d, key: key, etag: etag, from: lo, size: size) }
         }
     }
 }
