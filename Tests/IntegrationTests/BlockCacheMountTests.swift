@@ -111,6 +111,20 @@ import Glibc
         defer { h.forceUnmount(mnt) }
         #expect(holds(mnt + "/written.bin", written))
         #expect(gets(mnt) == 0, "a file written through the mount was fetched again (\(gets(mnt)) bytes)")
+
+        // Another client changes the mode by a metadata-only copy (as s3fs's chmod does) and
+        // deletes the other file: both show within the metadata TTL (1 s), the blocks on disk
+        // notwithstanding — the mode is new, the bytes are the object's, the deleted file is gone.
+        try client.copy(bucket: "files", from: "written.bin", to: "written.bin", metadata: ["mode": "\(0o100600)"])
+        try client.delete(bucket: "files", key: "big.bin")
+        let seenBy = Date().addingTimeInterval(1.5)
+        var st = stat()
+        while Date() < seenBy && (stat(mnt + "/written.bin", &st) != 0 || st.st_mode != 0o100600 || FileManager.default.fileExists(atPath: mnt + "/big.bin")) {
+            usleep(50_000)
+        }
+        #expect(stat(mnt + "/written.bin", &st) == 0 && st.st_mode == 0o100600)
+        #expect(holds(mnt + "/written.bin", written))
+        #expect(open(mnt + "/big.bin", O_RDONLY) == -1 && errno == ENOENT)
     }
 
     @Test func aSmallCapacityEvictsAFullDiskIsAMissAndTheCacheCanBeTurnedOff() throws {
