@@ -49,6 +49,20 @@ public enum MountControl {
             unlink(registry)
             throw DaemonError(.usage, "\(mountpoint) is not mounted")
         }
+        if pid == nil {
+            // Mounted, but not from this home (another GARAGETYTUS_HOME, or another tool): its
+            // process may well be alive, so it is asked to end as any live mount is.
+            if umount2(mountpoint, 0) != 0 {
+                if errno == EBUSY {
+                    throw DaemonError(.failed, "\(mountpoint) is busy", fix: "close the files open in it (see: fuser -vm \(mountpoint)) and try again")
+                }
+                guard umount2(mountpoint, Int32(MNT_DETACH)) == 0 else {
+                    throw DaemonError(.failed, "cannot unmount \(mountpoint): \(String(cString: strerror(errno)))")
+                }
+            }
+            unlink(registry)
+            return "no record of this mount in this home; unmounted \(mountpoint)"
+        }
         if !alive {
             guard umount2(mountpoint, Int32(MNT_DETACH)) == 0 else {
                 throw DaemonError(.failed, "cannot clean up the stale mount on \(mountpoint): \(String(cString: strerror(errno)))")

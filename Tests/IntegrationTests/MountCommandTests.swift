@@ -6,6 +6,31 @@ import TestSupport
 
 /// `garagetytus mount` / `unmount` as a container entrypoint uses them: real processes, real FUSE.
 @Suite(.serialized) struct MountCommandTests {
+    @Test func unmountFromAnotherHomeSaysWhatItKnowsAndEndsTheLiveMountCleanly() throws {
+        let h = try DaemonHarness(name: "mhome")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        try h.createBucket("work")
+        let g = try h.mintGrant("work")
+        let (mnt, _) = try h.mountWithGrant(g, bucket: "work")
+        defer { h.forceUnmount(mnt) }
+        let pid = try #require(h.mountPID(mnt))
+        #expect(FileManager.default.createFile(atPath: mnt + "/kept.txt", contents: Data("kept".utf8)))
+
+        // Another home has no record of this mount: it says so, and the live process is asked to
+        // end as any unmount asks (it exits by itself, not killed), not told it had died.
+        let other = h.home + "/other-home"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        let r = try h.run(["unmount", mnt], env: ["GARAGETYTUS_HOME": other])
+        #expect(r.status == 0 && r.stdout.contains("no record of this mount in this home; unmounted"), "\(r.stdout)\(r.stderr)")
+        #expect(!r.stdout.contains("died"))
+        let deadline = Date().addingTimeInterval(10)
+        while Sentinel.processIsAlive(pid) && Date() < deadline { usleep(20_000) }
+        #expect(!Sentinel.processIsAlive(pid), "the mount process ended")
+        #expect(h.mountLogs().contains("unmounted \(mnt)"), "it ended by its own unmount path")
+        #expect(try h.gatewayClient(g).get(bucket: "work", key: "kept.txt") == Data("kept".utf8))
+    }
+
     @Test func mountIsReadyWhenItReturnsRefusesBadInputAndRecoversFromKill9() throws {
         let h = try DaemonHarness(name: "mcmd")
         defer { _ = try? h.run(["stop"]) }

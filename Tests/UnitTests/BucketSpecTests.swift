@@ -16,6 +16,16 @@ import Testing
         #expect(throws: DaemonError.self) { try BucketSpec(name: "keep", ttl: "1h", quota: "unlimited", confirmed: false) }
         let s = try BucketSpec(name: "keep", ttl: "permanent", quota: "unlimited", confirmed: true)
         #expect(s.ttl == .permanent && s.quota == .unlimited)
+        // The refusal reads as English for each kind.
+        for (ttl, quota, text) in [("permanent", "1G", "a permanent bucket"), ("1h", "unlimited", "an unlimited bucket"),
+                                   ("permanent", "unlimited", "a permanent, unlimited bucket")] {
+            do {
+                _ = try BucketSpec(name: "keep", ttl: ttl, quota: quota, confirmed: false)
+                Issue.record("\(ttl) \(quota) was not refused")
+            } catch let e as DaemonError {
+                #expect(e.message.hasPrefix(text + " needs confirmation"), "\(e.message)")
+            }
+        }
     }
 
     @Test(arguments: ["ab", String(repeating: "a", count: 64), "Upper", "-dash", "dash-", "a..b", "192.168.0.1", "under_score", "sp ace", "ünï", ""])

@@ -37,7 +37,8 @@ public struct BucketSpec: Sendable, Equatable {
         let t = try Self.parseTTL(ttl)
         let q = try Self.parseQuota(quota)
         if !confirmed && (t == .permanent || q == .unlimited) {
-            throw DaemonError(.usage, "a \(t == .permanent ? "permanent" : "")\(t == .permanent && q == .unlimited ? ", " : "")\(q == .unlimited ? "unlimited" : "") bucket needs confirmation",
+            let kind = [t == .permanent ? "permanent" : nil, q == .unlimited ? "unlimited" : nil].compactMap { $0 }.joined(separator: ", ")
+            throw DaemonError(.usage, "\(kind.hasPrefix("u") ? "an" : "a") \(kind) bucket needs confirmation",
                               fix: "add --confirm-yes-really")
         }
         self.name = name
