@@ -1,5 +1,3 @@
-import CGaragetytus
-import Crypto
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -57,30 +55,6 @@ public final class BlockCache: Sendable {
         var verified: FileID?
     }
 
-    /// A block file open for reading, closed when the last reader lets go of it.
-    final class OpenBlock: Sendable {
-        let fd: Int32
-        init(_ fd: Int32) { self.fd = fd }
-        deinit { close(fd) }
-    }
-
-    /// The last `limit` block files read, by name (the first opened goes first).
-    struct OpenFiles {
-        var files: [String: OpenBlock] = [:]
-        var order: [String] = []
-        let limit = 256
-
-        mutating func insert(_ name: String, _ file: OpenBlock) {
-            if files.updateValue(file, forKey: name) == nil { order.append(name) }
-            while order.count > limit { files[order.removeFirst()] = nil }
-        }
-
-        mutating func remove(_ name: String) {
-            guard files.removeValue(forKey: name) != nil else { return }
-            order.removeAll { $0 == name }
-        }
-    }
-
     struct State {
         var entries: [String: Entry] = [:]
         var total: Int64 = 0
@@ -94,7 +68,7 @@ public final class BlockCache: Sendable {
     private let state: Mutex<State>
     private let report: @Sendable (String) -> Void
     private let told = Mutex<Set<String>>([])
-    private let hashes = Mutex<[String: String]>([:])
+    let hashes = Mutex<[String: String]>([:])
     /// Block files open for reading, so a 4 KiB read is one `pread` (and an `fstat`).
     private let openFiles = Mutex(OpenFiles())
     static let headerSize = 48
@@ -278,62 +252,7 @@ public final class BlockCache: Sendable {
     /// A miss that was not a file's fault (no file): counted for the hit ratio.
     public func missed() { state.withLock { $0.stats.misses += 1 } }
 
-    // MARK: - Files
-
-    /// The file name of a block: a hash of the object's key and ETag, and the block's index.
-    static func name(key: String, etag: String, index: Int64) -> String {
-        "\(versionHash(key: key, etag: etag))-\(index)"
-    }
-
-    /// 128 bits of SHA-256 over key, NUL, ETag, in hex.
-    static func versionHash(key: String, etag: String) -> String {
-        var h = SHA256()
-        h.update(data: Array(key.utf8))
-        h.update(data: [0])
-        h.update(data: Array(etag.utf8))
-        let digits = Array("0123456789abcdef".utf8)
-        var hex = [UInt8]()
-        hex.reserveCapacity(32)
-        for b in h.finalize().prefix(16) {
-            hex.append(digits[Int(b >> 4)])
-            hex.append(digits[Int(b & 15)])
-        }
-        return String(decoding: hex, as: UTF8.self)
-    }
-
-    /// `name`, with the hash of the versions read lately remembered (a read of 4 KiB should not
-    /// cost a SHA-256 of its key).
-    func blockName(key: String, etag: String, index: Int64) -> String {
-        let id = key + "\u{0}" + etag
-        if let h = hashes.withLock({ $0[id] }) { return "\(h)-\(index)" }
-        let h = Self.versionHash(key: key, etag: etag)
-        hashes.withLock { m in
-            if m.count >= 4096 { m.removeAll() }
-            m[id] = h
-        }
-        return "\(h)-\(index)"
-    }
-
-    func path(_ name: String) -> String { "\(options.directory)/\(name.prefix(2))/\(name)" }
-
-    /// magic, length (little-endian UInt64), CRC-32C of the body (little-endian UInt32), zeros.
-    static func header(for data: UnsafeRawBufferPointer) -> [UInt8] {
-        var out = magic
-        withUnsafeBytes(of: UInt64(data.count).littleEndian) { out.append(contentsOf: $0) }
-        withUnsafeBytes(of: gt_crc32c(data.baseAddress, data.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: [UInt8](repeating: 0, count: headerSize - out.count))
-        return out
-    }
-
-    /// Whether a block file's header (magic, length, CRC-32C) says `body` is its sound content.
-    static func verify(header: [UInt8], body: UnsafeRawBufferPointer) -> Bool {
-        guard header.count == headerSize, Array(header[0..<8]) == magic else { return false }
-        var length: UInt64 = 0
-        for i in 0..<8 { length |= UInt64(header[8 + i]) << (8 * UInt64(i)) }
-        var crc: UInt32 = 0
-        for i in 0..<4 { crc |= UInt32(header[16 + i]) << (8 * UInt32(i)) }
-        return length == UInt64(body.count) && crc == gt_crc32c(body.baseAddress, body.count)
-    }
+    // MARK: - Damage, eviction, the startup scan (names and formats: BlockCache+Files.swift)
 
     private func damaged(_ name: String, _ path: String, _ why: String) -> Bool {
         unlink(path)
@@ -397,18 +316,6 @@ public final class BlockCache: Sendable {
         }
         for v in victims { unlink(path(v)) }
         openFiles.withLock { o in victims.forEach { o.remove($0) } }
-    }
-
-    static func freeBytes(_ path: String) -> Int64? {
-        var v = statvfs()
-        guard statvfs(path, &v) == 0 || statvfs((path as NSString).deletingLastPathComponent, &v) == 0 else { return nil }
-        return Int64(v.f_bavail) * Int64(v.f_frsize)
-    }
-
-    static func fsBytes(_ path: String) -> Int64? {
-        var v = statvfs()
-        guard statvfs(path, &v) == 0 else { return nil }
-        return Int64(v.f_blocks) * Int64(v.f_frsize)
     }
 
     /// Tells the first failure of each kind (a full disk would otherwise log every block).
