@@ -68,17 +68,21 @@ public final class CachedReads: Sendable {
     /// the chunk's own memory, on the calling thread.
     func keep(chunk: Data, key: String, etag: String?, from: Int64, size: Int64) {
         guard let cache, let etag, from % Int64(cache.blockSize) == 0 else { return }
+        // Also over blocks it holds: one of them may be damaged (the chunk missed).
+        chunk.withUnsafeBytes { storeBlocks(cache, $0, key: key, etag: etag, from: from, size: size) }
+    }
+
+    /// Stores the blocks of `data` (which starts on a block boundary at `from`) on the calling
+    /// thread; a piece shorter than a block only when it ends the object (`size`).
+    private func storeBlocks(_ cache: BlockCache, _ data: UnsafeRawBufferPointer, key: String, etag: String, from: Int64, size: Int64) {
         let bs = cache.blockSize
-        chunk.withUnsafeBytes { data in
-            var offset = 0
-            while offset < data.count {
-                let n = min(bs, data.count - offset)
-                guard n == bs || from + Int64(offset + n) == size else { return }
-                // Also over blocks it holds: one of them may be damaged (the chunk missed).
-                cache.store(key: key, etag: etag, index: (from + Int64(offset)) / Int64(bs),
-                            bytes: UnsafeRawBufferPointer(rebasing: data[offset ..< offset + n]))
-                offset += n
-            }
+        var offset = 0
+        while offset < data.count {
+            let n = min(bs, data.count - offset)
+            guard n == bs || from + Int64(offset + n) == size else { return }
+            cache.store(key: key, etag: etag, index: (from + Int64(offset)) / Int64(bs),
+                        bytes: UnsafeRawBufferPointer(rebasing: data[offset ..< offset + n]))
+            offset += n
         }
     }
 
@@ -88,7 +92,7 @@ public final class CachedReads: Sendable {
     /// Only for objects up to `fillLimit` and a quarter of the cache's capacity; a change of the
     /// object (stale) stops it.
     private func fillAfterRandomMisses(_ cache: BlockCache, id: String, key: String, etag: String, size: Int64) {
-        guard let pool, let writer, size <= Self.fillLimit, size <= cache.stats.capacity / 4 else { return }
+        guard let pool, size <= Self.fillLimit, size <= cache.stats.capacity / 4 else { return }
         let start = randomMisses.withLock { m -> Bool in
             if m.count >= 1024 { m = m.filter { $0.value == .max } }
             let n = m[id, default: 0]
@@ -116,13 +120,7 @@ public final class CachedReads: Sendable {
                         next.withLock { $0 = windows }  // changed or failing: the reads fetch what they need
                         return
                     }
-                    var offset: Int64 = 0
-                    while offset < hi - lo {
-                        let n = min(bs, hi - lo - offset)
-                        cache.store(key: key, etag: etag, index: (lo + offset) / bs,
-                                    bytes: UnsafeRawBufferPointer(rebasing: dest[Int(offset) ..< Int(offset + n)]))
-                        offset += n
-                    }
+                    storeBlocks(cache, UnsafeRawBufferPointer(dest), key: key, etag: etag, from: lo, size: size)
                 }
             }
         }
