@@ -116,11 +116,13 @@ import Glibc
         let meta = try store.put("f", data: body, metadata: [:])
         let etag = try #require(meta.etag)
         let counting = CountingStore(inner: store)
-        let reads = CachedReads(store: counting, cache: cache(blockSize: 64 << 10), fetchSize: 256 << 10)
+        let bc = cache(blockSize: 64 << 10)
+        let reads = CachedReads(store: counting, cache: bc, fetchSize: 256 << 10)
         let size = Int64(body.count)
         let first = try reads.read(key: "f", etag: etag, size: size, range: 70_000..<74_096)
         #expect(first.data == body.subdata(in: 70_000..<74_096) && !first.hit)
         #expect(counting.ranges.withLock { $0 } == [0..<(256 << 10)])  // the aligned window around it
+        #expect(bc.stats.misses == 1 && bc.stats.hits == 0, "one read, one miss: \(bc.stats)")
         reads.drain()
         for lo in stride(from: Int64(0), to: 256 << 10, by: 10_000) {
             let r = try reads.read(key: "f", etag: etag, size: size, range: lo..<min(lo + 4096, 256 << 10))

@@ -87,15 +87,11 @@ extension BlockCache {
         return length == UInt64(body.count) && crc == gt_crc32c(body.baseAddress, body.count)
     }
 
-    static func freeBytes(_ path: String) -> Int64? {
+    /// Bytes free (for unprivileged users) and in all on the filesystem under `path` (or its
+    /// parent, before the directory exists): one statvfs.
+    static func disk(_ path: String) -> (free: Int64, size: Int64)? {
         var v = statvfs()
         guard statvfs(path, &v) == 0 || statvfs((path as NSString).deletingLastPathComponent, &v) == 0 else { return nil }
-        return Int64(v.f_bavail) * Int64(v.f_frsize)
-    }
-
-    static func fsBytes(_ path: String) -> Int64? {
-        var v = statvfs()
-        guard statvfs(path, &v) == 0 else { return nil }
-        return Int64(v.f_blocks) * Int64(v.f_frsize)
+        return (Int64(v.f_bavail) * Int64(v.f_frsize), Int64(v.f_blocks) * Int64(v.f_frsize))
     }
 }

@@ -78,7 +78,7 @@ public final class BlockCache: Sendable {
         self.options = options
         blockSize = options.blockSize
         report = onError
-        let free = Self.freeBytes(options.directory) ?? 0
+        let free = Self.disk(options.directory)?.free ?? 0
         state = Mutex(State(capacity: options.capacity ?? free / 4))
         for sub in ["", "/tmp"] {
             do {
@@ -123,7 +123,7 @@ public final class BlockCache: Sendable {
             guard fd >= 0 else {
                 let e = errno
                 if e != ENOENT { onError("block cache: cannot open \(path): \(String(cString: strerror(e)))") }
-                forget(name, missed: true)
+                forget(name)
                 return false
             }
             file = OpenBlock(fd)
@@ -131,7 +131,7 @@ public final class BlockCache: Sendable {
         }
         let fd = file.fd
         var st = stat()
-        guard fstat(fd, &st) == 0 else { forget(name, missed: true); return false }
+        guard fstat(fd, &st) == 0 else { forget(name); return false }
         let id = FileID(inode: UInt64(st.st_ino), size: Int64(st.st_size), mtime: st.st_mtim)
         let length = Int(st.st_size) - Self.headerSize
         guard length >= range.upperBound else { return damaged(name, path, "is \(st.st_size) bytes, too short for what was asked") }
@@ -194,8 +194,7 @@ public final class BlockCache: Sendable {
         guard data.count <= blockSize, !data.isEmpty else { return }
         let name = blockName(key: key, etag: etag, index: index)
         let fileSize = Int64(Self.headerSize + data.count)
-        guard let free = Self.freeBytes(options.directory), let fsSize = Self.fsBytes(options.directory),
-              Double(free - fileSize) >= Double(fsSize) * options.reserve else {
+        guard let disk = Self.disk(options.directory), Double(disk.free - fileSize) >= Double(disk.size) * options.reserve else {
             onError("block cache: less than \(Int(options.reserve * 100)) % of the disk under \(options.directory) is free; blocks are not kept")
             return
         }
@@ -249,24 +248,22 @@ public final class BlockCache: Sendable {
         }
     }
 
-    /// A miss that was not a file's fault (no file): counted for the hit ratio.
-    public func missed() { state.withLock { $0.stats.misses += 1 } }
-
     // MARK: - Damage, eviction, the startup scan (names and formats: BlockCache+Files.swift)
 
     private func damaged(_ name: String, _ path: String, _ why: String) -> Bool {
         unlink(path)
         openFiles.withLock { $0.remove(name) }
         state.withLock { $0.stats.damaged += 1 }
-        forget(name, missed: true)
+        forget(name)
         report("block cache: \(path) \(why); removed, the block is fetched again")
         return false
     }
 
-    private func forget(_ name: String, missed: Bool) {
+    /// A read that missed (the one place misses are counted): the block is no longer known.
+    private func forget(_ name: String) {
         state.withLock { s in
             if let e = s.entries.removeValue(forKey: name) { s.total -= e.size }
-            if missed { s.stats.misses += 1 }
+            s.stats.misses += 1
         }
     }
 
@@ -303,7 +300,7 @@ public final class BlockCache: Sendable {
                 found.append((name, Entry(size: Int64(st.st_size), lastUse: Double(st.st_mtim.tv_sec), verified: nil)))
             }
         }
-        let free = Self.freeBytes(dir) ?? 0
+        let free = Self.disk(dir)?.free ?? 0
         let victims = state.withLock { s -> [String] in
             var scanned: Int64 = 0
             for (name, e) in found where s.entries[name] == nil {

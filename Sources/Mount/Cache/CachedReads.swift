@@ -35,7 +35,6 @@ public final class CachedReads: Sendable {
         }
         var cached = Data(count: range.count)
         if cached.withUnsafeMutableBytes({ cachedBytes(cache, key: key, etag: etag, range: range, into: $0) }) { return (cached, true) }
-        cache.missed()
         let id = key + "\u{0}" + etag
         if randomMisses.withLock({ $0[id] == .max }) {
             // The whole object is on its way (see `fillAfterRandomMisses`): only what is asked.
@@ -60,7 +59,6 @@ public final class CachedReads: Sendable {
             return (try store.read(key, range: range, etag: etag, into: buffer), false)
         }
         if cachedBytes(cache, key: key, etag: etag, range: range, into: buffer) { return (range.count, true) }
-        cache.missed()
         return (try store.read(key, range: range, etag: etag, into: buffer), false)
     }
 
