@@ -99,6 +99,48 @@ static int gt_mkdirs(const char *path) {
     return 0;
 }
 
+// The new mount namespace copied every mount of the host's, FUSE mounts (the project's own
+// mounts) included: a copy held here keeps a FUSE connection alive after the host unmounts it,
+// so its process never sees the unmount. Each is detached here (best effort: a namespace
+// without root may not). Runs in the forked child: no allocation, only system calls.
+static void gt_detach_fuse_mounts(void) {
+    static char buf[1 << 18];
+    int fd = open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)n;
+    close(fd);
+    buf[len] = 0;
+    char *line = buf;
+    while (*line) {
+        char *end = strchr(line, '\n');
+        if (end) *end = 0;
+        // "<source> <mountpoint> <type> ...", spaces in fields escaped as octal (\040).
+        char *mp = strchr(line, ' ');
+        char *type = mp ? strchr(mp + 1, ' ') : NULL;
+        if (mp && type) {
+            *type = 0;
+            mp++;
+            if (strncmp(type + 1, "fuse", 4) == 0 && (type[5] == ' ' || type[5] == '.' || strncmp(type + 5, "blk ", 4) == 0)) {
+                char *w = mp;
+                for (char *r = mp; *r; r++) {
+                    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+                        *w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+                        r += 3;
+                    } else {
+                        *w++ = *r;
+                    }
+                }
+                *w = 0;
+                umount2(mp, MNT_DETACH);
+            }
+        }
+        if (!end) break;
+        line = end + 1;
+    }
+}
+
 // A network namespace of its own (only a loopback interface) and a mount namespace whose /tmp is
 // a tmpfs of its own (`o->private_tmp` set), which no other process's /tmp shows. Without root, a user namespace that maps only the caller's ids makes both possible.
 static void gt_isolate(const struct gt_spawn_options *o, int status_fd) {
@@ -115,6 +157,7 @@ static void gt_isolate(const struct gt_spawn_options *o, int status_fd) {
     if (gt_loopback_up() < 0) gt_fail(status_fd, 5);
     if (o->private_tmp) {
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) gt_fail(status_fd, 6);
+        gt_detach_fuse_mounts();
         // A directory the child needs that is itself under /tmp is held open across the new /tmp
         // and bound back into place inside it.
         int keep_fd = -1;
@@ -222,7 +265,11 @@ pid_t gt_spawn_ex(const char *path, char *const argv[], char *const envp[], stru
     }
     if (o->out_fd >= 0) {
         dup2(o->out_fd, 1);
-        dup2(o->out_fd, 2);
+        if (!o->separate_err) dup2(o->out_fd, 2);
+    }
+    if (o->separate_err) {
+        int err = o->err_fd >= 0 ? o->err_fd : open("/dev/null", O_WRONLY);
+        if (err >= 0 && err != 2) dup2(err, 2);
     }
     // Close everything else so no listener or lock of the parent leaks into the child (the status
     // pipe is close-on-exec: a successful exec closes it, which the parent reads as success).

@@ -96,8 +96,9 @@ public enum Daemon {
         let forwarder = Forwarder(engine: engine.s3Endpoint, socket: engine.s3Socket,
                                   credentials: S3Credentials(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey))
         defer { Task { await forwarder.shutdown() } }
+        let feed = ChangeFeed()
         let core = GatewayCore(registry: registry, usage: usage, forwarder: forwarder, state: state, metrics: gatewayMetrics, audit: audit,
-                               admin: identity, region: config.region, filer: engine.filer(http: forwarder.client))
+                               admin: identity, region: config.region, filer: engine.filer(http: forwarder.client), changes: feed)
         let buckets = BucketService(registry: registry, engine: engine, usage: usage, audit: audit,
                                     endpointURL: "http://\(config.listenAddress):\(config.gatewayPort)", logger: logger,
                                     workspaces: workspaces)
@@ -113,6 +114,9 @@ public enum Daemon {
                                                   buckets: buckets, testHooks: environment["GARAGETYTUS_TEST_HOOKS"] == "1",
                                                   logger: logger, onRunning: { readiness.mark(.control) })),
                 .init(service: Gateway.make(config: config, core: core, logger: logger, onRunning: { readiness.mark(.gateway) })),
+                // After the gateway, so stopped before it (in reverse order): its end closes the
+                // feed, which ends the streams the gateway would otherwise wait for.
+                .init(service: ChangeTail(engine: engine, feed: feed, logger: logger)),
                 .init(service: Janitor(service: buckets, metrics: gatewayMetrics, abortUploadsAfter: config.gateway.abortUploadsAfterHours * 3600,
                                                rescanTicks: config.gateway.usageRescanSeconds, logger: logger)),
             ],

@@ -16,6 +16,8 @@ public final class MountMetrics: Sendable {
         var readAheadHits = 0
         var readAheadMisses = 0
         var credentialExpiry: Double = 0
+        var changesApplied = 0
+        var feedResets = 0
     }
 
     private let state = Mutex(State())
@@ -68,13 +70,17 @@ public final class MountMetrics: Sendable {
         }
     }
 
+    /// A change from the feed was applied; the feed said to revalidate everything.
+    public func changeApplied() { state.withLock { $0.changesApplied += 1 } }
+    public func feedReset() { state.withLock { $0.feedResets += 1 } }
+
     public func uploadFailed() { state.withLock { $0.uploadsFailed += 1 } }
 
     /// Prometheus text. Also carries the three JuiceFS names the seed's health-check grep uses:
     /// `juicefs_fuse_ops_io_total` (FUSE read and write calls), `juicefs_object_request_data_bytes_GET`
     /// (bytes fetched from the store) and `juicefs_blockcache_hits` (reads of file contents the
     /// block cache answered; 0 without one).
-    public func render(inodes: Int, pendingUploads: Int, blockCache: BlockCache.Stats? = nil) -> String {
+    public func render(inodes: Int, pendingUploads: Int, blockCache: BlockCache.Stats? = nil, feedUp: Bool = false) -> String {
         let s = state.withLock { $0 }
         var out = ""
         func line(_ name: String, _ labels: String = "", _ value: Double) {
@@ -111,6 +117,10 @@ public final class MountMetrics: Sendable {
         line("garagetytus_blockcache_capacity_bytes", "", Double(bc.capacity))
         let lookups = bc.hits + bc.misses
         line("garagetytus_blockcache_hit_ratio", "", lookups == 0 ? 0 : Double(bc.hits) / Double(lookups))
+        out += "# HELP garagetytus_changefeed_up 1 while the daemon's change feed of the bucket is followed (changes seen within milliseconds).\n"
+        line("garagetytus_changefeed_up", "", feedUp ? 1 : 0)
+        line("garagetytus_changefeed_changes_total", "", Double(s.changesApplied))
+        line("garagetytus_changefeed_resets_total", "", Double(s.feedResets))
         out += "# HELP garagetytus_credential_expiry_timestamp_seconds When the credentials expire; 0: they do not.\n"
         line("garagetytus_credential_expiry_timestamp_seconds", "", s.credentialExpiry)
         line("garagetytus_uploads_pending", "", Double(pendingUploads))

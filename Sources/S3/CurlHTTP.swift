@@ -15,6 +15,11 @@ public struct HTTPRequest: Sendable {
     public var timeout: Double
     /// Where a successful (2xx) response body goes instead of `HTTPResponse.body`, if anywhere.
     public var sink: ResponseSink?
+    /// Where a successful (2xx) response body goes as it arrives, piece by piece, for a response
+    /// that does not end (a stream of lines); returning false ends the transfer.
+    public var stream: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
+    /// With `stream`: the transfer fails when less than a byte a second came for this long (0: never).
+    public var stallSeconds = 0
 
     public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: Data? = nil,
                 unixSocket: String? = nil, timeout: Double = 10) {
@@ -100,6 +105,7 @@ public enum CurlHTTP {
         var body = Data()
         var headerLines: [String] = []
         let sink: ResponseSink?
+        var stream: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
         /// The status line of the response being received says 2xx (its body may go to `sink`).
         var success = false
         init(upload: Data, sink: ResponseSink?) {
@@ -113,6 +119,7 @@ public enum CurlHTTP {
     static func perform(_ request: HTTPRequest, on h: UnsafeMutableRawPointer) throws -> HTTPResponse {
         curl_easy_reset(h)
         let transfer = Transfer(upload: request.body ?? Data(), sink: request.sink)
+        transfer.stream = request.stream
         // SAFETY: `transfer` is retained until after curl_easy_perform returns (the defer below);
         // curl hands the pointer only to our callbacks, and only during the transfer.
         let opaque = Unmanaged.passRetained(transfer)
@@ -128,7 +135,11 @@ public enum CurlHTTP {
 
         _ = ccurl_setopt_ptr(h, CURLOPT_URL, request.url)
         _ = ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
-        _ = ccurl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
+        _ = ccurl_setopt_long(h, CURLOPT_TIMEOUT_MS, request.stream == nil ? Int(request.timeout * 1000) : 0)
+        if request.stallSeconds > 0 {
+            _ = ccurl_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, 1)
+            _ = ccurl_setopt_long(h, CURLOPT_LOW_SPEED_TIME, request.stallSeconds)
+        }
         _ = ccurl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(min(request.timeout, 5) * 1000))
         _ = ccurl_setopt_long(h, CURLOPT_TCP_NODELAY, 1)
         // Big reads from the socket: the 16 KiB default means 512 callbacks per 8 MiB chunk.
@@ -176,6 +187,9 @@ public enum CurlHTTP {
             let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
             guard let ptr else { return n }
+            if t.success, let stream = t.stream {
+                return stream(UnsafeRawBufferPointer(start: ptr, count: n)) ? n : 0
+            }
             if t.success, let sink = t.sink {
                 guard n <= sink.buffer.count - sink.count else { return 0 }  // more than asked for: curl fails the transfer
                 // SAFETY: checked above that n bytes fit after the `count` already written.

@@ -72,8 +72,8 @@ public final class S3Client: Sendable {
     /// Where the endpoint listens when it is a Unix domain socket (the URL then only names the host).
     public let unixSocket: String?
     let signingKeys = SigningKeyCache()
-    private let credentials: @Sendable () -> S3Credentials
-    private let pool: CurlPool
+    let credentials: @Sendable () -> S3Credentials
+    let pool: CurlPool
     /// Told about every answered attempt: the operation ("GetObject b/k"), method, status, body
     /// bytes sent or received, and whether it was a retry.
     private let observer: (@Sendable (String, String, Int, Int64, Bool) -> Void)?

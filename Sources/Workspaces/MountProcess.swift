@@ -57,7 +57,8 @@ public struct MountProcess {
                                             onError: { [log] message in log.warning("\(message)") })
         }
         let attributes = AttributeCache(path: spec.attributeCacheFile, onError: { [log] message in log.warning("\(message)") })
-        let store = AttributeCachedStore(S3ObjectStore(client: client, bucket: spec.bucket), cache: attributes)
+        let s3 = S3ObjectStore(client: client, bucket: spec.bucket)
+        let store = AttributeCachedStore(s3, cache: attributes)
         let vfs = VFS(store: store, options: options, metrics: metrics)
         // Big buffers (read-ahead chunks, upload parts) straight from mmap and back: glibc would
         // otherwise raise its mmap threshold after the first free and keep them in per-thread arenas.
@@ -72,6 +73,9 @@ public struct MountProcess {
             unlink(spec.registryFile)
             throw error
         }
+        // Changes made by other clients through the daemon, as they happen (see ChangeFollower).
+        let follower = spec.followChanges ? ChangeFollower(client: s3.client, bucket: spec.bucket, vfs: vfs, log: { [log] message in log.notice("\(message)") }) : nil
+        follower?.start()
         // An idle mount follows its credentials file too (a stat a second), so a rotation sees it switch.
         var follow: DispatchSourceTimer?
         if spec.credentialsFile != nil && !spec.switchCredentialsOnRejection {
@@ -92,6 +96,7 @@ public struct MountProcess {
             sources.append(s)
         }
         mount.waitUntilEnded()
+        follower?.stop()
         mount.unmount()
         vfs.contents.drain()  // blocks of what was just read or written, for the next mount
         unlink(spec.registryFile)

@@ -20,6 +20,8 @@ public struct MountRequest: Sendable {
     public var cacheSize: String?
     /// `--no-data-cache`: every read asks the store.
     public var noDataCache = false
+    /// `--no-change-feed`: attributes and listings trusted for the metadata TTL only.
+    public var noChangeFeed = false
     public var defaults: AttributeDefaults
 
     public init(defaults: AttributeDefaults) { self.defaults = defaults }
@@ -46,6 +48,7 @@ public struct MountRequest: Sendable {
         }
         spec.ioTimeout = ioTimeout
         spec.dataCache = dataCache
+        spec.followChanges = !noChangeFeed
         return spec
     }
 

@@ -47,6 +47,8 @@ public struct MountSpec {
         case on(capacity: Int64?)
     }
     public var dataCache = DataCache.on(capacity: nil)
+    /// Whether the mount follows the endpoint's change feed, when it has one.
+    public var followChanges = true
 
     public init(endpoint: URL, bucket: String, prefix: String, region: String, mountpoint: String, readOnly: Bool, allowOther: Bool,
          metadataTTL: Double, cacheDir: String?, credentialsFile: String?, defaults: AttributeDefaults, paths: Paths,

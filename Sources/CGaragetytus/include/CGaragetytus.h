@@ -22,6 +22,9 @@ enum { GT_ISOLATE_NONE = 0, GT_ISOLATE_PRIVATE = 1, GT_ISOLATE_JOIN = 2 };
 struct gt_spawn_options {
     int in_fd;                /// stdin (-1: /dev/null)
     int out_fd;               /// stdout and stderr (-1: inherited)
+    /// Non-zero: stderr to `err_fd` instead (/dev/null when it is -1), stdout alone to `out_fd`.
+    int separate_err;
+    int err_fd;
     int new_session;          /// a new session (else a new process group)
     int parent_death_signal;  /// delivered when the forking thread's process dies (0: none)
     /// GT_ISOLATE_PRIVATE: a network namespace with only a loopback interface, and a mount namespace

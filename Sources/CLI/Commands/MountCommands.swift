@@ -39,6 +39,9 @@ struct MountCommand: AsyncParsableCommand {
                                discussion: "Default: a quarter of the free space under the data directory; the cache never fills the disk past 80 %."))
     var cacheSize: String?
     @Flag(help: "Keep no file contents on disk: every read asks the store.") var noDataCache = false
+    @Flag(help: ArgumentHelp("Do not follow the daemon's change feed: trust attributes and listings for --metadata-ttl only.",
+                             discussion: "By default a mount through the daemon follows the bucket's changes and sees another client's change within milliseconds."))
+    var noChangeFeed = false
     @Flag(help: "Refuse every write with EROFS.") var readOnly = false
     @Flag(help: "Let other users access the mount (allow_other).") var allowOther = false
     @Flag(help: "Stay in the foreground until unmounted or signalled.") var foreground = false
@@ -69,7 +72,7 @@ struct MountCommand: AsyncParsableCommand {
             (request.endpoint, request.bucket, request.prefix, request.region) = (endpoint, bucket, prefix, region)
             (request.credentialsFile, request.cacheDir, request.readOnly, request.allowOther) = (credentialsFile, cacheDir, readOnly, allowOther)
             (request.metadataTTL, request.ioTimeout) = (metadataTTL, ioTimeout)
-            (request.cacheSize, request.noDataCache) = (cacheSize, noDataCache)
+            (request.cacheSize, request.noDataCache, request.noChangeFeed) = (cacheSize, noDataCache, noChangeFeed)
             let spec = try request.spec(targets: targets, paths: try CLIRunner.resolvePaths())
             let log = MountLog.bootstrap()
             try spec.checkMountpoint(log: log)

@@ -30,6 +30,8 @@ struct SpawnRequest: Sendable {
     var environment: [String: String]
     var stdinFD: Int32 = -1
     var outputFD: Int32 = -1
+    /// stderr apart from stdout: to this descriptor, or to /dev/null when it is -1 (nil: with stdout).
+    var errorFD: Int32? = nil
     var newSession = false
     var parentDeathSignal: Int32 = 0
     var isolation: Isolation = .none
@@ -51,6 +53,10 @@ enum Spawn {
         var o = gt_spawn_options()
         o.in_fd = r.stdinFD
         o.out_fd = r.outputFD
+        if let e = r.errorFD {
+            o.separate_err = 1
+            o.err_fd = e
+        }
         o.new_session = r.newSession ? 1 : 0
         o.parent_death_signal = r.parentDeathSignal
         o.umask_value = r.umask

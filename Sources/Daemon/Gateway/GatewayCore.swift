@@ -22,12 +22,15 @@ final class GatewayCore: Sendable {
     let memory: RequestMemory
     /// The engine's filer, for listings that carry metadata (nil: such listings go out plain).
     let filer: FilerClient?
+    /// The engine's object changes, for followers (nil: `?changes` is not offered).
+    let changes: ChangeFeed?
 
     init(registry: Registry, usage: UsageTracker, forwarder: Forwarder, state: DaemonState, metrics: GatewayMetrics, audit: AuditLog,
          admin: EngineIdentity, region: String, memory: RequestMemory = RequestMemory(), filer: FilerClient? = nil,
-         now: @escaping @Sendable () -> Date = { Date() }) {
+         changes: ChangeFeed? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.memory = memory
         self.filer = filer
+        self.changes = changes
         self.registry = registry
         self.usage = usage
         self.forwarder = forwarder
@@ -107,6 +110,7 @@ final class GatewayCore: Sendable {
             if op.kind == .createBucket { return GatewayXML.xml("", status: 200) }  // its own bucket exists: a no-op
         }
         if op.kind == .getBucketLocation { return GatewayXML.location(region) }
+        if op.kind == .listChanges { return try changeStream(req, op: op, accessKey: caller.verified.accessKeyID, &facts) }
         if op.kind == .listObjects || op.kind == .listObjectsV2, req.query["metadata"] != nil {
             return try await listWithMetadata(req, op: op, &facts)
         }

@@ -6,6 +6,8 @@ public struct S3Operation: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case listBuckets, createBucket, deleteBucket, headBucket, getBucketLocation
         case listObjects, listObjectsV2, listMultipartUploads, deleteObjects
+        /// The daemon's own: a bucket's changes, streamed (`GET /<bucket>?changes`, docs/CHANGES.md).
+        case listChanges
         case headObject, getObject, putObject, copyObject, renameObject, deleteObject
         case createMultipartUpload, uploadPart, uploadPartCopy, completeMultipartUpload, abortMultipartUpload, listParts
         case unsupported
@@ -96,6 +98,7 @@ public struct S3Operation: Sendable, Equatable {
         case ("GET", _?, nil):
             if has("location") { return op(.getBucketLocation) }
             if has("uploads") { return op(.listMultipartUploads) }
+            if has("changes") { return query.keys.allSatisfy({ ["changes", "since"].contains($0) }) ? op(.listChanges) : op(.unsupported) }
             if query.keys.contains(where: { !["list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after",
                                               "marker", "encoding-type", "fetch-owner", "metadata"].contains($0) }) { return op(.unsupported) }
             return op(query["list-type"] == "2" ? .listObjectsV2 : .listObjects)
@@ -129,7 +132,7 @@ public struct S3Operation: Sendable, Equatable {
     public var permission: Permission? {
         switch kind {
         case .getObject, .headObject, .listParts: return .read
-        case .listObjects, .listObjectsV2, .headBucket, .getBucketLocation, .listMultipartUploads: return .list
+        case .listObjects, .listObjectsV2, .headBucket, .getBucketLocation, .listMultipartUploads, .listChanges: return .list
         case .putObject, .copyObject, .renameObject, .createMultipartUpload, .uploadPart, .uploadPartCopy, .completeMultipartUpload: return .write
         case .deleteObject, .deleteObjects, .abortMultipartUpload: return .delete
         case .listBuckets, .createBucket, .deleteBucket, .unsupported: return nil

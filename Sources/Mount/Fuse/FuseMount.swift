@@ -45,6 +45,13 @@ public final class FuseMount: @unchecked Sendable {
         // Attributes only (offset -1): an open without keep_cache drops the pages itself. Not
         // called while the kernel waits for a related lookup/setattr of the inode (see VFS.open).
         vfs.attachKernel(invalidate: { ino in _ = fuse_lowlevel_notify_inval_inode(box.se, fuse_ino_t(ino), -1, 0) })
+        // From the change feed's thread, never from a request's: the kernel may hold the
+        // directory's lock while it waits for a request, and takes it for an entry's notice.
+        vfs.attachKernel(notify: KernelNotify(
+            inode: { ino in _ = fuse_lowlevel_notify_inval_inode(box.se, fuse_ino_t(ino), 0, 0) },
+            entry: { parent, name in
+                _ = name.withCString { fuse_lowlevel_notify_inval_entry(box.se, fuse_ino_t(parent), $0, name.utf8.count) }
+            }))
         let thread = Thread { [done] in
             // Idle workers are kept (up to the loop's 16): libfuse discourages ending them, as
             // starting one per burst of requests costs more than an idle thread.
@@ -101,6 +108,7 @@ public final class FuseMount: @unchecked Sendable {
         }
         if first {
             vfs.attachKernel(invalidate: nil)
+            vfs.attachKernel(notify: nil)
             fuse_session_destroy(session)
             bridge.release()
         }

@@ -93,6 +93,13 @@ final class MetaPrefetch: @unchecked Sendable {
         cond.unlock()
     }
 
+    /// Forgets every answer (changes were missed).
+    func clear() {
+        cond.lock()
+        entries = entries.filter { if case .done = $0.value { return false } else { return true } }
+        cond.unlock()
+    }
+
     private static func expired(_ e: Entry, _ now: Double) -> Bool {
         if case .done(_, let until) = e { return until <= now }
         return false

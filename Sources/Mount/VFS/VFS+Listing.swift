@@ -46,12 +46,13 @@ extension VFS {
     func takeSnapshot(parent: UInt64, dirKey: String) throws -> ListingSnapshot? {
         let now = clock.now()
         if state.withLock({ ($0.largeDirs[parent] ?? 0) > now }) { return nil }
+        let mark = changeMark()
         let (listing, complete) = try store.listFirst(prefix: dirKey, limit: Self.snapshotLimit)
         guard complete else {
             state.withLock { $0.largeDirs[parent] = now + Self.largeDirectoryPause }
             return nil
         }
-        let snap = Self.snapshot(of: listing, dirKey: dirKey, until: clock.now() + options.metadataTTL)
+        let snap = Self.snapshot(of: listing, dirKey: dirKey, until: trusted(from: clock.now(), learnedSince: mark))
         state.withLock { $0.listings[parent] = snap }
         return snap
     }

@@ -35,9 +35,10 @@ extension VFS {
             guard let ino = s.children[parent]?[name], let n = s.nodes[ino], n.validUntil > now || s.open[ino] != nil else { return nil }
             return n
         }) { return n }
+        let mark = changeMark()
         var n = try find(parent: parent, dirKey: dir.key, name: name)
         n.parent = parent
-        n.validUntil = now + options.metadataTTL
+        n.validUntil = trusted(from: now, learnedSince: mark)
         n.lookups = 0
         return insert(parent: parent, n)
     }
@@ -59,7 +60,7 @@ extension VFS {
         let key = dir.key + name + "/"
         try store.put(key, data: Data(), metadata: attrs.encode())
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .directory, key: key, attrs: attrs, size: 0,
-                                            etag: nil, lookups: 1, validUntil: clock.now() + options.metadataTTL))
+                                            etag: nil, lookups: 1, validUntil: trusted(from: clock.now())))
         return EntryReply(attr: attr(n), ttl: options.metadataTTL)
     }
 
@@ -71,7 +72,7 @@ extension VFS {
         let attrs = PosixAttributes(mode: NodeKind.symlink.typeBits | 0o777, uid: uid, gid: gid, mtime: clock.now().rounded(.down))
         let meta = try store.put(dir.key + name, data: Data(target.utf8), metadata: attrs.encode())
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .symlink, key: dir.key + name, attrs: attrs,
-                                            size: meta.size, etag: meta.etag, lookups: 1, validUntil: clock.now() + options.metadataTTL))
+                                            size: meta.size, etag: meta.etag, lookups: 1, validUntil: trusted(from: clock.now())))
         return EntryReply(attr: attr(n), ttl: options.metadataTTL)
     }
 

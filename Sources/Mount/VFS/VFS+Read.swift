@@ -10,10 +10,11 @@ extension VFS {
     public func readdir(_ ino: UInt64) throws -> [DirEntry] {
         let dir = try node(ino)
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "readdir: not a directory") }
+        let mark = changeMark()
         let listing = try store.list(prefix: dir.key)
         let now = clock.now()
         let (known, fresh) = state.withLock { s -> ([String: UInt64], Set<String>) in
-            s.listings[ino] = Self.snapshot(of: listing, dirKey: dir.key, until: now + options.metadataTTL)
+            s.listings[ino] = Self.snapshot(of: listing, dirKey: dir.key, until: trusted(from: now, learnedSince: mark))
             let known = s.children[ino] ?? [:]
             return (known, Set(known.compactMap { name, i in (s.nodes[i]?.validUntil ?? 0) > now ? name : nil }))
         }
@@ -60,18 +61,29 @@ extension VFS {
         var n = try node(ino)
         guard n.kind != .directory else { throw VFSError(.isDirectory, "open: is a directory") }
         let staged = state.withLock { $0.open[ino] != nil }
+        var invalidated = false
         if !staged && n.validUntil <= clock.now() {
             let told = n
             n = try refresh(n)
             // The kernel still has the size it was told before, for its attribute timeout, and
             // clamps reads to it: a reader would get the new object cut at the old size. Dropped
             // here, before the open is answered, so a read past that size asks for the new one.
-            if n.size != told.size || n.etag != told.etag { kernelInvalidate.withLock { $0 }?(ino) }
+            if n.size != told.size || n.etag != told.etag {
+                kernelInvalidate.withLock { $0 }?(ino)
+                invalidated = true
+            }
         }
         if write || staged {
             try stage(n, truncate: truncate)
         }
         let node = n
+        // Another path may have learned the new version first (a getattr's refresh, or the change
+        // feed), so the kernel may still hold the size of the version this inode was last opened
+        // at (or the one it was told at a lookup, for a first open): dropped here too, before the
+        // open is answered, whenever the ETag is not the one of the last open.
+        if !write && !staged && !invalidated, let etag = node.etag, state.withLock({ $0.pageCache[ino] }) != etag {
+            kernelInvalidate.withLock { $0 }?(ino)
+        }
         return state.withLock { s in
             let fh = s.nextHandle
             s.nextHandle += 1

@@ -18,7 +18,8 @@ extension VFS {
     func virtualContent(_ ino: UInt64) throws -> String {
         if ino == Self.statsIno {
             let (inodes, pending) = state.withLock { s in (s.nodes.count, s.open.values.filter(\.dirty).count) }
-            return metrics.render(inodes: inodes, pendingUploads: pending, blockCache: options.blockCache?.stats)
+            return metrics.render(inodes: inodes, pendingUploads: pending, blockCache: options.blockCache?.stats,
+                                  feedUp: feed.withLock { $0.until } > clock.now())
         }
         let info: [String: Any] = ["prefix": options.prefix, "metadata_ttl_seconds": options.metadataTTL,
                                    "read_only": options.readOnly, "cache_dir": options.cacheDir,

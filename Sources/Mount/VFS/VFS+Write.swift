@@ -145,7 +145,7 @@ extension VFS {
             node.attrs = attrs
             // Writes went through the page cache, so its pages are the bytes just stored.
             if unchanged, let etag = meta.etag { s.pageCache[ino] = etag }
-            node.validUntil = clock.now() + options.metadataTTL
+            node.validUntil = trusted(from: clock.now())
             s.nodes[ino] = node
             for (fh, var hd) in s.handles where hd.ino == ino {
                 hd.etag = meta.etag
@@ -191,7 +191,7 @@ extension VFS {
         try Self.checkNewName(name, in: dir)
         let attrs = PosixAttributes(mode: NodeKind.file.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now().rounded(.down))
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .file, key: dir.key + name, attrs: attrs,
-                                            size: 0, etag: nil, lookups: 1, validUntil: clock.now() + options.metadataTTL))
+                                            size: 0, etag: nil, lookups: 1, validUntil: trusted(from: clock.now())))
         try stage(n, truncate: true)
         state.withLock { s in
             s.open[n.ino]?.changed()

@@ -105,6 +105,11 @@ public final class VFS: Sendable {
     /// Tells the kernel to drop the attributes it caches for an inode (set by the FUSE bridge
     /// once its session exists; the core never calls libfuse itself).
     let kernelInvalidate = Mutex<(@Sendable (UInt64) -> Void)?>(nil)
+    /// Tells the kernel to drop an inode's attributes and cached pages, and a name's entry in a
+    /// directory (after a change another client made, reported by the change feed).
+    let kernelNotify = Mutex<KernelNotify?>(nil)
+    /// Whether a change feed is up, and how many changes it brought (see `VFS+Changes`).
+    let feed = Mutex(FeedState())
     /// When the mount started (the mtime of directories nothing else dates).
     let mountedAt: Double
     /// Serialises filling a partly staged file from its base object with writes to it, so a
@@ -165,8 +170,9 @@ public final class VFS: Sendable {
         if let cached = counted(parent: parent, name: name, now: now) {
             return EntryReply(attr: attr(cached), ttl: options.metadataTTL)
         }
+        let mark = changeMark()
         let resolved = try find(parent: parent, dirKey: dir.key, name: name)
-        return EntryReply(attr: attr(install(resolved, parent: parent, name: name, now: now)), ttl: options.metadataTTL)
+        return EntryReply(attr: attr(install(resolved, parent: parent, name: name, now: now, mark: mark)), ttl: options.metadataTTL)
     }
 
     /// `lookup`'s answer for an entry of a directory being read, when it needs nothing from the
@@ -192,7 +198,8 @@ public final class VFS: Sendable {
         } else {
             return nil
         }
-        return EntryReply(attr: attr(install(resolved, parent: parent, name: name, now: now)), ttl: options.metadataTTL)
+        // What a listing read some time ago said: trusted for the metadata TTL only.
+        return EntryReply(attr: attr(install(resolved, parent: parent, name: name, now: now, mark: nil)), ttl: options.metadataTTL)
     }
 
     /// The directory a lookup of `name` in `parent` looks in, once the name could be there.
@@ -216,11 +223,13 @@ public final class VFS: Sendable {
 
     /// Keeps what a lookup resolved as the inode of `name` in `parent` (the same inode number as
     /// before, if it had one), its lookup count raised by one.
-    private func install(_ resolved: Node, parent: UInt64, name: String, now: Double) -> Node {
-        state.withLock { s -> Node in
+    /// `mark`: `changeMark()` from before the store was asked (nil: the answer may be older).
+    private func install(_ resolved: Node, parent: UInt64, name: String, now: Double, mark: UInt64?) -> Node {
+        let until = trusted(from: now, learnedSince: mark)
+        return state.withLock { s -> Node in
             var n = resolved
             n.parent = parent
-            n.validUntil = now + options.metadataTTL
+            n.validUntil = until
             if let ino = s.children[parent]?[name], let old = s.nodes[ino] {
                 n.ino = ino
                 n.lookups = old.lookups + 1
@@ -276,6 +285,7 @@ public final class VFS: Sendable {
 
     /// Re-reads a node's attributes from the store.
     func refresh(_ n: Node) throws -> Node {
+        let mark = changeMark()
         let fresh = try resolve(dirKey: String(n.key.dropLast(n.kind == .directory ? n.name.utf8.count + 1 : n.name.utf8.count)), name: n.name)
         return state.withLock { s -> Node in
             guard var current = s.nodes[n.ino] else { return n }
@@ -285,7 +295,7 @@ public final class VFS: Sendable {
             current.size = fresh.size
             current.etag = fresh.etag
             current.key = fresh.key
-            current.validUntil = clock.now() + options.metadataTTL
+            current.validUntil = trusted(from: clock.now(), learnedSince: mark)
             s.nodes[n.ino] = current
             return current
         }

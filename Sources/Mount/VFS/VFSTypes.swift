@@ -34,6 +34,9 @@ public struct VFSOptions: Sendable {
     public var prefix: String
     /// How long attributes and listings are trusted before the store is asked again.
     public var metadataTTL: Double
+    /// How long they are trusted while a change feed reports every change to the bucket
+    /// (see `VFS.applyChange`): the feed, not the clock, tells when they are stale.
+    public var followedTTL: Double = 300
     public var defaults: AttributeDefaults
     public var readOnly: Bool
     /// Where files being written are staged until they are uploaded.
