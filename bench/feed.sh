@@ -5,7 +5,8 @@
 # waits until the mount shows it, in three mounts of the bucket at once — garagetytus following
 # the change feed (default), garagetytus with --no-change-feed (the metadata TTL, 1 s), and s3fs
 # with its defaults. Every mount has looked at the name (stat, read) before the change, as an
-# application would. Prints the median and max milliseconds per change and mount.
+# application would. Prints the median and max milliseconds per change and mount (3000: not
+# seen within 3 s, where the poller gives up). The times include the client's own request.
 #
 #   bench/feed.sh [ROUNDS]      (default 20; the release build if there is one; root)
 set -euo pipefail
@@ -55,7 +56,7 @@ def mode(p):
     try: return os.stat(p).st_mode & 0o777
     except OSError: return None
 
-def wait(cond, limit=10.0):
+def wait(cond, limit=3.0):  # not seen within 3 s: reported as 3000
     t = time.monotonic()
     while time.monotonic() - t < limit:
         if cond(): return (time.monotonic() - t) * 1000
@@ -90,4 +91,6 @@ for r in range(rounds):
 print(f"{'change':10} " + " ".join(f"{m:>24}" for m in mounts) + "   (median / max ms, %d rounds)" % rounds)
 for c in ("put", "overwrite", "chmod", "delete"):
     print(f"{c:10} " + " ".join(f"{statistics.median(results[(c, m)]):>11.1f} / {max(results[(c, m)]):>8.1f}" for m in mounts))
+worst = {m: max(statistics.median(results[(c, m)]) for c in ("put", "overwrite", "chmod", "delete")) for m in mounts}
+print("median: every change seen within " + ", ".join(f"{w:.1f} ms ({m})" for m, w in worst.items()) + " in the median (goal <= 100 ms with the feed)")
 PY
