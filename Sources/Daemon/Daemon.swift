@@ -116,7 +116,7 @@ public enum Daemon {
                 .init(service: Gateway.make(config: config, core: core, logger: logger, onRunning: { readiness.mark(.gateway) })),
                 // After the gateway, so stopped before it (in reverse order): its end closes the
                 // feed, which ends the streams the gateway would otherwise wait for.
-                .init(service: ChangeTail(engine: engine, feed: feed, logger: logger)),
+                .init(service: ChangeTail(engine: engine, feed: feed, metrics: gatewayMetrics, logger: logger)),
                 .init(service: Janitor(service: buckets, metrics: gatewayMetrics, abortUploadsAfter: config.gateway.abortUploadsAfterHours * 3600,
                                                rescanTicks: config.gateway.usageRescanSeconds, logger: logger)),
             ],

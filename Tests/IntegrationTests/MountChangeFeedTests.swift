@@ -78,6 +78,10 @@ import Glibc
             #expect(t.map { $0 <= 0.1 } == true, "\(what) seen after \(t.map { String(format: "%.3f s", $0) } ?? "more than 5 s")")
         }
         #expect(took.count == 4)
+        // The daemon counts what it follows: this mount's stream, and the changes the engine reported.
+        let daemonMetrics = h.metrics() ?? ""
+        #expect(metricValue(daemonMetrics, "garagetytus_changefeed_followers") == 1, "\(daemonMetrics.suffix(400))")
+        #expect((metricValue(daemonMetrics, "garagetytus_changefeed_changes_total") ?? 0) >= 14)
         // The mount without the feed still shows what it cached (so the feed, not a TTL, did it).
         #expect(text(plain + "/d/f.txt") == "version one")
         #expect(!exists(plain + "/d/new.txt") || text(plain + "/d/new.txt") == nil)

@@ -14,11 +14,13 @@ final class ChangeTail: Service, Sendable {
     let engine: SeaweedEngine
     let feed: ChangeFeed
     let logger: Logger
+    let metrics: GatewayMetrics
     /// How far back the first tail starts (so nothing between its start and its subscription is missed).
     static let lead = 2.0
     private let child = Mutex<Int32?>(nil)
 
-    init(engine: SeaweedEngine, feed: ChangeFeed, logger: Logger) {
+    init(engine: SeaweedEngine, feed: ChangeFeed, metrics: GatewayMetrics, logger: Logger) {
+        self.metrics = metrics
         self.engine = engine
         self.feed = feed
         self.logger = logger
@@ -58,6 +60,7 @@ final class ChangeTail: Service, Sendable {
             return false
         }
         child.withLock { $0 = pid }
+        metrics.changeTailStarted()
         feed.covering(from: from)
         let input = pipe[0]
         let watch = Task { [engine] in
@@ -68,7 +71,7 @@ final class ChangeTail: Service, Sendable {
             }
         }
         let delivered = await withCheckedContinuation { (c: CheckedContinuation<Int, Never>) in
-            Thread.detachNewThread { [feed] in
+            Thread.detachNewThread { [feed, metrics] in
                 var decoder = MetaTailDecoder()
                 var buffer = [UInt8](repeating: 0, count: 64 << 10)
                 var count = 0
@@ -80,6 +83,7 @@ final class ChangeTail: Service, Sendable {
                     let changes = objects.flatMap(MetaTailDecoder.changes)
                     count += objects.count
                     feed.append(changes)
+                    metrics.changesReported(changes.count)
                 }
                 close(input)
                 var status: Int32 = 0

@@ -31,6 +31,8 @@ extension GatewayCore {
         let since = start
         let headers: HTTPFields = [.contentType: "application/x-ndjson", .cacheControl: "no-store"]
         return Response(status: .ok, headers: headers, body: ResponseBody { [self] writer in
+            metrics.changeFollowing(1)
+            defer { metrics.changeFollowing(-1) }
             var position = since
             while true {
                 let read = await feed.read(bucket: bucket, after: position, wait: Self.changesTick)

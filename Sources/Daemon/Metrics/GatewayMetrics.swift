@@ -11,6 +11,10 @@ public final class GatewayMetrics: Sendable {
     private let bytesOut: Counter
     private let activeGrants: Gauge
     private let uploadsAborted: Counter
+    private let changeEvents: Counter
+    private let changeFollowers: Gauge
+    private let changeTailStarts: Counter
+    private let followers = Mutex(0)
     private let pending = Mutex<[String: TrafficWindow]>([:])
 
     public init(registry: PrometheusCollectorRegistry) {
@@ -25,6 +29,21 @@ public final class GatewayMetrics: Sendable {
         activeGrants = registry.makeGauge(name: MetricNames.activeGrants, help: "Grants that are active and not expired")
         uploadsAborted = registry.makeCounter(name: MetricNames.uploadsAborted,
                                               help: "Multipart uploads the janitor aborted because they were left unfinished too long")
+        changeEvents = registry.makeCounter(name: MetricNames.changeEvents, help: "Object changes the engine reported into the change feed")
+        changeFollowers = registry.makeGauge(name: MetricNames.changeFollowers, help: "Streams of GET ?changes open now (mounts following a bucket)")
+        changeTailStarts = registry.makeCounter(name: MetricNames.changeTailStarts,
+                                                help: "Times the engine's metadata tail was started (more than one per engine start: it was interrupted)")
+    }
+
+    func changesReported(_ n: Int) { if n > 0 { changeEvents.increment(by: Int64(n)) } }
+    func changeTailStarted() { changeTailStarts.increment() }
+    /// A follower's stream opened (+1) or ended (-1).
+    func changeFollowing(_ delta: Int) {
+        let n = followers.withLock { f -> Int in
+            f += delta
+            return f
+        }
+        changeFollowers.set(to: Double(n))
     }
 
     func abortedUploads(_ n: Int) { if n > 0 { uploadsAborted.increment(by: Int64(n)) } }

@@ -14,4 +14,7 @@ public enum MetricNames {
     public static let s3Denied = "garagetytus_s3_denied_total"
     public static let activeGrants = "garagetytus_active_grants"
     public static let uploadsAborted = "garagetytus_multipart_uploads_aborted_total"
+    public static let changeEvents = "garagetytus_changefeed_changes_total"
+    public static let changeFollowers = "garagetytus_changefeed_followers"
+    public static let changeTailStarts = "garagetytus_changefeed_tail_starts_total"
 }

@@ -26,8 +26,11 @@ extension VFS {
         for o in listing.objects {
             let name = String(o.key.dropFirst(dir.key.count))
             guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")), seen.insert(name).inserted else { continue }
-            entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(o.key), mode: NodeKind.file.typeBits,
-                                    listed: o.hasMetadata ? o : nil))
+            let whole = o.hasMetadata ? DirEntry.Listed(attrs: PosixAttributes.decode(o.metadata, kind: .file, lastModified: o.lastModified,
+                                                                                       defaults: options.defaults),
+                                                        size: o.size, etag: o.etag) : nil
+            entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(o.key), mode: whole?.attrs.kind.typeBits ?? NodeKind.file.typeBits,
+                                    listed: whole))
             if fresh.contains(name) { continue }
             // Only as many as the prefetch keeps: the entries themselves carry the rest.
             if o.hasMetadata { if listed.count < MetaPrefetch.capacity { listed.append(o) } } else { headsAhead.append(o.key) }

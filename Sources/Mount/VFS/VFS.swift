@@ -168,11 +168,11 @@ public final class VFS: Sendable {
         let dir = try lookupDirectory(parent, name)
         let now = clock.now()
         if let cached = counted(parent: parent, name: name, now: now) {
-            return EntryReply(attr: attr(cached), ttl: options.metadataTTL)
+            return EntryReply(attr: attr(pinned(cached)), ttl: options.metadataTTL)
         }
         let mark = changeMark()
         let resolved = try find(parent: parent, dirKey: dir.key, name: name)
-        return EntryReply(attr: attr(install(resolved, parent: parent, name: name, now: now, mark: mark)), ttl: options.metadataTTL)
+        return EntryReply(attr: attr(pinned(install(resolved, parent: parent, name: name, now: now, mark: mark))), ttl: options.metadataTTL)
     }
 
     /// `lookup`'s answer for an entry of a directory being read, when it needs nothing from the
@@ -188,9 +188,10 @@ public final class VFS: Sendable {
             return EntryReply(attr: attr(cached), ttl: options.metadataTTL)
         }
         let resolved: Node
-        if let meta = entry.listed {
-            prefetch.invalidate(meta.key)  // answered here; a later lookup asks again
-            resolved = fileNode(name: name, meta: meta)
+        if let l = entry.listed {
+            prefetch.invalidate(dir.key + name)  // answered here; a later lookup asks again
+            resolved = Node(ino: 0, parent: 0, name: name, kind: l.attrs.kind, key: dir.key + name, attrs: l.attrs, size: l.size,
+                            etag: l.etag, lookups: 0, validUntil: 0)
         } else if entry.mode & UInt32(S_IFMT) == NodeKind.directory.typeBits {
             resolved = directoryNode(name: name, key: dir.key + name + "/")
         } else if let meta = prefetch.takeIfReady(dir.key + name) {
@@ -267,10 +268,28 @@ public final class VFS: Sendable {
             n.size = staged.size  // what this mount has written is what the file is
             return attr(n)
         }
-        if n.ino != Self.rootIno && n.validUntil <= clock.now() {
+        if readSize(ino) == nil && n.ino != Self.rootIno && n.validUntil <= clock.now() {
             n = try refresh(n)
         }
-        return attr(n)
+        return attr(pinned(n))
+    }
+
+    /// The size of the version a file is open for reading at (its latest open's), if it is.
+    func readSize(_ ino: UInt64) -> Int64? {
+        state.withLock { s in
+            s.handles.filter { $0.value.ino == ino && !$0.value.writable && $0.value.snapshot == nil }.max { $0.key < $1.key }?.value.size
+        }
+    }
+
+    /// `n` as the kernel is told about it: a file open for reading keeps the size of the version
+    /// it was opened at until it is closed (close-to-open, as NFS): the kernel clamps reads to the
+    /// size it was last told, so a newer version's size, learned meanwhile, would cut the bytes
+    /// the reader gets. The next open learns the new version and drops the kernel's size.
+    func pinned(_ n: Node) -> Node {
+        guard n.kind != .directory, let size = readSize(n.ino) else { return n }
+        var p = n
+        p.size = size
+        return p
     }
 
     /// How many inodes the core holds (for `.stats` and leak tests).

@@ -23,9 +23,16 @@ public struct DirEntry: Sendable, Equatable {
     public var name: String
     public var ino: UInt64
     public var mode: UInt32
-    /// A file's metadata as the listing gave them (when it carried them): what readdirplus hands
-    /// the kernel for it.
-    public var listed: ObjectMeta? = nil
+    /// A file's attributes as the listing gave them (when it carried its metadata): what
+    /// readdirplus hands the kernel for it. Decoded at once, so a big directory's listing (every
+    /// entry's metadata map) is not held while the kernel reads it.
+    public var listed: Listed? = nil
+
+    public struct Listed: Sendable, Equatable {
+        public var attrs: PosixAttributes
+        public var size: Int64
+        public var etag: String?
+    }
 }
 
 /// Mount options the core needs.
