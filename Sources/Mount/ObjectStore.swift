@@ -43,6 +43,8 @@ public protocol ObjectStore: Sendable {
     func rename(from source: String, to destination: String) throws -> Bool
     /// Everything one level below `prefix`, all pages.
     func list(prefix: String) throws -> StoreListing
+    /// `list`, handed over a page at a time (a big directory's entries are not all held at once).
+    func listPages(prefix: String, _ page: (StoreListing) throws -> Void) throws
     /// One request's worth of `list`: at most `limit` entries, and whether that is all of them.
     func listFirst(prefix: String, limit: Int) throws -> (listing: StoreListing, complete: Bool)
     /// Stores `size` bytes as `key`: the ranges in `local` from the file at `path` (same offsets),
@@ -76,6 +78,9 @@ public struct BaseObject: Sendable, Equatable {
 }
 
 extension ObjectStore {
+    /// One page: the whole listing.
+    public func listPages(prefix: String, _ page: (StoreListing) throws -> Void) throws { try page(try list(prefix: prefix)) }
+
     /// A store without renames.
     public func rename(from source: String, to destination: String) throws -> Bool { false }
 

@@ -125,8 +125,21 @@ public final class S3ObjectStore: ObjectStore {
     }
 
     public func list(prefix: String) throws -> StoreListing {
-        let page = try listing { try client.listAll(bucket: bucket, prefix: prefix, delimiter: "/", metadata: $0) }
-        return StoreListing(objects: page.objects, prefixes: page.commonPrefixes)
+        var all = StoreListing()
+        try listPages(prefix: prefix) { page in
+            all.objects += page.objects
+            all.prefixes += page.prefixes
+        }
+        return all
+    }
+
+    public func listPages(prefix: String, _ body: (StoreListing) throws -> Void) throws {
+        var token: String?
+        repeat {
+            let page = try listing { try client.list(bucket: bucket, prefix: prefix, delimiter: "/", continuationToken: token, metadata: $0) }
+            try body(StoreListing(objects: page.objects, prefixes: page.commonPrefixes))
+            token = page.nextContinuationToken
+        } while token != nil
     }
 
     /// A listing request, asking for metadata while the endpoint takes the parameter; one that

@@ -28,6 +28,14 @@ public struct AttributeCachedStore: ObjectStore {
         return listing
     }
 
+    public func listPages(prefix: String, _ body: (StoreListing) throws -> Void) throws {
+        try inner.listPages(prefix: prefix) { page in
+            var p = page
+            p.objects = cache.fill(p.objects)
+            try body(p)
+        }
+    }
+
     public func listFirst(prefix: String, limit: Int) throws -> (listing: StoreListing, complete: Bool) {
         var (listing, complete) = try inner.listFirst(prefix: prefix, limit: limit)
         listing.objects = cache.fill(listing.objects)

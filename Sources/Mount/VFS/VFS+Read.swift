@@ -11,37 +11,48 @@ extension VFS {
         let dir = try node(ino)
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "readdir: not a directory") }
         let mark = changeMark()
-        let listing = try store.list(prefix: dir.key)
-        let now = clock.now()
+        let started = clock.now()
         let (known, fresh) = state.withLock { s -> ([String: UInt64], Set<String>) in
-            s.listings[ino] = Self.snapshot(of: listing, dirKey: dir.key, until: trusted(from: now, learnedSince: mark))
             let known = s.children[ino] ?? [:]
-            return (known, Set(known.compactMap { name, i in (s.nodes[i]?.validUntil ?? 0) > now ? name : nil }))
+            return (known, Set(known.compactMap { name, i in (s.nodes[i]?.validUntil ?? 0) > started ? name : nil }))
         }
         var entries = [DirEntry(name: ".", ino: ino, mode: dir.attrs.mode),
                        DirEntry(name: "..", ino: dir.parent, mode: NodeKind.directory.typeBits)]
         var seen = ino == Self.rootIno ? Set(Self.virtualNames.keys) : []
-        var headsAhead: [String] = []  // in listing order, the order `ls -l` stats them
-        var listed: [ObjectMeta] = []  // entries the listing gave whole: no HEAD needed
-        for o in listing.objects {
-            let name = String(o.key.dropFirst(dir.key.count))
-            guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")), seen.insert(name).inserted else { continue }
-            let whole = o.hasMetadata ? DirEntry.Listed(attrs: PosixAttributes.decode(o.metadata, kind: .file, lastModified: o.lastModified,
-                                                                                       defaults: options.defaults),
-                                                        size: o.size, etag: o.etag) : nil
-            entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(o.key), mode: whole?.attrs.kind.typeBits ?? NodeKind.file.typeBits,
-                                    listed: whole))
-            if fresh.contains(name) { continue }
-            // Only as many as the prefetch keeps: the entries themselves carry the rest.
-            if o.hasMetadata { if listed.count < MetaPrefetch.capacity { listed.append(o) } } else { headsAhead.append(o.key) }
+        var snapshot = ListingSnapshot(files: [], dirs: [], until: 0)
+        var seeded = 0
+        var prefixes: [String] = []
+        // A page at a time: only the entries' decoded attributes are kept, not the pages.
+        try store.listPages(prefix: dir.key) { page in
+            var headsAhead: [String] = []  // in listing order, the order `ls -l` stats them
+            var listed: [ObjectMeta] = []  // entries the listing gave whole: no HEAD needed
+            for o in page.objects {
+                let name = String(o.key.dropFirst(dir.key.count))
+                guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")) else { continue }
+                snapshot.files.insert(name)
+                guard seen.insert(name).inserted else { continue }
+                let whole = o.hasMetadata ? DirEntry.Listed(attrs: PosixAttributes.decode(o.metadata, kind: .file, lastModified: o.lastModified,
+                                                                                           defaults: options.defaults),
+                                                            size: o.size, etag: o.etag) : nil
+                entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(o.key), mode: whole?.attrs.kind.typeBits ?? NodeKind.file.typeBits,
+                                        listed: whole))
+                if fresh.contains(name) { continue }
+                // Only as many as the prefetch keeps: the entries themselves carry the rest.
+                if o.hasMetadata { if seeded < MetaPrefetch.capacity { listed.append(o); seeded += 1 } } else { headsAhead.append(o.key) }
+            }
+            prefetch.seed(listed)
+            prefetch.prefetch(headsAhead)
+            prefixes += page.prefixes
         }
-        prefetch.seed(listed)
-        prefetch.prefetch(headsAhead)
-        for p in listing.prefixes {
+        for p in prefixes {
             let name = String(p.dropFirst(dir.key.count).dropLast())
-            guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")), seen.insert(name).inserted else { continue }
+            guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")) else { continue }
+            snapshot.dirs.insert(name)
+            guard seen.insert(name).inserted else { continue }
             entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(p), mode: NodeKind.directory.typeBits))
         }
+        snapshot.until = trusted(from: clock.now(), learnedSince: mark)
+        state.withLock { $0.listings[ino] = snapshot }
         return entries
     }
 
