@@ -20,12 +20,8 @@ S3FS=${S3FS:-$(command -v s3fs)}
 . bench/lib.sh
 gt_bench_home feed
 "$GT" start >/dev/null
-GW=http://127.0.0.1:$(gt_port gateway_port)
 "$GT" bucket create feed --ttl 24h --quota unlimited --confirm-yes-really >/dev/null
-GRANT=$GARAGETYTUS_HOME/grant.json
-(umask 077; "$GT" bucket grant feed --to bench --perms read,write,list,delete --ttl 1h --json >"$GRANT")
-python3 -c "import json, sys; g = json.load(open(sys.argv[1])); print(g['access_key'] + ':' + g['secret_key'])" "$GRANT" >"$GARAGETYTUS_HOME/s3fs.passwd"
-chmod 600 "$GARAGETYTUS_HOME/s3fs.passwd"
+gt_bench_grant feed
 A=$GARAGETYTUS_HOME/followed
 P=$GARAGETYTUS_HOME/ttl
 B=$GARAGETYTUS_HOME/s3fs
@@ -33,10 +29,7 @@ mkdir -p "$A" "$P" "$B"
 trap 'fusermount3 -u "$B" 2>/dev/null || true; "$GT" unmount "$A" >/dev/null 2>&1 || true; "$GT" unmount "$P" >/dev/null 2>&1 || true; "$GT" stop >/dev/null 2>&1 || true; rm -rf "$GARAGETYTUS_HOME"' EXIT
 "$GT" mount --endpoint "$GW" --bucket feed --credentials-file "$GRANT" "$A" >/dev/null
 "$GT" mount --endpoint "$GW" --bucket feed --credentials-file "$GRANT" --no-change-feed "$P" >/dev/null
-"$S3FS" feed "$B" -o url="$GW" -o use_path_request_style -o endpoint=us-east-1 \
-  -o passwd_file="$GARAGETYTUS_HOME/s3fs.passwd" -o sigv4 -o dbglevel=warn
-deadline=$((SECONDS + 20))
-until mountpoint -q "$B"; do [ $SECONDS -lt $deadline ] || { echo "s3fs did not mount" >&2; exit 1; }; sleep 0.1; done
+gt_mount_s3fs feed "$B"
 deadline=$((SECONDS + 20))
 until grep -q '^garagetytus_changefeed_up 1' "$A/.stats"; do [ $SECONDS -lt $deadline ] || { echo "the mount does not follow the feed" >&2; exit 1; }; sleep 0.1; done
 python3 - "$GRANT" "$ROUNDS" "$A" "$P" "$B" <<'PY'

@@ -29,3 +29,22 @@ gt_engine_keys() {
   python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print(d['access_key_id'], d['secret_access_key'])" \
     "$GARAGETYTUS_HOME/config/engine-identity.json"
 }
+
+# A grant on BUCKET with every permission for an hour, written to $GRANT (0600), and its keys as
+# s3fs's password file $GARAGETYTUS_HOME/s3fs.passwd. GW is the daemon's front door.
+gt_bench_grant() {  # $1: bucket
+  GW=http://127.0.0.1:$(gt_port gateway_port)
+  GRANT=$GARAGETYTUS_HOME/grant.json
+  (umask 077; "$GT" bucket grant "$1" --to bench --perms read,write,list,delete --ttl 1h --json >"$GRANT")
+  python3 -c "import json, sys; g = json.load(open(sys.argv[1])); print(g['access_key'] + ':' + g['secret_key'])" "$GRANT" >"$GARAGETYTUS_HOME/s3fs.passwd"
+  chmod 600 "$GARAGETYTUS_HOME/s3fs.passwd"
+}
+
+# s3fs (with its defaults) mounting BUCKET on DIR through $GW with that password file; returns
+# once DIR is a mountpoint (20 s at most).
+gt_mount_s3fs() {  # $1: bucket, $2: directory
+  "$S3FS" "$1" "$2" -o url="$GW" -o use_path_request_style -o endpoint=us-east-1 \
+    -o passwd_file="$GARAGETYTUS_HOME/s3fs.passwd" -o sigv4 -o dbglevel=warn
+  local deadline=$((SECONDS + 20))
+  until mountpoint -q "$2"; do [ $SECONDS -lt $deadline ] || { echo "s3fs did not mount" >&2; exit 1; }; sleep 0.1; done
+}

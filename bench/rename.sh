@@ -17,21 +17,14 @@ S3FS=${S3FS:-$(command -v s3fs)}
 . bench/lib.sh
 gt_bench_home rename
 "$GT" start >/dev/null
-GW=http://127.0.0.1:$(gt_port gateway_port)
 "$GT" bucket create renames --ttl 24h --quota unlimited --confirm-yes-really >/dev/null
-GRANT=$GARAGETYTUS_HOME/grant.json
-(umask 077; "$GT" bucket grant renames --to bench --perms read,write,list,delete --ttl 1h --json >"$GRANT")
-python3 -c "import json, sys; g = json.load(open(sys.argv[1])); print(g['access_key'] + ':' + g['secret_key'])" "$GRANT" >"$GARAGETYTUS_HOME/s3fs.passwd"
-chmod 600 "$GARAGETYTUS_HOME/s3fs.passwd"
+gt_bench_grant renames
 A=$GARAGETYTUS_HOME/gt
 B=$GARAGETYTUS_HOME/s3fs
 mkdir -p "$A" "$B"
 trap 'fusermount3 -u "$B" 2>/dev/null || true; "$GT" unmount "$A" >/dev/null 2>&1 || true; "$GT" stop >/dev/null 2>&1 || true; rm -rf "$GARAGETYTUS_HOME"' EXIT
 "$GT" mount --endpoint "$GW" --bucket renames --credentials-file "$GRANT" "$A" >/dev/null
-"$S3FS" renames "$B" -o url="$GW" -o use_path_request_style -o endpoint=us-east-1 \
-  -o passwd_file="$GARAGETYTUS_HOME/s3fs.passwd" -o sigv4 -o dbglevel=warn
-deadline=$((SECONDS + 20))
-until mountpoint -q "$B"; do [ $SECONDS -lt $deadline ] || { echo "s3fs did not mount" >&2; exit 1; }; sleep 0.1; done
+gt_mount_s3fs renames "$B"
 mkdir -p bench/results
 OUT=bench/results/rename-$(date +%Y%m%d-%H%M%S).txt
 echo "bench/rename.sh $SIZE $ROUNDS, $(date -u +%FT%TZ), checkout $(git rev-parse --short HEAD), $(nproc) cores, $(basename "$(dirname "$(dirname "$GT")")")/$(basename "$(dirname "$GT")") build" | tee "$OUT"

@@ -123,7 +123,15 @@ import Glibc
         let all = lines.withLock { $0.joined() }
         #expect(all.contains("\"op\":\"end\"") && all.contains("revoked"), "\(all.suffix(300))")
 
-        // A grant without list may not follow; a position must be a number.
+        // A grant follows its own bucket only; one without list may not follow; a position must be a number.
+        try h.createBucket("feedother")
+        let reader = try h.gatewayClient(try h.mintGrant("feedrev", perms: "read,list"))
+        do {
+            try reader.stream(bucket: "feedother", query: [("changes", "")], stallSeconds: 5, operation: "changes") { _ in true }
+            Issue.record("a grant on feedrev followed feedother")
+        } catch let e as S3Error {
+            #expect(e.status == 403, "\(e)")
+        }
         let writer = try h.gatewayClient(try h.mintGrant("feedrev", perms: "read,write"))
         #expect(throws: S3Error.self) { try writer.stream(bucket: "feedrev", query: [("changes", "")], stallSeconds: 5, operation: "changes") { _ in true } }
         let lister = try h.gatewayClient(try h.mintGrant("feedrev", perms: "list"))

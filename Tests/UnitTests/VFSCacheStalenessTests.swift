@@ -60,4 +60,25 @@ import Glibc
         // The first change lands while the old answer for f waits in the prefetch, unused.
         try externalChangesShow(vfs, store, clock, d: d)
     }
+
+    /// Close-to-open: while a file is open for reading, no reply tells the kernel another size —
+    /// not getattr, not a lookup, not a directory read's attributes (readdirplus).
+    @Test func aFileOpenForReadingKeepsItsSizeInEveryReply() throws {
+        let store = InMemoryObjectStore(listsMetadata: true)
+        try store.put("d/f", data: Data("one".utf8), metadata: ["mode": "\(0o100644)"])
+        let clock = ManualClock()
+        let vfs = VFS(store: store, options: VFSOptions(metadataTTL: 1, defaults: AttributeDefaults(uid: 0, gid: 0)), clock: clock)
+        let d = try vfs.lookup(parent: VFS.rootIno, name: "d").attr.ino
+        let ino = try vfs.lookup(parent: d, name: "f").attr.ino
+        let fh = try vfs.open(ino, write: false)
+        try store.put("d/f", data: Data("eleven byte".utf8), metadata: ["mode": "\(0o100644)"])
+        clock.advance(1.5)
+        let entry = try #require(try vfs.readdir(d).first { $0.name == "f" })
+        #expect(entry.listed?.size == 11, "the listing has the new version")
+        #expect(vfs.lookupIfKnown(parent: d, entry: entry)?.attr.size == 3)
+        #expect(try vfs.lookup(parent: d, name: "f").attr.size == 3)
+        #expect(try vfs.getattr(ino).size == 3)
+        vfs.release(fh)
+        #expect(try vfs.getattr(ino).size == 11)
+    }
 }

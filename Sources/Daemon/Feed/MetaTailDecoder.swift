@@ -87,20 +87,17 @@ struct MetaTailDecoder {
     /// without the prefix; a value that is not UTF-8 is left out.
     static func userMetadata(_ e: [String: Any]) -> [String: String] {
         var out: [String: String] = [:]
-        for (name, value) in (e["extended"] as? [String: Any]) ?? [:] where name.count > 11 && name.lowercased().hasPrefix("x-amz-meta-") {
+        for (name, value) in (e["extended"] as? [String: Any]) ?? [:] where name != "Seaweed-X-Amz-ETag" && FilerClient.Entry.kept(name) {
             guard let raw = (value as? String).flatMap({ Data(base64Encoded: $0) }), let v = String(validating: raw, as: UTF8.self) else { continue }
             out[String(name.dropFirst(11)).lowercased()] = v
         }
         return out
     }
 
-    /// The ETag S3 gives the entry: the stored one (multipart uploads, copies), else its MD5 in hex.
+    /// The ETag S3 gives the entry, decided as for listings (`ListingMetadata.etag(of:)`).
     static func etag(_ e: [String: Any], _ attributes: [String: Any]?) -> String? {
-        if let ext = e["extended"] as? [String: Any], let stored = (ext["Seaweed-X-Amz-ETag"] as? String).flatMap({ Data(base64Encoded: $0) }),
-           let s = String(validating: stored, as: UTF8.self) {
-            return s.count >= 2 && s.hasPrefix("\"") && s.hasSuffix("\"") ? String(s.dropFirst().dropLast()) : s
-        }
-        guard let md5 = (attributes?["md5"] as? String).flatMap({ Data(base64Encoded: $0) }), md5.count == 16 else { return nil }
-        return SigV4.hex(md5)
+        let stored = ((e["extended"] as? [String: Any])?["Seaweed-X-Amz-ETag"] as? String).flatMap { Data(base64Encoded: $0) }
+        let md5 = (attributes?["md5"] as? String).flatMap { Data(base64Encoded: $0) }
+        return ListingMetadata.etag(of: FilerClient.Entry(fullPath: "", md5: md5, extended: stored.map { ["Seaweed-X-Amz-ETag": $0] } ?? [:]))
     }
 }

@@ -28,7 +28,7 @@ enum ListingMetadata {
         for c in root.all("Contents") {
             // URL encoding as the engine (Go's QueryEscape) and AWS's SDKs read it: '+' is a space.
             guard let raw = c.string("Key"), let key = encoded ? raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding : raw else { return nil }
-            out.append(Listed(key: key, etag: c.string("ETag").map(unquoted), lastModified: c.string("LastModified").flatMap(UTCTime.parseISO8601)))
+            out.append(Listed(key: key, etag: c.string("ETag").map(ETag.unquoted), lastModified: c.string("LastModified").flatMap(UTCTime.parseISO8601)))
         }
         return out
     }
@@ -96,7 +96,7 @@ enum ListingMetadata {
     /// The ETag SeaweedFS's S3 API gives an entry: the one it stored (multipart, copies), else
     /// the hex MD5 of the content; nil when neither is kept (then nothing is claimed).
     static func etag(of entry: FilerClient.Entry) -> String? {
-        if let stored = entry.extended["Seaweed-X-Amz-ETag"], let s = String(validating: stored, as: UTF8.self) { return unquoted(s) }
+        if let stored = entry.extended["Seaweed-X-Amz-ETag"], let s = String(validating: stored, as: UTF8.self) { return ETag.unquoted(s) }
         guard let md5 = entry.md5, md5.count == 16 else { return nil }
         return SigV4.hex(md5)
     }
@@ -134,9 +134,5 @@ enum ListingMetadata {
         }
         out.append(xml[(xml.startIndex + from)...])
         return out
-    }
-
-    static func unquoted(_ s: String) -> String {
-        s.count >= 2 && s.hasPrefix("\"") && s.hasSuffix("\"") ? String(s.dropFirst().dropLast()) : s
     }
 }

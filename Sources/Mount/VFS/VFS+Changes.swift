@@ -49,10 +49,7 @@ extension VFS {
     /// When what this mount itself did at `now` (its own uploads, creates) stops being trusted:
     /// after the metadata TTL, or the longer `followedTTL` while a change feed is up. A TTL of 0
     /// (always ask) stays 0.
-    func trusted(from now: Double) -> Double {
-        let up = options.metadataTTL > 0 && feed.withLock { $0.until } > now
-        return now + (up ? options.followedTTL : options.metadataTTL)
-    }
+    func trusted(from now: Double) -> Double { trusted(from: now, learnedSince: changeMark()) }
 
     /// The same for what the store answered to a request sent when `changeMark()` was `mark`
     /// (nil: at some unknown time): the longer TTL only when no change came in meanwhile, so an
@@ -121,7 +118,7 @@ extension VFS {
         let parts = relative.split(separator: "/", omittingEmptySubsequences: false).map(String.init).dropLast(isDirectory ? 1 : 0)
         guard let name = parts.last, !name.isEmpty else { return }
         let now = clock.now()
-        enum Tell { case nothing, entry(UInt64), inode(UInt64, parent: UInt64) }
+        enum Tell { case nothing, entry(UInt64), inode(UInt64) }
         let tell = state.withLock { s -> Tell in
             var parent = Self.rootIno
             for p in parts.dropLast() {
@@ -132,13 +129,7 @@ extension VFS {
             if let ino, s.open[ino] != nil { return .nothing }
             switch (c.op, isDirectory) {
             case (.delete, _):
-                Self.note(&s, parent: parent, name: name, kind: nil)
-                guard let ino else { return .entry(parent) }
-                s.children[parent]?[name] = nil
-                if var n = s.nodes[ino] {
-                    n.validUntil = 0
-                    if n.lookups == 0 { s.nodes[ino] = nil } else { s.nodes[ino] = n }
-                }
+                Self.forget(&s, parent: parent, name: name)
                 return .entry(parent)
             case (.put, true):
                 Self.note(&s, parent: parent, name: name, kind: .directory)
@@ -149,22 +140,22 @@ extension VFS {
                 guard let etag = c.etag, let size = c.size else {
                     n.validUntil = 0  // not enough to know the new attributes: ask at the next use
                     s.nodes[ino] = n
-                    return .inode(ino, parent: parent)
+                    return .inode(ino)
                 }
                 let meta = ObjectMeta(key: n.key, size: size, etag: "\"" + etag + "\"",
                                       lastModified: c.mtime.map { Date(timeIntervalSince1970: $0) }, metadata: c.metadata ?? [:])
                 var fresh = fileNode(name: name, meta: meta)
-                if Self.unquoted(n.etag) == etag && n.size == size && n.attrs == fresh.attrs && n.kind == fresh.kind {
+                if n.etag.map(ETag.unquoted) == etag && n.size == size && n.attrs == fresh.attrs && n.kind == fresh.kind {
                     return .nothing  // what the mount has (its own upload)
                 }
-                guard Self.unquoted(n.etag) == etag && n.size == size else {
+                guard n.etag.map(ETag.unquoted) == etag && n.size == size else {
                     // New contents: asked again at the next use, whose `open` makes the kernel drop
                     // the size it holds before answering (as without the feed) — installing the new
                     // size here would race a concurrent open, which could then read the new bytes
                     // cut at the size the kernel still had.
                     n.validUntil = 0
                     s.nodes[ino] = n
-                    return .inode(ino, parent: parent)
+                    return .inode(ino)
                 }
                 // Same bytes, new attributes (a chmod by copy): taken as they are.
                 fresh.ino = ino
@@ -172,19 +163,14 @@ extension VFS {
                 fresh.lookups = n.lookups
                 fresh.validUntil = trusted(from: now)
                 s.nodes[ino] = fresh
-                return .inode(ino, parent: parent)
+                return .inode(ino)
             }
         }
         guard let k = kernelNotify.withLock({ $0 }) else { return }
         switch tell {
         case .nothing: break
         case let .entry(parent): k.entry(parent, name)
-        case let .inode(ino, _): k.inode(ino)
+        case let .inode(ino): k.inode(ino)
         }
-    }
-
-    static func unquoted(_ etag: String?) -> String? {
-        guard let e = etag else { return nil }
-        return e.count >= 2 && e.hasPrefix("\"") && e.hasSuffix("\"") ? String(e.dropFirst().dropLast()) : e
     }
 }

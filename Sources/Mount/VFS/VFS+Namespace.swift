@@ -122,14 +122,18 @@ extension VFS {
     /// Forgets the name; the inode lives on while the kernel holds references.
     func detach(parent: UInt64, name: String) {
         if let dir = state.withLock({ $0.nodes[parent] }) { prefetch.invalidate(dir.key + name) }
-        state.withLock { s in
-            Self.note(&s, parent: parent, name: name, kind: nil)
-            guard let ino = s.children[parent]?[name] else { return }
-            s.children[parent]?[name] = nil
-            if var n = s.nodes[ino] {
-                n.validUntil = 0
-                if n.lookups == 0 { s.nodes[ino] = nil } else { s.nodes[ino] = n }
-            }
+        state.withLock { s in Self.forget(&s, parent: parent, name: name) }
+    }
+
+    /// Drops `name` from `parent` (its snapshot too); the inode lives on while the kernel holds
+    /// references, never trusted again. Called with the lock held.
+    static func forget(_ s: inout State, parent: UInt64, name: String) {
+        note(&s, parent: parent, name: name, kind: nil)
+        guard let ino = s.children[parent]?[name] else { return }
+        s.children[parent]?[name] = nil
+        if var n = s.nodes[ino] {
+            n.validUntil = 0
+            if n.lookups == 0 { s.nodes[ino] = nil } else { s.nodes[ino] = n }
         }
     }
 

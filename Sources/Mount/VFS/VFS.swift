@@ -168,11 +168,12 @@ public final class VFS: Sendable {
         let dir = try lookupDirectory(parent, name)
         let now = clock.now()
         if let cached = counted(parent: parent, name: name, now: now) {
-            return EntryReply(attr: attr(pinned(cached)), ttl: options.metadataTTL)
+            return EntryReply(attr: attr(pinned(cached, reading: readSize(cached.ino))), ttl: options.metadataTTL)
         }
         let mark = changeMark()
         let resolved = try find(parent: parent, dirKey: dir.key, name: name)
-        return EntryReply(attr: attr(pinned(install(resolved, parent: parent, name: name, now: now, mark: mark))), ttl: options.metadataTTL)
+        let installed = install(resolved, parent: parent, name: name, now: now, mark: mark)
+        return EntryReply(attr: attr(pinned(installed, reading: readSize(installed.ino))), ttl: options.metadataTTL)
     }
 
     /// `lookup`'s answer for an entry of a directory being read, when it needs nothing from the
@@ -185,7 +186,7 @@ public final class VFS: Sendable {
         guard parent != Self.rootIno || Self.virtualNames[name] == nil, let dir = try? lookupDirectory(parent, name) else { return nil }
         let now = clock.now()
         if let cached = counted(parent: parent, name: name, now: now) {
-            return EntryReply(attr: attr(cached), ttl: options.metadataTTL)
+            return EntryReply(attr: attr(pinned(cached, reading: readSize(cached.ino))), ttl: options.metadataTTL)
         }
         let resolved: Node
         if let l = entry.listed {
@@ -200,7 +201,8 @@ public final class VFS: Sendable {
             return nil
         }
         // What a listing read some time ago said: trusted for the metadata TTL only.
-        return EntryReply(attr: attr(install(resolved, parent: parent, name: name, now: now, mark: nil)), ttl: options.metadataTTL)
+        let installed = install(resolved, parent: parent, name: name, now: now, mark: nil)
+        return EntryReply(attr: attr(pinned(installed, reading: readSize(installed.ino))), ttl: options.metadataTTL)
     }
 
     /// The directory a lookup of `name` in `parent` looks in, once the name could be there.
@@ -268,16 +270,21 @@ public final class VFS: Sendable {
             n.size = staged.size  // what this mount has written is what the file is
             return attr(n)
         }
-        if readSize(ino) == nil && n.ino != Self.rootIno && n.validUntil <= clock.now() {
+        let reading = readSize(ino)
+        if reading == nil && n.ino != Self.rootIno && n.validUntil <= clock.now() {
             n = try refresh(n)
         }
-        return attr(pinned(n))
+        return attr(pinned(n, reading: reading))
     }
 
     /// The size of the version a file is open for reading at (its latest open's), if it is.
     func readSize(_ ino: UInt64) -> Int64? {
         state.withLock { s in
-            s.handles.filter { $0.value.ino == ino && !$0.value.writable && $0.value.snapshot == nil }.max { $0.key < $1.key }?.value.size
+            var latest: (fh: UInt64, size: Int64)?
+            for (fh, h) in s.handles where h.ino == ino && !h.writable && h.snapshot == nil && fh > (latest?.fh ?? 0) {
+                latest = (fh, h.size)
+            }
+            return latest?.size
         }
     }
 
@@ -285,8 +292,9 @@ public final class VFS: Sendable {
     /// it was opened at until it is closed (close-to-open, as NFS): the kernel clamps reads to the
     /// size it was last told, so a newer version's size, learned meanwhile, would cut the bytes
     /// the reader gets. The next open learns the new version and drops the kernel's size.
-    func pinned(_ n: Node) -> Node {
-        guard n.kind != .directory, let size = readSize(n.ino) else { return n }
+    /// `reading`: `readSize(n.ino)`.
+    func pinned(_ n: Node, reading: Int64?) -> Node {
+        guard n.kind != .directory, let size = reading else { return n }
         var p = n
         p.size = size
         return p
