@@ -37,19 +37,21 @@ public final class LatencyLog: Sendable {
     }
 }
 
-/// Samples a process's resident memory and open descriptors every `every` seconds.
+/// Samples a process's resident memory and open descriptors every `every` seconds. Descriptors
+/// on files under `boundedUnder` (a cache that keeps a bounded number open) are counted apart, in
+/// `boundedFds`, so that its filling up is not taken for a leak of the others.
 public final class ProcessSampler: Sendable {
-    public struct Sample: Sendable { public var at: Double; public var rssKiB: Int; public var fds: Int }
+    public struct Sample: Sendable { public var at: Double; public var rssKiB: Int; public var fds: Int; public var boundedFds: Int }
     private final class Box: Sendable { let samples = Mutex<[Sample]>([]) }
     private let box = Box()
     private let workers: Workers
 
-    public init(pid: Int32, every: Double = 2) {
+    public init(pid: Int32, every: Double = 1, boundedUnder: String? = nil) {
         let box = box
         let started = Date()
         workers = Workers(count: 1) { _, _ in
-            if let s = ProcessSampler.sample(pid) {
-                box.samples.withLock { $0.append(Sample(at: Date().timeIntervalSince(started), rssKiB: s.0, fds: s.1)) }
+            if let s = ProcessSampler.sample(pid, boundedUnder: boundedUnder) {
+                box.samples.withLock { $0.append(Sample(at: Date().timeIntervalSince(started), rssKiB: s.rss, fds: s.fds, boundedFds: s.bounded)) }
             }
             usleep(useconds_t(every * 1_000_000))
         }
@@ -60,12 +62,15 @@ public final class ProcessSampler: Sendable {
         return box.samples.withLock { $0 }
     }
 
-    static func sample(_ pid: Int32) -> (Int, Int)? {
+    static func sample(_ pid: Int32, boundedUnder: String?) -> (rss: Int, fds: Int, bounded: Int)? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
               let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else { return nil }
-        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
-        return (kib, fds)
+        let dir = "/proc/\(pid)/fd"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        guard let prefix = boundedUnder.map({ $0.hasSuffix("/") ? $0 : $0 + "/" }) else { return (kib, names.count, 0) }
+        let bounded = names.filter { ((try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/" + $0)) ?? "").hasPrefix(prefix) }.count
+        return (kib, names.count - bounded, bounded)
     }
 
     /// Growth after warm-up: the median of the last third of the samples over the median of the

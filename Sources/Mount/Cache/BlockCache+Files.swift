@@ -15,11 +15,14 @@ extension BlockCache {
         deinit { close(fd) }
     }
 
+    /// How many block files stay open for reading at most.
+    public static let openFilesLimit = 256
+
     /// The last `limit` block files read, by name (the first opened goes first).
     struct OpenFiles {
         var files: [String: OpenBlock] = [:]
         var order: [String] = []
-        let limit = 256
+        let limit = BlockCache.openFilesLimit
 
         mutating func insert(_ name: String, _ file: OpenBlock) {
             if files.updateValue(file, forKey: name) == nil { order.append(name) }
