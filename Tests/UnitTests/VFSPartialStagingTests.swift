@@ -73,6 +73,39 @@ import TestSupport
         #expect(try object(base) == Data(repeating: 7, count: size))  // the other client's bytes stand
     }
 
+    /// `close` returns before the kernel sends RELEASE: a rename right after a close that failed
+    /// because another client replaced the object moves that client's version, never ESTALE.
+    @Test func aFileWhoseChangesConflictedIsRenamedWithTheOtherClientsBytes() throws {
+        let (base, _, v, _) = try fixture()
+        let ino = try v.lookup(parent: VFS.rootIno, name: "big").attr.ino
+        let fh = try v.open(ino, write: true)
+        let other = try v.open(ino, write: false)
+        _ = try v.write(fh, offset: 0, data: Data("mine".utf8))
+        let theirs = Data(repeating: 7, count: size)
+        try base.put("big", data: theirs, metadata: [:])  // another client
+        let upload = #expect(throws: VFSError.self) { try v.flush(fh) }
+        #expect(upload?.errno == EIO)
+        try v.rename(parent: VFS.rootIno, name: "big", newParent: VFS.rootIno, newName: "moved")  // before release
+        #expect(try base.read("moved", range: 0..<Int64.max, etag: nil) == theirs)
+        #expect(!base.keys.contains("big"))
+        // The lost changes are never stored later, and every close of the file says so.
+        let again = #expect(throws: VFSError.self) { try v.flush(other) }
+        #expect(again?.errno == EIO)
+        v.release(fh)
+        v.release(other)
+        #expect(try base.read("moved", range: 0..<Int64.max, etag: nil) == theirs)
+
+        // Renamed before any close: the same (the conflict is found by the rename itself).
+        let fh2 = try v.open(try v.lookup(parent: VFS.rootIno, name: "moved").attr.ino, write: true)
+        _ = try v.write(fh2, offset: 0, data: Data("mine".utf8))
+        try base.put("moved", data: Data(repeating: 9, count: size), metadata: [:])
+        try v.rename(parent: VFS.rootIno, name: "moved", newParent: VFS.rootIno, newName: "again")
+        #expect(try base.read("again", range: 0..<Int64.max, etag: nil) == Data(repeating: 9, count: size))
+        #expect(throws: VFSError.self) { try v.flush(fh2) }
+        v.release(fh2)
+        #expect(base.keys == ["again"])
+    }
+
     @Test func unlinkAndRenameOfAnOpenBigFileKeepItsBytes() throws {
         let (base, _, v, body) = try fixture()
         let ino = try v.lookup(parent: VFS.rootIno, name: "big").attr.ino

@@ -31,10 +31,17 @@ extension VFS {
             move(src.ino, from: (parent, name), to: (newParent, newName), newKey: dstDir.key + newName + "/")
             return
         }
-        try materialize(src.ino)  // an open, partly staged file no longer has its base after the move
+        // An open file whose changes conflicted with another client's version has none to carry.
+        var carry = state.withLock { $0.open[src.ino]?.conflicted != true }
+        do {
+            if carry { try materialize(src.ino) }  // an open, partly staged file no longer has its base after the move
+        } catch let e as VFSError where e.code == .stale {
+            state.withLock { $0.open[src.ino]?.conflicted = true }  // its base was replaced: the changes are lost
+            carry = false
+        }
         // No upload of the file may start under the old key once it has been copied away.
         try uploadGate.withExclusive(src.ino) {
-            try uploadNow(src.ino)  // unsaved bytes go with the file
+            if carry { try uploadNow(src.ino) }  // unsaved bytes go with the file
             let key = try node(src.ino).key
             if try !store.rename(from: key, to: dstDir.key + newName) {
                 try store.copy(from: key, to: dstDir.key + newName, metadata: nil)

@@ -97,6 +97,9 @@ extension VFS {
     /// The upload itself; the caller holds the inode's gate.
     func uploadNow(_ ino: UInt64) throws {
         guard let o = state.withLock({ $0.open[ino] }), o.dirty, !o.unlinked else { return }
+        if o.conflicted {
+            throw VFSError(.io, "the changes to \(try node(ino).key) were lost: another client replaced the object they were made to")
+        }
         let writesAtStart = o.staging.writeCount
         let n = try node(ino)
         var attrs = n.attrs
@@ -128,6 +131,7 @@ extension VFS {
             }
         } catch {
             metrics.uploadFailed()
+            if (error as? VFSError)?.code == .stale { state.withLock { $0.open[ino]?.conflicted = true } }
             throw Self.uploadError(error, key: n.key)
         }
         prefetch.invalidate(n.key)
