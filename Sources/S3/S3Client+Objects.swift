@@ -113,22 +113,10 @@ extension S3Client {
         if let continuationToken { q.append(("continuation-token", continuationToken)) }
         if metadata { q.append(("metadata", "true")) }
         let op = "ListObjectsV2 \(bucket)/\(prefix)"
-        let root = try Self.parseXML(try send("GET", bucket: bucket, query: q, operation: op), op)
-        var page = ListPage()
-        page.objects = root.all("Contents").map {
-            var info = ObjectInfo(key: $0.string("Key") ?? "", size: Int64($0.string("Size") ?? "") ?? 0, etag: $0.string("ETag"),
-                                  lastModified: $0.string("LastModified").flatMap(Self.parseISODate))
-            if let user = $0.child("UserMetadata") {
-                info.hasMetadata = true
-                for item in user.children {
-                    let name = item.name.lowercased()
-                    if name.hasPrefix("x-amz-meta-") { info.metadata[String(name.dropFirst(11))] = item.text }
-                }
-            }
-            return info
+        let r = try send("GET", bucket: bucket, query: q, operation: op)
+        guard let page = ListingXML.page(r.body) else {
+            throw S3Error(kind: .invalidResponse, status: r.status, code: nil, message: "the answer is not a listing", operation: op)
         }
-        page.commonPrefixes = root.all("CommonPrefixes").compactMap { $0.string("Prefix") }
-        if root.string("IsTruncated") == "true" { page.nextContinuationToken = root.string("NextContinuationToken") }
         return page
     }
 

@@ -33,6 +33,8 @@ public struct ListPage: Sendable {
     public var objects: [ObjectInfo] = []
     public var commonPrefixes: [String] = []
     public var nextContinuationToken: String?
+    /// `url` when the keys and prefixes are URL-encoded (as asked with `encoding-type`).
+    public var encodingType: String?
 }
 
 /// Exponential backoff with jitter, bounded in attempts and in total time.

@@ -36,58 +36,82 @@ struct XMLScanner {
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
+    /// Builds the tree of the document (see `scan`).
     mutating func document() -> XMLNode? {
         var root: XMLNode?
         var stack: [XMLNode] = []
+        let ok = scan(open: { name, text in
+            guard stack.count < 64 else { return false }
+            if let parent = stack.last {
+                if !text.isEmpty { parent.text += String(decoding: text, as: UTF8.self) }
+            } else if root != nil {
+                return false  // a second root element
+            }
+            let node = XMLNode(name: String(decoding: name, as: UTF8.self))
+            stack.last?.children.append(node)
+            if root == nil { root = node }
+            stack.append(node)
+            return true
+        }, close: { name, text in
+            guard let top = stack.popLast(), top.name.utf8.elementsEqual(name) else { return false }
+            if !text.isEmpty { top.text += String(decoding: text, as: UTF8.self) }
+            return true
+        })
+        return ok && stack.isEmpty ? root : nil
+    }
+
+    /// Walks the document, calling `open` at each start tag and `close` at each end tag (a
+    /// self-closing tag is both) with the element's name and the text met since the last tag
+    /// (references resolved); false when the document is not well-formed or a handler said no.
+    /// Text outside the root element may only be white space; the handlers check nesting.
+    mutating func scan(open: (Slice<UnsafeBufferPointer<UInt8>>, [UInt8]) -> Bool,
+                       close: (Slice<UnsafeBufferPointer<UInt8>>, [UInt8]) -> Bool) -> Bool {
+        var depth = 0
         var text: [UInt8] = []
         while i < bytes.count {
             if bytes[i] != UInt8(ascii: "<") {
                 let start = i
                 while i < bytes.count && bytes[i] != UInt8(ascii: "<") { i += 1 }
-                if stack.isEmpty {
-                    guard bytes[start..<i].allSatisfy({ $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }) else { return nil }
+                if depth == 0 {
+                    guard bytes[start..<i].allSatisfy({ $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }) else { return false }
                 } else {
-                    guard Self.unescape(bytes[start..<i], into: &text) else { return nil }
+                    guard Self.unescape(bytes[start..<i], into: &text) else { return false }
                 }
                 continue
             }
             if starts("<?") {
-                guard skip(past: "?>") else { return nil }
+                guard skip(past: "?>") else { return false }
             } else if starts("<!--") {
-                guard skip(past: "-->") else { return nil }
+                guard skip(past: "-->") else { return false }
             } else if starts("<![CDATA[") {
                 i += 9
                 let start = i
-                guard skip(past: "]]>"), !stack.isEmpty else { return nil }
+                guard skip(past: "]]>"), depth > 0 else { return false }
                 text.append(contentsOf: bytes[start..<(i - 3)])
             } else if starts("<!") {
-                return nil  // DOCTYPE: never in S3, refused
+                return false  // DOCTYPE: never in S3, refused
             } else if starts("</") {
                 i += 2
                 let name = scanName()
                 skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ">"), let top = stack.popLast(), top.name == name else { return nil }
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ">"), depth > 0, close(name, text) else { return false }
                 i += 1
-                top.text += String(decoding: text, as: UTF8.self)
+                depth -= 1
                 text.removeAll(keepingCapacity: true)
             } else {
                 i += 1
                 let name = scanName()
-                guard !name.isEmpty, stack.count < 64 else { return nil }
-                if let parent = stack.last {
-                    parent.text += String(decoding: text, as: UTF8.self)
-                    text.removeAll(keepingCapacity: true)
-                } else if root != nil {
-                    return nil  // a second root element
+                guard !name.isEmpty, open(name, text) else { return false }
+                text.removeAll(keepingCapacity: true)
+                guard let selfClosing = skipAttributes() else { return false }
+                if selfClosing {
+                    guard close(name, []) else { return false }
+                } else {
+                    depth += 1
                 }
-                let node = XMLNode(name: name)
-                guard let selfClosing = skipAttributes() else { return nil }
-                stack.last?.children.append(node)
-                if root == nil { root = node }
-                if !selfClosing { stack.append(node) }
             }
         }
-        return stack.isEmpty ? root : nil
+        return depth == 0
     }
 
     private func starts(_ s: StaticString) -> Bool {
@@ -108,14 +132,14 @@ struct XMLScanner {
         while i < bytes.count, bytes[i] == 32 || bytes[i] == 9 || bytes[i] == 10 || bytes[i] == 13 { i += 1 }
     }
 
-    private mutating func scanName() -> String {
+    private mutating func scanName() -> Slice<UnsafeBufferPointer<UInt8>> {
         let start = i
         while i < bytes.count {
             let c = bytes[i]
             if c == 32 || c == 9 || c == 10 || c == 13 || c == UInt8(ascii: ">") || c == UInt8(ascii: "/") || c == UInt8(ascii: "=") { break }
             i += 1
         }
-        return String(decoding: bytes[start..<i], as: UTF8.self)
+        return bytes[start..<i]
     }
 
     /// Skips attributes up to the end of a start tag; true when it was `/>`, nil when malformed.
@@ -145,8 +169,11 @@ struct XMLScanner {
     static func unescape(_ s: Slice<UnsafeBufferPointer<UInt8>>, into out: inout [UInt8]) -> Bool {
         var j = s.startIndex
         while j < s.endIndex {
-            let c = s[j]
-            guard c == UInt8(ascii: "&") else { out.append(c); j += 1; continue }
+            // The run up to the next reference, in one append.
+            let run = s[j..<s.endIndex].firstIndex(of: UInt8(ascii: "&")) ?? s.endIndex
+            if run > j { out.append(contentsOf: UnsafeBufferPointer(rebasing: s.base[j..<run])) }
+            j = run
+            guard j < s.endIndex else { break }
             guard let semi = s[j..<s.endIndex].firstIndex(of: UInt8(ascii: ";")), semi - j <= 12 else { return false }
             let ref = String(decoding: s[(j + 1)..<semi], as: UTF8.self)
             switch ref {
@@ -159,7 +186,7 @@ struct XMLScanner {
                 let hex = ref.hasPrefix("#x") || ref.hasPrefix("#X")
                 guard ref.hasPrefix("#"), let v = UInt32(ref.dropFirst(hex ? 2 : 1), radix: hex ? 16 : 10),
                       let scalar = Unicode.Scalar(v) else { return false }
-                out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                UTF8.encode(scalar) { out.append($0) }
             }
             j = semi + 1
         }

@@ -22,13 +22,14 @@ enum ListingMetadata {
     /// The `<Contents>` of a listing, keys decoded when the listing is URL-encoded; nil when the
     /// document is not a listing.
     static func contents(_ xml: Data) -> [Listed]? {
-        guard let root = XMLNode.parse(xml), root.name == "ListBucketResult" else { return nil }
-        let encoded = root.string("EncodingType") == "url"
+        guard let page = ListingXML.page(xml) else { return nil }
+        let encoded = page.encodingType == "url"
         var out: [Listed] = []
-        for c in root.all("Contents") {
+        out.reserveCapacity(page.objects.count)
+        for o in page.objects {
             // URL encoding as the engine (Go's QueryEscape) and AWS's SDKs read it: '+' is a space.
-            guard let raw = c.string("Key"), let key = encoded ? raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding : raw else { return nil }
-            out.append(Listed(key: key, etag: c.string("ETag").map(ETag.unquoted), lastModified: c.string("LastModified").flatMap(UTCTime.parseISO8601)))
+            guard let key = encoded ? o.key.replacingOccurrences(of: "+", with: " ").removingPercentEncoding : o.key else { return nil }
+            out.append(Listed(key: key, etag: o.etag.map(ETag.unquoted), lastModified: o.lastModified))
         }
         return out
     }
