@@ -7,8 +7,7 @@ public struct GaragetytusCommand: AsyncParsableCommand {
         commandName: "garagetytus",
         abstract: "A host-local S3 service with enforced buckets and grants, and mounts of buckets as directories.",
         discussion: """
-        Files live under ~/.config/garagetytus and ~/.local/share/garagetytus (XDG), or all under
-        $GARAGETYTUS_HOME when set.
+        Files live under ~/.config/garagetytus and ~/.local/share/garagetytus (XDG), or all under $GARAGETYTUS_HOME when set.
 
         Examples:
           garagetytus start && garagetytus status

@@ -35,8 +35,11 @@ public struct GivenKeys: Sendable {
 /// What `workspace create` asks for: managed on the local daemon (no endpoint), or on your own S3.
 public struct NewWorkspace: Sendable {
     public var name: String
-    public var ttl = "permanent"
-    public var quota = "10G"
+    /// A managed workspace's bucket, by default as `garagetytus bucket create`'s examples: a week, 10 GiB.
+    public var ttl = NewWorkspace.defaultTTL
+    public var quota = NewWorkspace.defaultQuota
+    public static let defaultTTL = "7d"
+    public static let defaultQuota = "10G"
     public var confirmed = false
     public var endpoint: String?
     public var bucket: String?

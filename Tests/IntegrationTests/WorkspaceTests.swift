@@ -197,7 +197,15 @@ import TestSupport
         let h = try DaemonHarness(name: "wsseed")
         defer { _ = try? h.run(["stop"]) }
         #expect(try h.run(["start"]).status == 0)
-        #expect(try artifacts(h, ["workspace", "create", "cases", "--ttl", "7d", "--quota", "1G"]).status == 0)
+        // The runbook's `workspace create` takes no flags: a bucket for 7 days with 10G, and it says so.
+        let created = try artifacts(h, ["workspace", "create", "cases"])
+        #expect(created.status == 0 && created.stdout.contains("TTL 7d, quota 10G (the defaults"), "\(created.stdout)\(created.stderr)")
+        let bucket = try h.run(["bucket", "info", "cases", "--json"])
+        #expect(bucket.stdout.contains("\"ttl\" : \"7d\"") || bucket.stdout.contains("\"ttl\": \"7d\""), "\(bucket.stdout)")
+        #expect(bucket.stdout.contains("\"quota\" : \"10G\"") || bucket.stdout.contains("\"quota\": \"10G\""), "\(bucket.stdout)")
+        // Permanent still needs the confirmation.
+        let permanent = try artifacts(h, ["workspace", "create", "forever", "--ttl", "permanent"])
+        #expect(permanent.status != 0 && permanent.stderr.contains("confirm"), "\(permanent.stderr)")
         try h.engineClient().put(bucket: "cases", key: "notes.txt", body: Data("day two\n".utf8))
         let keys = try #require(try WorkspaceStore(configDir: h.paths.configDir).loadCredentials("cases"))
         let mnt = h.home + "/mnt/work"
@@ -228,6 +236,10 @@ import TestSupport
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("day two") && r.stdout.contains("\"id\": \"cases\"") && r.stdout.contains("juicefs_fuse_ops_io_total"),
                 "\(r.stdout)")
+        // `workspace show`: the storage block's fields one a line, as the runbook names them.
+        for field in ["  bucket:       cases", "  endpoint:     \(h.gatewayURL)", "  region:       ", "  status:       mounted", "  access key:   "] {
+            #expect(r.stdout.contains(field), "\(field) in \(r.stdout)")
+        }
         #expect(r.stdout.contains("deleted workspace cases"))
         #expect(try h.engineClient().get(bucket: "cases", key: "notes.txt") == Data("day two\n".utf8))  // the data stay
     }
@@ -327,12 +339,12 @@ import TestSupport
         #expect(try artifacts(h, ["healthz"]).status == 0)
 
         // The workspace's bucket is expired by the daemon: the workspace shows `deleted`.
-        #expect(try artifacts(h, ["workspace", "show", "cases"]).stdout.contains("cases (managed): active"))
+        #expect(try artifacts(h, ["workspace", "show", "cases"]).stdout.contains("  status:       active"))
         let shown = try JSONSerialization.jsonObject(with: Data(try artifacts(h, ["--format", "json", "workspace", "show", "cases"]).stdout.utf8)) as? [String: Any]
         let bucket = try #require((shown?["storage"] as? [String: Any])?["bucket"] as? String)
         #expect(try h.run(["bucket", "expire", bucket]).status == 0)
         #expect(try eventually(timeout: 10, every: 0.3) {
-            try artifacts(h, ["workspace", "show", "cases"]).stdout.contains("cases (managed): deleted")
+            try artifacts(h, ["workspace", "show", "cases"]).stdout.contains("  status:       deleted")
         })
     }
 

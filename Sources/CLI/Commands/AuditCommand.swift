@@ -9,9 +9,7 @@ struct AuditCommand: AsyncParsableCommand {
         commandName: "audit",
         abstract: "Show the audit record: mints, revokes, deny-all, expiry, workspace grants, refusals.",
         discussion: """
-        Kept in the state DB, so neither log rotation nor a flood of refused requests drops it
-        (refusals before a signature is verified are counted per source, one line a minute).
-        --since takes a duration back from now (90s, 30m, 2h, 7d) or a UTC time (2026-12-01T09:00:00Z).
+        Kept in the state DB, so neither log rotation nor a flood of refused requests drops it (refusals before a signature is verified are counted per source, one line a minute). --since takes a duration back from now (90s, 30m, 2h, 7d) or a UTC time (2026-12-01T09:00:00Z).
 
         Examples:
           garagetytus audit --since 1h

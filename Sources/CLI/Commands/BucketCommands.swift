@@ -29,8 +29,7 @@ struct BucketCreate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create", abstract: "Create a bucket with a TTL and a quota.",
         discussion: """
-        --ttl is one of 30m, 1h, 24h, 7d, permanent; --quota is <n>[K|M|G|T] (binary units) or
-        unlimited. permanent and unlimited need --confirm-yes-really.
+        --ttl is one of 30m, 1h, 24h, 7d, permanent; --quota is <n>[K|M|G|T] (binary units) or unlimited. permanent and unlimited need --confirm-yes-really.
 
         Examples:
           garagetytus bucket create scratch --ttl 24h --quota 1G
@@ -104,8 +103,7 @@ struct BucketExpire: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "expire", abstract: "Expire a bucket now: deny-all, revoke its grants, delete its objects and the bucket.",
         discussion: """
-        Without NAME and with --dry-run, lists the buckets whose TTL has passed (the watchdog
-        expires those by itself).
+        Without NAME and with --dry-run, lists the buckets whose TTL has passed (the watchdog expires those by itself).
 
         Examples:
           garagetytus bucket expire scratch

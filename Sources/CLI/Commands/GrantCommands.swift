@@ -7,9 +7,7 @@ struct GrantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "grant", abstract: "Mint short-lived S3 credentials for one bucket.",
         discussion: """
-        --perms is a comma-separated subset of read, write, list, delete; --ttl is 30m, 1h, 24h
-        or 7d (grants are never permanent). With --json the envelope goes to stdout; otherwise a
-        summary goes to stderr and four shell-ready lines to stdout. The secret is shown only here.
+        --perms is a comma-separated subset of read, write, list, delete; --ttl is 30m, 1h, 24h or 7d (grants are never permanent). With --json the envelope goes to stdout; otherwise a summary goes to stderr and four shell-ready lines to stdout. The secret is shown only here.
 
         Examples:
           garagetytus bucket grant photos --to "resizer" --perms read,write --ttl 1h --json

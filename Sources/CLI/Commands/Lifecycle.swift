@@ -8,9 +8,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the daemon in the foreground (for containers and systemd).",
         discussion: """
-        Starts and supervises the SeaweedFS engine, serves metrics and health, runs the watchdog,
-        and stops everything gracefully on SIGTERM or SIGINT. Logs go to stderr and to
-        <data>/logs/garagetytus.log.
+        Starts and supervises the SeaweedFS engine, serves metrics and health, runs the watchdog, and stops everything gracefully on SIGTERM or SIGINT. Logs go to stderr and to <data>/logs/garagetytus.log.
 
         Examples:
           garagetytus serve
@@ -46,8 +44,7 @@ struct Start: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start the daemon in the background; returns when it is ready.",
         discussion: """
-        Idempotent: if the daemon already runs, prints so and succeeds. On failure exits non-zero
-        with the reason and the last log lines.
+        Idempotent: if the daemon already runs, prints so and succeeds. On failure exits non-zero with the reason and the last log lines.
 
         Examples:
           garagetytus start

@@ -14,13 +14,7 @@ struct MountCommand: AsyncParsableCommand {
         commandName: "mount",
         abstract: "Mount a bucket (or a prefix of it) as a directory; returns when the directory is ready.",
         discussion: """
-        With a workspace (`mount WORKSPACE DIR`) the endpoint, bucket and credentials come from the
-        workspace and its cache (or ARTIFACTS_S3_* on a fresh host), and a live mount follows the
-        cache when the credentials are rotated. Otherwise give --endpoint and --bucket; credentials
-        come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or from --credentials-file
-        (JSON {"access_key_id": …, "secret_access_key": …}, mode 0600). Without --foreground the mount
-        runs in the background and this command returns 0 only once the directory answers, so a
-        container entrypoint can mount and then exec its workload.
+        With a workspace (`mount WORKSPACE DIR`) the endpoint, bucket and credentials come from the workspace and its cache (or ARTIFACTS_S3_* on a fresh host), and a live mount follows the cache when the credentials are rotated. Otherwise give --endpoint and --bucket; credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or from --credentials-file (JSON {"access_key_id": …, "secret_access_key": …}, mode 0600). Without --foreground the mount runs in the background and this command returns 0 only once the directory answers, so a container entrypoint can mount and then exec its workload.
 
         Examples:
           artifacts mount cases /mnt/work

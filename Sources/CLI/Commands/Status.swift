@@ -138,8 +138,7 @@ struct BootstrapCommand: AsyncParsableCommand {
         commandName: "bootstrap",
         abstract: "Create the directories, garagetytus.toml and the engine identity (idempotent).",
         discussion: """
-        `start` and `serve` do this by themselves on first use. GARAGETYTUS_HOME=DIR puts
-        everything under DIR.
+        `start` and `serve` do this by themselves on first use. GARAGETYTUS_HOME=DIR puts everything under DIR.
 
         Examples:
           garagetytus bootstrap

@@ -23,9 +23,7 @@ struct KeyCreate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create", abstract: "Print a service token for a workspace (a secret: shown once).",
         discussion: """
-        For a managed workspace the token carries its own grant (rw: read,write,list,delete; ro:
-        read,list — the daemon refuses its writes), revocable with `key revoke`. For a workspace on
-        your own S3 it carries your keys; `ro` then only makes the mount read-only.
+        For a managed workspace the token carries its own grant (rw: read,write,list,delete; ro: read,list — the daemon refuses its writes), revocable with `key revoke`. For a workspace on your own S3 it carries your keys; `ro` then only makes the mount read-only.
         """)
     @Option(help: "Workspace (default: the only one).") var workspace: String?
     @Option(help: "rw or ro.") var mode: String

@@ -9,10 +9,7 @@ struct WorkspaceRotate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate", abstract: "Replace a managed workspace's grant; live mounts switch without a remount.",
         discussion: """
-        A new grant is minted and the cache is swapped atomically; live mounts sign their next
-        requests with it (they follow the cache file and report the key they use). The old grant is
-        revoked as soon as every live mount of the workspace has switched (within 10 s), else after
-        --grace seconds (default 300); a request already under way with it still completes.
+        A new grant is minted and the cache is swapped atomically; live mounts sign their next requests with it (they follow the cache file and report the key they use). The old grant is revoked as soon as every live mount of the workspace has switched (within 10 s), else after --grace seconds (default 300); a request already under way with it still completes.
 
         Examples:
           artifacts workspace rotate cases
@@ -80,9 +77,7 @@ struct StorageSet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set", abstract: "Cache new credentials for a workspace (live mounts switch to them by themselves).",
         discussion: """
-        --workspace may be left out when there is exactly one. Secrets given on the command line \
-        (--secret-access-key, --token) are readable by every user of the host while the command runs: \
-        prefer --secret-stdin / --token-stdin, or ARTIFACTS_S3_SECRET_ACCESS_KEY / ARTIFACTS_TOKEN.
+        --workspace may be left out when there is exactly one. Secrets given on the command line (--secret-access-key, --token) are readable by every user of the host while the command runs: prefer --secret-stdin / --token-stdin, or ARTIFACTS_S3_SECRET_ACCESS_KEY / ARTIFACTS_TOKEN.
 
         Examples:
           echo "$SK" | artifacts storage set --access-key-id AK --secret-stdin

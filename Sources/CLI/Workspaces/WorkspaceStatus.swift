@@ -48,8 +48,7 @@ struct ArtifactsStats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats", abstract: "Operations, bytes and errors per workspace over 1h, 24h or 7d.",
         discussion: """
-        From the daemon's per-bucket rollups (managed workspaces, and any workspace whose bucket the
-        local daemon serves) and the counters of this host's live mounts (since each mount started).
+        From the daemon's per-bucket rollups (managed workspaces, and any workspace whose bucket the local daemon serves) and the counters of this host's live mounts (since each mount started).
 
         Examples:
           artifacts stats
