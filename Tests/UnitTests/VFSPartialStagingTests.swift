@@ -104,6 +104,17 @@ import TestSupport
         #expect(throws: VFSError.self) { try v.flush(fh2) }
         v.release(fh2)
         #expect(base.keys == ["again"])
+
+        // The same moment before an unlink: the name goes, with the other client's object.
+        let fh3 = try v.open(try v.lookup(parent: VFS.rootIno, name: "again").attr.ino, write: true)
+        _ = try v.write(fh3, offset: 0, data: Data("mine".utf8))
+        try base.put("again", data: Data(repeating: 5, count: size), metadata: [:])
+        #expect(throws: VFSError.self) { try v.flush(fh3) }
+        try v.unlink(parent: VFS.rootIno, name: "again")
+        #expect(base.keys.isEmpty)
+        try v.flush(fh3)  // a removed file stores nothing when closed
+        v.release(fh3)
+        #expect(base.keys.isEmpty)
     }
 
     @Test func unlinkAndRenameOfAnOpenBigFileKeepItsBytes() throws {

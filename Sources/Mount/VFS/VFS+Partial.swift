@@ -28,10 +28,17 @@ extension VFS {
     }
 
     /// Fetches every missing byte, so the staging file alone is the file (before its object is
-    /// renamed or deleted while it is open).
+    /// renamed or deleted while it is open). When the object was replaced under the file's
+    /// changes, they are lost (see `OpenFile.conflicted`): nothing is fetched, the caller goes on
+    /// with the other client's object.
     func materialize(_ ino: UInt64) throws {
-        guard let size = state.withLock({ s in s.open[ino].flatMap { $0.local != nil ? $0.size : nil } }) else { return }
-        try fill(ino, 0..<size)
+        guard let size = state.withLock({ s in s.open[ino].flatMap { $0.local != nil && !$0.conflicted ? $0.size : nil } }) else { return }
+        do {
+            try fill(ino, 0..<size)
+        } catch let e as VFSError where e.code == .stale {
+            state.withLock { $0.open[ino]?.conflicted = true }
+            return
+        }
         state.withLock { s in
             s.open[ino]?.local = nil
             s.open[ino]?.base = nil

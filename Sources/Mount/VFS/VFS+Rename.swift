@@ -31,17 +31,11 @@ extension VFS {
             move(src.ino, from: (parent, name), to: (newParent, newName), newKey: dstDir.key + newName + "/")
             return
         }
-        // An open file whose changes conflicted with another client's version has none to carry.
-        var carry = state.withLock { $0.open[src.ino]?.conflicted != true }
-        do {
-            if carry { try materialize(src.ino) }  // an open, partly staged file no longer has its base after the move
-        } catch let e as VFSError where e.code == .stale {
-            state.withLock { $0.open[src.ino]?.conflicted = true }  // its base was replaced: the changes are lost
-            carry = false
-        }
+        try materialize(src.ino)  // an open, partly staged file no longer has its base after the move
         // No upload of the file may start under the old key once it has been copied away.
         try uploadGate.withExclusive(src.ino) {
-            if carry { try uploadNow(src.ino) }  // unsaved bytes go with the file
+            // Unsaved bytes go with the file, unless they conflicted with another client's version.
+            if state.withLock({ $0.open[src.ino]?.conflicted != true }) { try uploadNow(src.ino) }
             let key = try node(src.ino).key
             if try !store.rename(from: key, to: dstDir.key + newName) {
                 try store.copy(from: key, to: dstDir.key + newName, metadata: nil)

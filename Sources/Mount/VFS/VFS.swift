@@ -71,9 +71,9 @@ public final class VFS: Sendable {
         /// A `close` by a process that did not open the file was not an upload (see `flush`):
         /// the last release stores the file if nothing did meanwhile.
         var flushDeferred = false
-        /// An upload found the object replaced by another client under bytes this file still
-        /// needed from it: its changes can never be stored. Every later `close` says so (EIO),
-        /// and a rename moves the other client's version.
+        /// An upload (or `materialize`) found the object replaced by another client under bytes
+        /// this file still needed from it: its changes can never be stored. Every later `close`
+        /// says so (EIO); a rename moves, an unlink removes, the other client's version.
         var conflicted = false
 
         /// Something the next upload must store.
