@@ -15,7 +15,7 @@ public enum ListingXML {
             var scanner = XMLScanner(bytes: raw.bindMemory(to: UInt8.self))
             var reader = Reader()
             let ok = scanner.scan(open: { name, _ in reader.open(name) }, close: { name, text in reader.close(name, text) })
-            guard ok, reader.sawRoot, reader.path.isEmpty else { return nil }
+            guard ok, reader.sawRoot else { return nil }
             reader.page.nextContinuationToken = reader.truncated ? reader.token : nil
             return reader.page
         }
@@ -26,7 +26,6 @@ public enum ListingXML {
     /// The elements open above the one being read, and what has been read so far.
     struct Reader {
         var path: [Tag] = []
-        var names: [[UInt8]] = []
         var sawRoot = false
         var page = ListPage()
         var entry = ObjectInfo(key: "", size: 0)
@@ -52,14 +51,12 @@ public enum ListingXML {
             default:
                 tag = .other
             }
-            guard path.count < 64 else { return false }
             path.append(tag)
-            names.append(Array(name))
             return true
         }
 
         mutating func close(_ name: Slice<UnsafeBufferPointer<UInt8>>, _ text: [UInt8]) -> Bool {
-            guard let tag = path.popLast(), let opened = names.popLast(), opened.elementsEqual(name) else { return false }
+            let tag = path.removeLast()  // (the scanner matched the end tag with its start)
             switch (path.last, tag) {
             case (.root?, .contents):
                 page.objects.append(entry)

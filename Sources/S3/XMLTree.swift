@@ -41,7 +41,6 @@ struct XMLScanner {
         var root: XMLNode?
         var stack: [XMLNode] = []
         let ok = scan(open: { name, text in
-            guard stack.count < 64 else { return false }
             if let parent = stack.last {
                 if !text.isEmpty { parent.text += String(decoding: text, as: UTF8.self) }
             } else if root != nil {
@@ -52,27 +51,28 @@ struct XMLScanner {
             if root == nil { root = node }
             stack.append(node)
             return true
-        }, close: { name, text in
-            guard let top = stack.popLast(), top.name.utf8.elementsEqual(name) else { return false }
+        }, close: { _, text in
+            let top = stack.removeLast()
             if !text.isEmpty { top.text += String(decoding: text, as: UTF8.self) }
             return true
         })
-        return ok && stack.isEmpty ? root : nil
+        return ok ? root : nil
     }
 
     /// Walks the document, calling `open` at each start tag and `close` at each end tag (a
     /// self-closing tag is both) with the element's name and the text met since the last tag
-    /// (references resolved); false when the document is not well-formed or a handler said no.
-    /// Text outside the root element may only be white space; the handlers check nesting.
+    /// (references resolved); false when the document is not well-formed (an end tag that is
+    /// not the open element's, text outside the root element other than white space, elements
+    /// nested deeper than 64) or a handler said no.
     mutating func scan(open: (Slice<UnsafeBufferPointer<UInt8>>, [UInt8]) -> Bool,
                        close: (Slice<UnsafeBufferPointer<UInt8>>, [UInt8]) -> Bool) -> Bool {
-        var depth = 0
+        var openNames: [Slice<UnsafeBufferPointer<UInt8>>] = []  // views into `bytes`, no copies
         var text: [UInt8] = []
         while i < bytes.count {
             if bytes[i] != UInt8(ascii: "<") {
                 let start = i
                 while i < bytes.count && bytes[i] != UInt8(ascii: "<") { i += 1 }
-                if depth == 0 {
+                if openNames.isEmpty {
                     guard bytes[start..<i].allSatisfy({ $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }) else { return false }
                 } else {
                     guard Self.unescape(bytes[start..<i], into: &text) else { return false }
@@ -86,7 +86,7 @@ struct XMLScanner {
             } else if starts("<![CDATA[") {
                 i += 9
                 let start = i
-                guard skip(past: "]]>"), depth > 0 else { return false }
+                guard skip(past: "]]>"), !openNames.isEmpty else { return false }
                 text.append(contentsOf: bytes[start..<(i - 3)])
             } else if starts("<!") {
                 return false  // DOCTYPE: never in S3, refused
@@ -94,24 +94,24 @@ struct XMLScanner {
                 i += 2
                 let name = scanName()
                 skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ">"), depth > 0, close(name, text) else { return false }
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ">"), let top = openNames.popLast(), top.elementsEqual(name),
+                      close(name, text) else { return false }
                 i += 1
-                depth -= 1
                 text.removeAll(keepingCapacity: true)
             } else {
                 i += 1
                 let name = scanName()
-                guard !name.isEmpty, open(name, text) else { return false }
+                guard !name.isEmpty, openNames.count < 64, open(name, text) else { return false }
                 text.removeAll(keepingCapacity: true)
                 guard let selfClosing = skipAttributes() else { return false }
                 if selfClosing {
                     guard close(name, []) else { return false }
                 } else {
-                    depth += 1
+                    openNames.append(name)
                 }
             }
         }
-        return depth == 0
+        return openNames.isEmpty
     }
 
     private func starts(_ s: StaticString) -> Bool {
