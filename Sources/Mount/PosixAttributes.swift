@@ -1,8 +1,11 @@
 import Foundation
 
 /// What kind of filesystem object a key stands for.
-public enum NodeKind: Sendable, Equatable {
+public enum NodeKind: Sendable, Equatable, CaseIterable {
     case file, directory, symlink
+    /// Special files: an empty object whose mode carries the type (as s3fs stores them); the
+    /// kernel itself does a FIFO's, a socket's or a device's I/O, the mount only keeps the inode.
+    case fifo, socket, charDevice, blockDevice
 
     /// The `S_IFMT` bits of this kind.
     public var typeBits: UInt32 {
@@ -10,8 +13,21 @@ public enum NodeKind: Sendable, Equatable {
         case .file: return 0o100000
         case .directory: return 0o040000
         case .symlink: return 0o120000
+        case .fifo: return 0o010000
+        case .socket: return 0o140000
+        case .charDevice: return 0o020000
+        case .blockDevice: return 0o060000
         }
     }
+
+    /// The kind whose type bits `mode` has; nil for none (0) or an unknown type.
+    public init?(mode: UInt32) {
+        guard let k = Self.allCases.first(where: { $0.typeBits == mode & 0o170000 }) else { return nil }
+        self = k
+    }
+
+    /// Kept as an empty object of its own kind: not a regular file, directory or symlink.
+    public var isSpecial: Bool { [.fifo, .socket, .charDevice, .blockDevice].contains(self) }
 }
 
 /// Attributes for objects that carry none (written by plain S3 tools).
@@ -29,8 +45,11 @@ public struct AttributeDefaults: Sendable, Equatable {
 
 /// POSIX attributes kept in object user metadata under the names s3fs uses, so that buckets
 /// written by s3fs mount with the right modes and the other way round:
-/// `x-amz-meta-mode` (decimal `st_mode` with its type bits), `-uid`, `-gid`, `-mtime` (seconds).
-/// A symlink is an object whose mode has `S_IFLNK` and whose body is the target.
+/// `x-amz-meta-mode` (decimal `st_mode` with its type bits), `-uid`, `-gid`, `-mtime` (seconds),
+/// `-xattr` (extended attributes, see `S3fsXattrs`). A symlink is an object whose mode has
+/// `S_IFLNK` and whose body is the target; a FIFO, socket or device an empty object whose mode has
+/// its type, and a device's number in `x-amz-meta-rdev` (decimal, the kernel's encoding; s3fs
+/// keeps none and shows 0).
 public struct PosixAttributes: Sendable, Equatable {
     /// Full `st_mode`: type bits and permission bits.
     public var mode: UInt32
@@ -38,21 +57,21 @@ public struct PosixAttributes: Sendable, Equatable {
     public var gid: UInt32
     /// Modification time, seconds since the epoch.
     public var mtime: Double
+    /// A device's number (`st_rdev`); 0 for anything else.
+    public var rdev: UInt32 = 0
+    /// Extended attributes by name (`user.*` and any other namespace the kernel passes on).
+    public var xattrs: [String: Data] = [:]
 
-    public init(mode: UInt32, uid: UInt32, gid: UInt32, mtime: Double) {
+    public init(mode: UInt32, uid: UInt32, gid: UInt32, mtime: Double, rdev: UInt32 = 0, xattrs: [String: Data] = [:]) {
         self.mode = mode
         self.uid = uid
         self.gid = gid
         self.mtime = mtime
+        self.rdev = rdev
+        self.xattrs = xattrs
     }
 
-    public var kind: NodeKind {
-        switch mode & 0o170000 {
-        case 0o040000: return .directory
-        case 0o120000: return .symlink
-        default: return .file
-        }
-    }
+    public var kind: NodeKind { NodeKind(mode: mode) ?? .file }
 
     public var permissions: UInt32 { mode & 0o7777 }
 
@@ -66,22 +85,28 @@ public struct PosixAttributes: Sendable, Equatable {
         if let text = meta["mode"], let stored = UInt32(text) ?? UInt32(text.trimmingCharacters(in: .whitespaces)) {
             let storedType = stored & 0o170000
             let permissions = stored & 0o7777
-            switch (kind, storedType) {
+            switch (kind, NodeKind(mode: storedType)) {
             case (.directory, _): mode = NodeKind.directory.typeBits | permissions
-            case (_, NodeKind.symlink.typeBits): mode = NodeKind.symlink.typeBits | permissions
+            case (_, let stored?) where stored == .symlink || stored.isSpecial: mode = storedType | permissions
             default: mode = kind.typeBits | permissions
             }
         }
         let mtime = meta["mtime"].flatMap { Double($0) ?? Double($0.trimmingCharacters(in: .whitespaces)) }
             ?? lastModified?.timeIntervalSince1970 ?? 0
+        let special = NodeKind(mode: mode)?.isSpecial == true
         return PosixAttributes(mode: mode,
                                uid: meta["uid"].flatMap { UInt32($0) } ?? defaults.uid,
                                gid: meta["gid"].flatMap { UInt32($0) } ?? defaults.gid,
-                               mtime: mtime)
+                               mtime: mtime,
+                               rdev: special ? meta["rdev"].flatMap { UInt32($0) } ?? 0 : 0,
+                               xattrs: meta["xattr"].map(S3fsXattrs.decode) ?? [:])
     }
 
     /// The metadata to store with the object (s3fs writes whole seconds; so do we).
     public func encode() -> [String: String] {
-        ["mode": String(mode), "uid": String(uid), "gid": String(gid), "mtime": String(Int64(mtime.rounded(.down)))]
+        var meta = ["mode": String(mode), "uid": String(uid), "gid": String(gid), "mtime": String(Int64(mtime.rounded(.down)))]
+        if rdev != 0 { meta["rdev"] = String(rdev) }
+        if !xattrs.isEmpty { meta["xattr"] = S3fsXattrs.encode(xattrs) }
+        return meta
     }
 }

@@ -19,6 +19,10 @@ public struct VFSError: Error, Sendable, CustomStringConvertible {
         public static let invalid = Code(name: "invalid")
         public static let nameTooLong = Code(name: "name-too-long")
         public static let noSpace = Code(name: "no-space")
+        /// An extended attribute that is not there.
+        public static let noAttribute = Code(name: "no-attribute")
+        /// A caller's buffer too small for the answer.
+        public static let range = Code(name: "range")
         public static let io = Code(name: "io")
         public var description: String { name }
     }
@@ -53,6 +57,8 @@ public struct VFSError: Error, Sendable, CustomStringConvertible {
         case .invalid: return EINVAL
         case .nameTooLong: return ENAMETOOLONG
         case .noSpace: return ENOSPC
+        case .noAttribute: return ENODATA
+        case .range: return ERANGE
         default: return EIO
         }
     }

@@ -48,6 +48,7 @@ public struct MountProcess {
         var options = VFSOptions(prefix: spec.prefix, metadataTTL: spec.metadataTTL,
                                  defaults: spec.defaults, readOnly: spec.readOnly, cacheDir: spec.cacheDir)
         options.processIsAlive = Sentinel.processIsAlive
+        options.extendedAttributes = spec.extendedAttributes
         options.onError = { [log] message in log.error("\(message)") }
         options.info = ["endpoint": spec.endpoint.absoluteString, "bucket": spec.bucket, "region": spec.region,
                         "mountpoint": spec.mountpoint, "access_key_id": CachedCredentials.mask(creds.accessKeyID)]

@@ -22,6 +22,8 @@ public struct MountRequest: Sendable {
     public var noDataCache = false
     /// `--no-change-feed`: attributes and listings trusted for the metadata TTL only.
     public var noChangeFeed = false
+    /// `--xattr`: extended attributes kept in object metadata.
+    public var xattr = false
     public var defaults: AttributeDefaults
 
     public init(defaults: AttributeDefaults) { self.defaults = defaults }
@@ -49,6 +51,7 @@ public struct MountRequest: Sendable {
         spec.ioTimeout = ioTimeout
         spec.dataCache = dataCache
         spec.followChanges = !noChangeFeed
+        spec.extendedAttributes = xattr
         return spec
     }
 

@@ -49,6 +49,8 @@ public struct MountSpec {
     public var dataCache = DataCache.on(capacity: nil)
     /// Whether the mount follows the endpoint's change feed, when it has one.
     public var followChanges = true
+    /// Whether extended attributes are kept (`--xattr`).
+    public var extendedAttributes = false
 
     public init(endpoint: URL, bucket: String, prefix: String, region: String, mountpoint: String, readOnly: Bool, allowOther: Bool,
          metadataTTL: Double, cacheDir: String?, credentialsFile: String?, defaults: AttributeDefaults, paths: Paths,

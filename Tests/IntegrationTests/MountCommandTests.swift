@@ -1,5 +1,7 @@
 import Daemon
+import CGaragetytus
 import Foundation
+import Mount
 import S3
 import Testing
 import TestSupport
@@ -44,7 +46,7 @@ import TestSupport
         let mnt = h.home + "/mnt"
         try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
         defer { _ = try? DaemonHarness.runProcess("/bin/umount", ["-l", mnt], env: [:], timeout: 10) }
-        let mountArgs = ["mount", "--endpoint", endpoint, "--bucket", "entry", mnt]
+        let mountArgs = ["mount", "--endpoint", endpoint, "--bucket", "entry", "--xattr", mnt]
 
         // Ready when it returns: the very next file operation works, no polling.
         let r = try h.run(mountArgs, env: creds)
@@ -52,6 +54,9 @@ import TestSupport
         #expect(try String(contentsOfFile: mnt + "/seed.txt", encoding: .utf8) == "seeded")
         #expect(FileManager.default.createFile(atPath: mnt + "/out.txt", contents: Data("written".utf8)))
         #expect(try client.get(bucket: "entry", key: "out.txt") == Data("written".utf8))
+        // --xattr: extended attributes are kept, in s3fs's metadata entry.
+        #expect(setxattr(mnt + "/out.txt", "user.origin", "cli", 3, 0) == 0, "\(String(cString: strerror(errno)))")
+        #expect(S3fsXattrs.decode(try client.head(bucket: "entry", key: "out.txt").metadata["xattr"] ?? "") == ["user.origin": Data("cli".utf8)])
 
         // The seed's health-check grep works verbatim on .stats; .config shows options, never the secret.
         let grep = try DaemonHarness.runProcess("/bin/grep", ["-E", "^(juicefs_fuse_ops_io_total|juicefs_object_request_data_bytes_GET|juicefs_blockcache_hits)", mnt + "/.stats"],
@@ -59,6 +64,7 @@ import TestSupport
         #expect(grep.status == 0 && grep.stdout.split(separator: "\n").count == 3, "\(grep.stdout)")
         #expect(grep.stdout.contains("juicefs_object_request_data_bytes_GET 6"))  // "seeded" was fetched once
         let config = try String(contentsOfFile: mnt + "/.config", encoding: .utf8)
+        #expect(config.contains("\"extended_attributes\" : true"), "\(config)")
         #expect(config.contains("\"bucket\" : \"entry\"") && !config.contains(id.secretAccessKey) && !config.contains(id.accessKeyID))
         // What the kernel agreed: 1 MiB writes, no writeback cache (see docs/SEMANTICS.md).
         // 64 background requests; the kernel offers a 128 KiB read-ahead at INIT (a FUSE server

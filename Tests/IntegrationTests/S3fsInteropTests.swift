@@ -1,3 +1,4 @@
+import CGaragetytus
 import Credentials
 import Daemon
 import Foundation
@@ -7,7 +8,8 @@ import Testing
 import TestSupport
 
 /// s3fs (the Debian package) and our mount on the same bucket: each sees the other's bytes,
-/// modes, directories and symlinks, because both keep POSIX attributes under s3fs's names.
+/// modes, directories, symlinks, FIFOs and extended attributes, because both keep POSIX
+/// attributes under s3fs's names (both with extended attributes turned on: `-o use_xattr`, `--xattr`).
 @Suite(.serialized) struct S3fsInteropTests {
     static var s3fsPath: String? {
         ["/usr/bin/s3fs", "/usr/local/bin/s3fs"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -18,7 +20,7 @@ import TestSupport
     }
 
     @Test(.enabled(if: s3fsPath != nil, "s3fs is not installed (scripts/setup.sh installs it)"))
-    func s3fsAndTheMountAgreeOnBytesModesDirectoriesAndSymlinks() throws {
+    func s3fsAndTheMountAgreeOnBytesModesDirectoriesSymlinksFifosAndXattrs() throws {
         let h = try DaemonHarness(name: "s3fs")
         defer { _ = try? h.run(["stop"]) }
         #expect(try h.run(["start"]).status == 0)
@@ -35,7 +37,7 @@ import TestSupport
         s3fs.executableURL = URL(fileURLWithPath: Self.s3fsPath!)
         s3fs.arguments = ["both", theirs, "-f", "-o", "url=\(h.gatewayURL)", "-o", "use_path_request_style",
                           "-o", "endpoint=us-east-1", "-o", "passwd_file=\(passwd)", "-o", "sigv4", "-o", "dbglevel=warn",
-                          "-o", "stat_cache_expire=1"]
+                          "-o", "stat_cache_expire=1", "-o", "use_xattr"]
         s3fs.standardOutput = FileHandle.nullDevice
         s3fs.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try s3fs.run()
@@ -46,8 +48,9 @@ import TestSupport
         }
         #expect(try eventually(timeout: 20) { Self.isMounted(theirs, type: "fuse.s3fs") })
 
-        let vfs = VFS(store: S3ObjectStore(client: client, bucket: "both"),
-                      options: VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), cacheDir: h.home))
+        var options = VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), cacheDir: h.home)
+        options.extendedAttributes = true
+        let vfs = VFS(store: S3ObjectStore(client: client, bucket: "both"), options: options)
         let mount = try FuseMount(vfs: vfs, mountpoint: ours)
         defer { mount.unmount() }
         let fm = FileManager.default
@@ -61,6 +64,11 @@ import TestSupport
         #expect(try fm.attributesOfItem(atPath: ours + "/by-s3fs/f.txt")[.posixPermissions] as? Int == 0o600)
         #expect(try fm.destinationOfSymbolicLink(atPath: ours + "/by-s3fs/ln") == "f.txt")
         #expect(try fm.attributesOfItem(atPath: ours + "/by-s3fs")[.type] as? FileAttributeType == .typeDirectory)
+        // A FIFO and extended attributes s3fs stored.
+        #expect(mkfifo(theirs + "/by-s3fs/pipe", 0o640) == 0)
+        #expect(setxattr(theirs + "/by-s3fs/f.txt", "user.from", "s3fs", 4, 0) == 0, "\(String(cString: strerror(errno)))")
+        #expect(eventually(timeout: 10) { Self.fileType(ours + "/by-s3fs/pipe") == S_IFIFO })
+        #expect(eventually(timeout: 10) { Self.xattr(ours + "/by-s3fs/f.txt", "user.from") == "s3fs" })
 
         // The mount writes; s3fs reads the same.
         try fm.createDirectory(atPath: ours + "/by-gt", withIntermediateDirectories: false)
@@ -70,5 +78,24 @@ import TestSupport
         #expect(try String(contentsOfFile: theirs + "/by-gt/g.txt", encoding: .utf8) == "from garagetytus\n")
         #expect(try fm.attributesOfItem(atPath: theirs + "/by-gt/g.txt")[.posixPermissions] as? Int == 0o640)
         #expect(try fm.destinationOfSymbolicLink(atPath: theirs + "/by-gt/ln") == "g.txt")
+        // A FIFO and extended attributes the mount stored (binary bytes too).
+        #expect(mkfifo(ours + "/by-gt/pipe", 0o600) == 0)
+        #expect(setxattr(ours + "/by-gt/g.txt", "user.from", "garagetytus", 11, 0) == 0)
+        #expect(setxattr(ours + "/by-gt/g.txt", "user.bin", [UInt8(0), 0xFF, 0x2C], 3, 0) == 0)
+        #expect(eventually(timeout: 10) { Self.fileType(theirs + "/by-gt/pipe") == S_IFIFO })
+        #expect(eventually(timeout: 10) { Self.xattr(theirs + "/by-gt/g.txt", "user.from") == "garagetytus" })
+        var bin = [UInt8](repeating: 0, count: 8)
+        #expect(getxattr(theirs + "/by-gt/g.txt", "user.bin", &bin, 8) == 3 && bin.prefix(3) == [0, 0xFF, 0x2C])
+    }
+
+    static func fileType(_ path: String) -> UInt32? {
+        var st = stat()
+        return lstat(path, &st) == 0 ? st.st_mode & S_IFMT : nil
+    }
+
+    static func xattr(_ path: String, _ name: String) -> String? {
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = getxattr(path, name, &buf, buf.count)
+        return n >= 0 ? String(decoding: buf.prefix(n), as: UTF8.self) : nil
     }
 }

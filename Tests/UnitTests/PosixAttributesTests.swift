@@ -45,4 +45,34 @@ import Testing
                                        lastModified: Date(timeIntervalSince1970: 7), defaults: defaults)
         #expect(a == PosixAttributes(mode: 0o100644, uid: 1000, gid: 1001, mtime: 7))
     }
+
+    @Test func specialFilesKeepTheirTypeAndDevicesTheirNumber() {
+        // What s3fs stores for `mkfifo -m 644` (no rdev: it keeps none).
+        #expect(PosixAttributes.decode(["mode": "4516"], kind: .file, lastModified: nil, defaults: defaults).kind == .fifo)
+        for kind in [NodeKind.fifo, .socket, .charDevice, .blockDevice] {
+            let a = PosixAttributes(mode: kind.typeBits | 0o640, uid: 1, gid: 2, mtime: 3, rdev: kind == .charDevice ? 0x103 : 0)
+            let back = PosixAttributes.decode(a.encode(), kind: .file, lastModified: nil, defaults: defaults)
+            #expect(back == a && back.kind == kind)
+        }
+        // A device number on anything but a device is not believed.
+        #expect(PosixAttributes.decode(["mode": "33188", "rdev": "259"], kind: .file, lastModified: nil, defaults: defaults).rdev == 0)
+        #expect(PosixAttributes(mode: 0o020666, uid: 0, gid: 0, mtime: 0, rdev: 0x103).encode()["rdev"] == "259")
+    }
+
+    @Test func extendedAttributesUseS3fsEncoding() {
+        // s3fs's value for user.color=blue and user.n=<0x00 0x01>: `{"name":"base64",…}`, percent-encoded.
+        let s3fs = "%7B%22user.color%22%3A%22Ymx1ZQ%3D%3D%22%2C%22user.n%22%3A%22AAE%3D%22%7D"
+        let map = ["user.color": Data("blue".utf8), "user.n": Data([0, 1])]
+        #expect(S3fsXattrs.decode(s3fs) == map)
+        #expect(S3fsXattrs.encode(map) == s3fs)
+        let a = PosixAttributes.decode(["mode": "33188", "xattr": s3fs], kind: .file, lastModified: nil, defaults: defaults)
+        #expect(a.xattrs == map && a.encode()["xattr"] == s3fs)
+        // No attributes: no metadata entry (objects stay as they were).
+        #expect(PosixAttributes(mode: 0o100644, uid: 0, gid: 0, mtime: 0).encode()["xattr"] == nil)
+        // Names with ':' survive (s3fs splits at the last one); malformed pairs are skipped.
+        #expect(S3fsXattrs.decode(S3fsXattrs.encode(["user.a:b": Data("v".utf8)])) == ["user.a:b": Data("v".utf8)])
+        #expect(S3fsXattrs.decode("%7B%22ok%22%3A%22dg%3D%3D%22%2Cbroken%7D") == ["ok": Data("v".utf8)])
+        #expect(S3fsXattrs.decode("not json").isEmpty && S3fsXattrs.decode("%7B%7D").isEmpty)
+        #expect(!S3fsXattrs.storable(name: "user.a,b") && !S3fsXattrs.storable(name: "user.\"q") && S3fsXattrs.storable(name: "user.é:x"))
+    }
 }

@@ -5,7 +5,7 @@ import Testing
 @Suite struct VFSErrorTests {
     @Test(arguments: [
         (VFSError.Code.notFound, ENOENT), (.exists, EEXIST), (.notEmpty, ENOTEMPTY), (.readOnly, EROFS),
-        (.stale, ESTALE), (.unsupported, ENOTSUP), (.accessDenied, EACCES), (.io, EIO), (.noSpace, ENOSPC),
+        (.stale, ESTALE), (.unsupported, ENOTSUP), (.accessDenied, EACCES), (.io, EIO), (.noSpace, ENOSPC), (.noAttribute, ENODATA), (.range, ERANGE),
     ])
     func eachCodeMapsToItsErrno(code: VFSError.Code, errno: Int32) {
         #expect(VFSError(code, "x").errno == errno)

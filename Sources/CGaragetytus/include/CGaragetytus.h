@@ -3,6 +3,8 @@
 #include <sys/types.h>
 #include <stdint.h>
 #include <stddef.h>
+/* setxattr(2) and the rest, which Swift's Glibc module leaves out (the tests call them). */
+#include <sys/xattr.h>
 
 /// CRC-32C (Castagnoli) of `length` bytes: the block cache's checksum.
 uint32_t gt_crc32c(const void *data, size_t length);

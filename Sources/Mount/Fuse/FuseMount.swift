@@ -23,7 +23,7 @@ public final class FuseMount: @unchecked Sendable {
         // SAFETY: the retained VFS pointer is the session's userdata; released after the loop ends.
         let bridge = Unmanaged.passRetained(vfs)
         self.bridge = bridge
-        var ops = FuseOps.table()
+        var ops = FuseOps.table(xattrs: vfs.options.extendedAttributes)
         var args = ["garagetytus"]
         let opts = (["fsname=garagetytus", "subtype=garagetytus", "default_permissions"] + options).joined(separator: ",")
         args += ["-o", opts]

@@ -126,8 +126,51 @@ extension FuseOps {
             // Objects cannot share bytes: hard links are refused, never faked.
             fuse_reply_err(req, VFSError(.unsupported, "hard links are not supported").errno)
         }
-        ops.mknod = { req, _, _, _, _ in
-            fuse_reply_err(req, VFSError(.unsupported, "device and FIFO nodes are not supported").errno)
+        ops.mknod = { req, parent, name, mode, rdev in
+            FuseOps.serve(req, "mknod") {
+                let who = FuseOps.caller(req)
+                var p = FuseOps.entry(try FuseOps.vfs(req).mknod(parent: UInt64(parent), name: String(cString: name!), mode: mode,
+                                                                   rdev: UInt32(truncatingIfNeeded: rdev), uid: who.uid, gid: who.gid))
+                fuse_reply_entry(req, &p)
+            }
+        }
+    }
+
+    /// Extended attributes. A size of 0 asks only how many bytes the answer takes.
+    static func addXattrOps(_ ops: inout fuse_lowlevel_ops) {
+        ops.getxattr = { req, ino, name, size in
+            FuseOps.serve(req, "getxattr") {
+                let value = try FuseOps.vfs(req).getxattr(UInt64(ino), name: String(cString: name!), limit: size)
+                FuseOps.replyXattr(req, value, size: size)
+            }
+        }
+        ops.listxattr = { req, ino, size in
+            FuseOps.serve(req, "listxattr") {
+                FuseOps.replyXattr(req, try FuseOps.vfs(req).listxattr(UInt64(ino), limit: size), size: size)
+            }
+        }
+        ops.setxattr = { req, ino, name, value, size, flags in
+            FuseOps.serve(req, "setxattr") {
+                // SAFETY: `value` holds `size` bytes for the duration of this call.
+                let bytes = size == 0 ? Data() : Data(bytes: value!, count: size)
+                let mode: VFS.XattrMode = flags & 1 /* XATTR_CREATE */ != 0 ? .create : flags & 2 /* XATTR_REPLACE */ != 0 ? .replace : .any
+                try FuseOps.vfs(req).setxattr(UInt64(ino), name: String(cString: name!), value: bytes, mode: mode)
+                fuse_reply_err(req, 0)
+            }
+        }
+        ops.removexattr = { req, ino, name in
+            FuseOps.serve(req, "removexattr") {
+                try FuseOps.vfs(req).removexattr(UInt64(ino), name: String(cString: name!))
+                fuse_reply_err(req, 0)
+            }
+        }
+    }
+
+    static func replyXattr(_ req: fuse_req_t?, _ data: Data, size: Int) {
+        if size == 0 {
+            fuse_reply_xattr(req, data.count)
+        } else {
+            _ = data.withUnsafeBytes { fuse_reply_buf(req, $0.baseAddress?.assumingMemoryBound(to: CChar.self), data.count) }
         }
     }
 }

@@ -43,6 +43,7 @@ enum FuseOps {
         st.st_nlink = UInt(a.nlink)
         st.st_uid = a.uid
         st.st_gid = a.gid
+        st.st_rdev = UInt(a.rdev)
         st.st_size = Int(a.size)
         st.st_blksize = 4096
         st.st_blocks = Int((a.size + 511) / 512)
@@ -54,7 +55,9 @@ enum FuseOps {
         return st
     }
 
-    static func table() -> fuse_lowlevel_ops {
+    /// The operations; extended attributes only when `xattrs` (without them libfuse answers
+    /// ENOSYS, and the kernel stops asking).
+    static func table(xattrs: Bool) -> fuse_lowlevel_ops {
         var ops = fuse_lowlevel_ops()
         ops.`init` = { userdata, conn in
             guard let userdata, let c = conn else { return }
@@ -168,6 +171,7 @@ enum FuseOps {
             fuse_reply_statfs(req, &s)
         }
         addWriteOps(&ops)
+        if xattrs { addXattrOps(&ops) }
         return ops
     }
 }

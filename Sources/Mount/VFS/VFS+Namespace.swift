@@ -76,6 +76,23 @@ extension VFS {
         return EntryReply(attr: attr(n), ttl: options.metadataTTL)
     }
 
+    /// A regular file (empty), FIFO, socket or device node: an empty object whose mode carries the
+    /// type and, for a device, whose `rdev` its number. mknod(2) of a regular file comes here too.
+    public func mknod(parent: UInt64, name: String, mode: UInt32, rdev: UInt32, uid: UInt32, gid: UInt32) throws -> EntryReply {
+        try requireWritable()
+        let kind = mode & 0o170000 == 0 ? .file : NodeKind(mode: mode)
+        guard let kind, kind == .file || kind.isSpecial else { throw VFSError(.invalid, "mknod \(name): not a file, FIFO, socket or device type") }
+        if try exists(parent, name) { throw VFSError(.exists, "mknod \(name): exists") }
+        let dir = try node(parent)
+        try Self.checkNewName(name, in: dir)
+        let device = kind == .charDevice || kind == .blockDevice
+        let attrs = PosixAttributes(mode: kind.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now().rounded(.down), rdev: device ? rdev : 0)
+        let meta = try store.put(dir.key + name, data: Data(), metadata: attrs.encode())
+        let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: kind, key: dir.key + name, attrs: attrs,
+                                            size: 0, etag: meta.etag, lookups: 1, validUntil: trusted(from: clock.now())))
+        return EntryReply(attr: attr(n), ttl: options.metadataTTL)
+    }
+
     /// Removes a file. If it is open, its bytes are kept in the staging file so reads go on until close.
     public func unlink(parent: UInt64, name: String) throws {
         try requireWritable()
@@ -148,25 +165,30 @@ extension VFS {
         if let u = change.uid { a.uid = u }
         if let g = change.gid { a.gid = g }
         if let t = change.mtime { a.mtime = t.rounded(.down) }  // whole seconds, as stored
+        try storeAttributes(n, a, mtimeSet: change.mtime != nil, throughDescriptor: change.throughDescriptor)
+        return try getattr(ino)
+    }
+
+    /// Stores a node's new attributes (mode, owner, times, extended attributes): with the bytes of
+    /// a file open for writing (at once, or at that descriptor's close when asked through it),
+    /// else as a metadata-only copy of its object.
+    func storeAttributes(_ n: Node, _ a: PosixAttributes, mtimeSet: Bool = false, throughDescriptor: Bool = false) throws {
+        let ino = n.ino
         let staged = state.withLock { s -> Bool in
             s.nodes[ino]?.attrs = a
             guard s.open[ino] != nil else { return false }
             s.open[ino]?.changed()  // the next flush stores the new attributes with the bytes
-            if change.mtime != nil { s.open[ino]?.mtimeSet = true }
+            if mtimeSet { s.open[ino]?.mtimeSet = true }
             return true
         }
         if staged {
             cancelStream(ino)  // its parts carry the old attributes
-            if !change.throughDescriptor { try upload(ino) }
+            if !throughDescriptor { try upload(ino) }
+        } else if n.kind == .directory {
+            // CopyObject of a `dir/` key fails on SeaweedFS: store the marker again instead.
+            try store.put(n.key, data: Data(), metadata: a.encode())
         } else {
-            switch n.kind {
-            case .directory:
-                // CopyObject of a `dir/` key fails on SeaweedFS: store the marker again instead.
-                try store.put(n.key, data: Data(), metadata: a.encode())
-            case .file, .symlink:
-                try store.copy(from: n.key, to: n.key, metadata: a.encode())
-            }
+            try store.copy(from: n.key, to: n.key, metadata: a.encode())
         }
-        return try getattr(ino)
     }
 }

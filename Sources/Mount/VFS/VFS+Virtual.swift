@@ -22,7 +22,7 @@ extension VFS {
                                   feedUp: feed.withLock { $0.until } > clock.now())
         }
         let info: [String: Any] = ["prefix": options.prefix, "metadata_ttl_seconds": options.metadataTTL,
-                                   "read_only": options.readOnly, "cache_dir": options.cacheDir,
+                                   "read_only": options.readOnly, "cache_dir": options.cacheDir, "extended_attributes": options.extendedAttributes,
                                    "data_cache": options.blockCache.map { ["directory": $0.options.directory, "block_size": $0.blockSize] as [String: Any] } ?? false,
                                    "default_uid": options.defaults.uid, "default_gid": options.defaults.gid,
                                    "default_file_mode": String(options.defaults.fileMode, radix: 8),

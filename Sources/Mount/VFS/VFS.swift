@@ -353,7 +353,7 @@ public final class VFS: Sendable {
 
     func attr(_ n: Node) -> FileAttr {
         FileAttr(ino: n.ino, size: n.kind == .directory ? 4096 : n.size, mode: n.attrs.mode, uid: n.attrs.uid, gid: n.attrs.gid,
-                 mtime: n.attrs.mtime, nlink: n.kind == .directory ? 2 : 1)
+                 mtime: n.attrs.mtime, nlink: n.kind == .directory ? 2 : 1, rdev: n.attrs.rdev)
     }
 
     static func checkName(_ name: String) throws {

@@ -10,6 +10,8 @@ public struct FileAttr: Sendable, Equatable {
     public var gid: UInt32
     public var mtime: Double
     public var nlink: UInt32
+    /// A device's number (`st_rdev`), 0 for others.
+    public var rdev: UInt32 = 0
 }
 
 /// A lookup's answer: the inode's attributes and how long the kernel may cache them.
@@ -63,6 +65,10 @@ public struct VFSOptions: Sendable {
     public var blockCache: BlockCache? = nil
     /// Bytes fetched around a read the block cache misses (rounded to its blocks).
     public var cacheFetchSize: Int64 = 4 << 20
+    /// Whether extended attributes are served (`--xattr`). Off, the kernel is told the mount has
+    /// none at its first request and asks no more: `ls -l` asks two per file otherwise
+    /// (`security.selinux`, `system.posix_acl_access`), which halves a cold listing's speed.
+    public var extendedAttributes = false
 
     public init(prefix: String = "", metadataTTL: Double = 1, defaults: AttributeDefaults, readOnly: Bool = false,
                 cacheDir: String = NSTemporaryDirectory()) {
