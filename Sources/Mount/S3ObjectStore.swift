@@ -37,7 +37,7 @@ public final class S3ObjectStore: ObjectStore {
 
     @discardableResult
     public func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta {
-        let etag = try mapped { try client.put(bucket: bucket, key: key, body: data, metadata: metadata) }
+        let etag = try mapped { try client.put(bucket: bucket, key: key, body: data, metadata: metadata, contentType: contentType(key)) }
         return ObjectMeta(key: key, size: Int64(data.count), etag: etag, lastModified: Date(), metadata: metadata)
     }
 
@@ -54,7 +54,7 @@ public final class S3ObjectStore: ObjectStore {
         }
         let partSize = max(Self.minimumPartSize, (size + 9_999) / 10_000)
         let count = Int((size + partSize - 1) / partSize)
-        let upload = try mapped { try client.createMultipartUpload(bucket: bucket, key: key, metadata: metadata) }
+        let upload = try mapped { try client.createMultipartUpload(bucket: bucket, key: key, metadata: metadata, contentType: contentType(key)) }
         let etags = Mutex([String](repeating: "", count: count))
         let buffers = DispatchSemaphore(value: Self.uploadWidth)
         do {
@@ -84,7 +84,13 @@ public final class S3ObjectStore: ObjectStore {
     }
 
     public func startUpload(_ key: String, metadata: [String: String]) throws -> String {
-        try mapped { try client.createMultipartUpload(bucket: bucket, key: key, metadata: metadata) }
+        try mapped { try client.createMultipartUpload(bucket: bucket, key: key, metadata: metadata, contentType: contentType(key)) }
+    }
+
+    /// A new object's Content-Type, from its name (see `MimeTypes`); a directory marker's is the
+    /// engine's own.
+    func contentType(_ key: String) -> String? {
+        key.hasSuffix("/") ? nil : MimeTypes.system.type(forKey: key)
     }
 
     public func uploadPart(_ key: String, uploadId: String, number: Int, data: Data) throws -> String {
@@ -108,7 +114,8 @@ public final class S3ObjectStore: ObjectStore {
     public static let multipartThreshold: Int64 = 32 << 20
 
     public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
-        try mapped { try client.copy(bucket: bucket, from: source, to: destination, metadata: metadata) }
+        try mapped { try client.copy(bucket: bucket, from: source, to: destination, metadata: metadata,
+                                     contentType: metadata == nil ? nil : contentType(destination)) }
     }
 
     /// One `?renameObject` request where the endpoint offers it (SeaweedFS 4.42+, the daemon); once

@@ -50,12 +50,14 @@ extension S3Client {
         return try send("PUT", bucket: bucket, key: key, headers: headers, body: body, operation: "PutObject \(bucket)/\(key)").header("ETag")
     }
 
-    /// Server-side copy; with `metadata` the copy gets exactly that metadata (REPLACE), else the source's.
-    public func copy(bucket: String, from source: String, to key: String, metadata: [String: String]? = nil) throws {
+    /// Server-side copy; with `metadata` the copy gets exactly that metadata (REPLACE, with
+    /// `contentType` as its Content-Type), else the source's.
+    public func copy(bucket: String, from source: String, to key: String, metadata: [String: String]? = nil, contentType: String? = nil) throws {
         var headers = [("x-amz-copy-source", Self.sourceHeader(bucket: bucket, key: source))]
         if let metadata {
             headers.append(("x-amz-metadata-directive", "REPLACE"))
             headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
+            if let contentType { headers.append(("Content-Type", contentType)) }
         }
         let op = "CopyObject \(bucket)/\(source) -> \(key)"
         let r = try send("PUT", bucket: bucket, key: key, headers: headers, operation: op)

@@ -92,6 +92,36 @@ import TestSupport
     /// Every `fork`/`posix_spawn` of a process that has a file open for writing gives the child a
     /// copy of the descriptor, and the child's `close` (at the latest when it exits) is a FLUSH of
     /// the file. That must not store the half-written file: only the writer's `close` does.
+    /// Content-Type from the name (as s3fs sets it), never the engine's sniffed guess with a
+    /// charset nobody asked for; kept by chmod, given to multipart uploads too.
+    @Test func newObjectsGetTheirContentTypeFromTheirName() throws {
+        let (h, client) = try DaemonHarness.started(name: "fusect", bucket: "types")
+        defer { _ = try? h.run(["stop"]) }
+        let m = try InProcessMount(client: client, bucket: "types")
+        defer { m.unmount() }
+        let files = ["page.html": "text/html", "notes.TXT": "text/plain", "a.tar.gz": "application/gzip",
+                     "a.gz.unknownext": "application/gzip", "noext": "application/octet-stream", "x.unknownext": "application/octet-stream"]
+        // open/write/close (FileManager writes a temporary name and renames it: see below).
+        func create(_ name: String, _ bytes: Data) {
+            let fd = open(m.mountpoint + "/" + name, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+            #expect(fd >= 0 && bytes.withUnsafeBytes { write(fd, $0.baseAddress, bytes.count) } == bytes.count && close(fd) == 0, "\(name)")
+        }
+        for name in files.keys.sorted() { create(name, Data("<p>hello</p>\n".utf8)) }
+        for (name, type) in files {
+            let got = try client.head(bucket: "types", key: name).contentType
+            #expect(got == type, "\(name): \(got ?? "none")")
+        }
+        #expect(chmod(m.mountpoint + "/page.html", 0o600) == 0)
+        let after = try client.head(bucket: "types", key: "page.html")
+        #expect(after.contentType == "text/html" && after.metadata["mode"] == String(0o100600))
+        // Above the multipart threshold.
+        create("big.json", Data(repeating: 0x7B, count: Int(S3ObjectStore.multipartThreshold) + 1))
+        #expect(try client.head(bucket: "types", key: "big.json").contentType == "application/json")
+        // A rename is the engine's move of the object: it keeps the type it had.
+        #expect(rename(m.mountpoint + "/page.html", m.mountpoint + "/page.txt") == 0)
+        #expect(try client.head(bucket: "types", key: "page.txt").contentType == "text/html")
+    }
+
     @Test func aChildClosingAnInheritedDescriptorDoesNotStoreAHalfWrittenFile() throws {
         let (h, client) = try DaemonHarness.started(name: "fusei", bucket: "inherit")
         defer { _ = try? h.run(["stop"]) }
