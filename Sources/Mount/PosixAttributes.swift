@@ -57,16 +57,23 @@ public struct PosixAttributes: Sendable, Equatable {
     public var gid: UInt32
     /// Modification time, seconds since the epoch.
     public var mtime: Double
+    /// Access and status-change times (`x-amz-meta-atime`, `-ctime`, as s3fs keeps them); stored
+    /// only when they differ from `mtime`, which they are when not set.
+    public var atime: Double
+    public var ctime: Double
     /// A device's number (`st_rdev`); 0 for anything else.
     public var rdev: UInt32 = 0
     /// Extended attributes by name (`user.*` and any other namespace the kernel passes on).
     public var xattrs: [String: Data] = [:]
 
-    public init(mode: UInt32, uid: UInt32, gid: UInt32, mtime: Double, rdev: UInt32 = 0, xattrs: [String: Data] = [:]) {
+    public init(mode: UInt32, uid: UInt32, gid: UInt32, mtime: Double, atime: Double? = nil, ctime: Double? = nil,
+                rdev: UInt32 = 0, xattrs: [String: Data] = [:]) {
         self.mode = mode
         self.uid = uid
         self.gid = gid
         self.mtime = mtime
+        self.atime = atime ?? mtime
+        self.ctime = ctime ?? mtime
         self.rdev = rdev
         self.xattrs = xattrs
     }
@@ -94,17 +101,21 @@ public struct PosixAttributes: Sendable, Equatable {
         let mtime = meta["mtime"].flatMap { Double($0) ?? Double($0.trimmingCharacters(in: .whitespaces)) }
             ?? lastModified?.timeIntervalSince1970 ?? 0
         let special = NodeKind(mode: mode)?.isSpecial == true
+        func seconds(_ name: String) -> Double? { meta[name].flatMap { Double($0) ?? Double($0.trimmingCharacters(in: .whitespaces)) } }
         return PosixAttributes(mode: mode,
                                uid: meta["uid"].flatMap { UInt32($0) } ?? defaults.uid,
                                gid: meta["gid"].flatMap { UInt32($0) } ?? defaults.gid,
-                               mtime: mtime,
+                               mtime: mtime, atime: seconds("atime"), ctime: seconds("ctime"),
                                rdev: special ? meta["rdev"].flatMap { UInt32($0) } ?? 0 : 0,
                                xattrs: meta["xattr"].map(S3fsXattrs.decode) ?? [:])
     }
 
     /// The metadata to store with the object (s3fs writes whole seconds; so do we).
     public func encode() -> [String: String] {
-        var meta = ["mode": String(mode), "uid": String(uid), "gid": String(gid), "mtime": String(Int64(mtime.rounded(.down)))]
+        let whole = { (t: Double) in String(Int64(t.rounded(.down))) }
+        var meta = ["mode": String(mode), "uid": String(uid), "gid": String(gid), "mtime": whole(mtime)]
+        if whole(atime) != meta["mtime"] { meta["atime"] = whole(atime) }
+        if whole(ctime) != meta["mtime"] { meta["ctime"] = whole(ctime) }
         if rdev != 0 { meta["rdev"] = String(rdev) }
         if !xattrs.isEmpty { meta["xattr"] = S3fsXattrs.encode(xattrs) }
         return meta

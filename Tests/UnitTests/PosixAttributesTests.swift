@@ -75,4 +75,18 @@ import Testing
         #expect(S3fsXattrs.decode("not json").isEmpty && S3fsXattrs.decode("%7B%7D").isEmpty)
         #expect(!S3fsXattrs.storable(name: "user.a,b") && !S3fsXattrs.storable(name: "user.\"q") && S3fsXattrs.storable(name: "user.é:x"))
     }
+
+    @Test func accessAndChangeTimesUseS3fsNamesAndAreStoredOnlyWhenTheyDiffer() {
+        let plain = PosixAttributes(mode: 0o100644, uid: 0, gid: 0, mtime: 1_700_000_000)
+        #expect(plain.atime == plain.mtime && plain.ctime == plain.mtime)
+        #expect(plain.encode()["atime"] == nil && plain.encode()["ctime"] == nil)
+        let touched = PosixAttributes(mode: 0o100644, uid: 0, gid: 0, mtime: 1_600_000_000, atime: 1_650_000_000.7, ctime: 1_700_000_000)
+        let m = touched.encode()
+        #expect(m["mtime"] == "1600000000" && m["atime"] == "1650000000" && m["ctime"] == "1700000000")
+        let back = PosixAttributes.decode(m, kind: .file, lastModified: nil, defaults: defaults)
+        #expect(back.atime == 1_650_000_000 && back.ctime == 1_700_000_000 && back.mtime == 1_600_000_000)
+        // What s3fs writes for a new file (all three the same): nothing but mtime matters.
+        #expect(PosixAttributes.decode(["mode": "33188", "mtime": "5", "atime": "5", "ctime": "5"], kind: .file, lastModified: nil, defaults: defaults)
+            == PosixAttributes(mode: 0o100644, uid: 1000, gid: 1001, mtime: 5))
+    }
 }

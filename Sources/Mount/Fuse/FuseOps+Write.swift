@@ -82,6 +82,8 @@ extension FuseOps {
                 if toSet & FUSE_SET_ATTR_SIZE != 0 { c.size = Int64(a.st_size) }
                 if toSet & FUSE_SET_ATTR_MTIME_NOW != 0 { c.mtime = Date().timeIntervalSince1970 }
                 else if toSet & FUSE_SET_ATTR_MTIME != 0 { c.mtime = FuseOps.seconds(a.st_mtim) }
+                if toSet & FUSE_SET_ATTR_ATIME_NOW != 0 { c.atime = Date().timeIntervalSince1970 }
+                else if toSet & FUSE_SET_ATTR_ATIME != 0 { c.atime = FuseOps.seconds(a.st_atim) }
                 var st = FuseOps.stat(try FuseOps.vfs(req).setattr(UInt64(ino), c))
                 fuse_reply_attr(req, &st, FuseOps.vfs(req).options.metadataTTL)
             }

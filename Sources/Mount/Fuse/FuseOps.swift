@@ -47,11 +47,13 @@ enum FuseOps {
         st.st_size = Int(a.size)
         st.st_blksize = 4096
         st.st_blocks = Int((a.size + 511) / 512)
-        let sec = Int(a.mtime.rounded(.down))
-        let nsec = Int((a.mtime - Double(sec)) * 1e9)
-        st.st_mtim = timespec(tv_sec: sec, tv_nsec: nsec)
-        st.st_ctim = st.st_mtim
-        st.st_atim = st.st_mtim
+        func time(_ t: Double) -> timespec {
+            let sec = Int(t.rounded(.down))
+            return timespec(tv_sec: sec, tv_nsec: Int((t - Double(sec)) * 1e9))
+        }
+        st.st_mtim = time(a.mtime)
+        st.st_ctim = time(a.ctime ?? a.mtime)
+        st.st_atim = time(a.atime ?? a.mtime)
         return st
     }
 

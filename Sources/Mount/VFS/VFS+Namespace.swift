@@ -9,12 +9,14 @@ public struct AttrChange: Sendable {
     public var uid: UInt32?
     public var gid: UInt32?
     public var mtime: Double?
+    public var atime: Double?
     public var size: Int64?
     /// Asked through an open descriptor (`ftruncate`, `fchmod`, …): stored at that descriptor's
     /// `close`. Asked by path, the change is stored at once, even while the file is open elsewhere.
     public var throughDescriptor = false
 
-    public init(mode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil, mtime: Double? = nil, size: Int64? = nil) {
+    public init(mode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil, mtime: Double? = nil, atime: Double? = nil, size: Int64? = nil) {
+        self.atime = atime
         self.mode = mode
         self.uid = uid
         self.gid = gid
@@ -61,6 +63,7 @@ extension VFS {
         try store.put(key, data: Data(), metadata: attrs.encode())
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .directory, key: key, attrs: attrs, size: 0,
                                             etag: nil, lookups: 1, validUntil: trusted(from: clock.now())))
+        entriesChanged(parent)
         return EntryReply(attr: attr(n), ttl: options.metadataTTL)
     }
 
@@ -73,6 +76,7 @@ extension VFS {
         let meta = try store.put(dir.key + name, data: Data(target.utf8), metadata: attrs.encode())
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .symlink, key: dir.key + name, attrs: attrs,
                                             size: meta.size, etag: meta.etag, lookups: 1, validUntil: trusted(from: clock.now())))
+        entriesChanged(parent)
         return EntryReply(attr: attr(n), ttl: options.metadataTTL)
     }
 
@@ -90,6 +94,7 @@ extension VFS {
         let meta = try store.put(dir.key + name, data: Data(), metadata: attrs.encode())
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: kind, key: dir.key + name, attrs: attrs,
                                             size: 0, etag: meta.etag, lookups: 1, validUntil: trusted(from: clock.now())))
+        entriesChanged(parent)
         return EntryReply(attr: attr(n), ttl: options.metadataTTL)
     }
 
@@ -121,6 +126,7 @@ extension VFS {
             try store.delete(n.key)
         }
         detach(parent: parent, name: name)
+        entriesChanged(parent)
     }
 
     public func rmdir(parent: UInt64, name: String) throws {
@@ -134,6 +140,18 @@ extension VFS {
         }
         try store.delete(n.key)
         detach(parent: parent, name: name)
+        entriesChanged(parent)
+    }
+
+    /// A directory whose entries changed through this mount gets the time as its mtime and ctime,
+    /// kept in memory (storing them would cost a request per create, and SeaweedFS keeps no
+    /// attributes for directories): the kernel drops its cached attributes of the directory then.
+    func entriesChanged(_ dir: UInt64) {
+        let now = clock.now().rounded(.down)
+        state.withLock { s in
+            s.nodes[dir]?.attrs.mtime = now
+            s.nodes[dir]?.attrs.ctime = now
+        }
     }
 
     /// Forgets the name; the inode lives on while the kernel holds references.
@@ -158,13 +176,16 @@ extension VFS {
         try requireWritable()
         if Self.isVirtual(ino) { throw VFSError(.readOnly, "\(ino == Self.statsIno ? ".stats" : ".config") is read-only") }
         if let size = change.size { try truncate(ino, to: size, storeNow: !change.throughDescriptor) }
-        guard change.mode != nil || change.uid != nil || change.gid != nil || change.mtime != nil else { return try getattr(ino) }
+        guard change.mode != nil || change.uid != nil || change.gid != nil || change.mtime != nil || change.atime != nil else { return try getattr(ino) }
         let n = try node(ino)
         var a = n.attrs
         if let m = change.mode { a.mode = (a.mode & 0o170000) | (m & 0o7777) }
         if let u = change.uid { a.uid = u }
         if let g = change.gid { a.gid = g }
-        if let t = change.mtime { a.mtime = t.rounded(.down) }  // whole seconds, as stored
+        // Whole seconds, as stored; any change of attributes is a status change (ctime).
+        if let t = change.mtime { a.mtime = t.rounded(.down) }
+        if let t = change.atime { a.atime = t.rounded(.down) }
+        a.ctime = clock.now().rounded(.down)
         try storeAttributes(n, a, mtimeSet: change.mtime != nil, throughDescriptor: change.throughDescriptor)
         return try getattr(ino)
     }
@@ -185,6 +206,8 @@ extension VFS {
             cancelStream(ino)  // its parts carry the old attributes
             if !throughDescriptor { try upload(ino) }
         } else if n.kind == .directory {
+            // The bucket's root has no marker to keep them: they last as long as the mount.
+            guard !n.key.isEmpty else { return }
             // CopyObject of a `dir/` key fails on SeaweedFS: store the marker again instead.
             try store.put(n.key, data: Data(), metadata: a.encode())
         } else {

@@ -81,6 +81,8 @@ extension VFS {
 
     /// Moves an inode in the table and rewrites the keys of everything below it.
     func move(_ ino: UInt64, from: (UInt64, String), to: (UInt64, String), newKey: String) {
+        entriesChanged(from.0)
+        entriesChanged(to.0)
         state.withLock { s in
             guard var n = s.nodes[ino] else { return }
             let oldKey = n.key

@@ -21,6 +21,7 @@ extension VFS {
         case .start(let o, let n):
             var attrs = n.attrs
             attrs.mtime = clock.now().rounded(.down)  // whole seconds, as stored
+            attrs.ctime = attrs.mtime
             // Parts are read from the staging file: the bytes move there now if they are in memory.
             let stream: UploadStream? = {
                 guard let fd = try? o.staging.file(), let id = try? store.startUpload(n.key, metadata: attrs.encode()) else { return nil }

@@ -104,6 +104,7 @@ extension VFS {
         let n = try node(ino)
         var attrs = n.attrs
         if !o.mtimeSet { attrs.mtime = clock.now().rounded(.down) }  // whole seconds, as stored
+        attrs.ctime = clock.now().rounded(.down)
         let meta: ObjectMeta
         do {
             if let stream = o.stream {
@@ -202,6 +203,7 @@ extension VFS {
             s.open[n.ino]?.emptyCreate = true
         }
         let fh = try open(n.ino, write: true, owner: owner)
+        entriesChanged(parent)
         return (EntryReply(attr: attr(n), ttl: options.metadataTTL), fh)
     }
 

@@ -353,7 +353,8 @@ public final class VFS: Sendable {
 
     func attr(_ n: Node) -> FileAttr {
         FileAttr(ino: n.ino, size: n.kind == .directory ? 4096 : n.size, mode: n.attrs.mode, uid: n.attrs.uid, gid: n.attrs.gid,
-                 mtime: n.attrs.mtime, nlink: n.kind == .directory ? 2 : 1, rdev: n.attrs.rdev)
+                 mtime: n.attrs.mtime, nlink: n.kind == .directory ? 2 : 1, rdev: n.attrs.rdev,
+                 atime: n.attrs.atime, ctime: n.attrs.ctime)
     }
 
     static func checkName(_ name: String) throws {

@@ -12,6 +12,9 @@ public struct FileAttr: Sendable, Equatable {
     public var nlink: UInt32
     /// A device's number (`st_rdev`), 0 for others.
     public var rdev: UInt32 = 0
+    /// Access and status-change times (the modification time when nil).
+    public var atime: Double? = nil
+    public var ctime: Double? = nil
 }
 
 /// A lookup's answer: the inode's attributes and how long the kernel may cache them.
