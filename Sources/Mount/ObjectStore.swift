@@ -14,6 +14,8 @@ public struct StoreListing: Sendable, Equatable {
     public var objects: [ObjectMeta]
     /// Sub-prefixes, each ending in `/`.
     public var prefixes: [String]
+    /// The attributes a listing gave for a sub-prefix (a directory), by prefix (see `ListPage`).
+    public var prefixMetadata: [String: [String: String]] = [:]
 
     public init(objects: [ObjectMeta] = [], prefixes: [String] = []) {
         self.objects = objects

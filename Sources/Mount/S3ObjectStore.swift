@@ -136,6 +136,7 @@ public final class S3ObjectStore: ObjectStore {
         try listPages(prefix: prefix) { page in
             all.objects += page.objects
             all.prefixes += page.prefixes
+            all.prefixMetadata.merge(page.prefixMetadata) { _, new in new }
         }
         return all
     }
@@ -144,7 +145,9 @@ public final class S3ObjectStore: ObjectStore {
         var token: String?
         repeat {
             let page = try listing { try client.list(bucket: bucket, prefix: prefix, delimiter: "/", continuationToken: token, metadata: $0) }
-            try body(StoreListing(objects: page.objects, prefixes: page.commonPrefixes))
+            var listing = StoreListing(objects: page.objects, prefixes: page.commonPrefixes)
+            listing.prefixMetadata = page.prefixMetadata
+            try body(listing)
             token = page.nextContinuationToken
         } while token != nil
     }
@@ -172,6 +175,7 @@ public final class S3ObjectStore: ObjectStore {
             }
             listing.objects += page.objects
             listing.prefixes += page.commonPrefixes
+            listing.prefixMetadata.merge(page.prefixMetadata) { _, new in new }
             token = page.nextContinuationToken
         } while token != nil && listing.objects.count + listing.prefixes.count < limit
         return (listing, token == nil)

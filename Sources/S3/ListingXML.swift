@@ -29,6 +29,9 @@ public enum ListingXML {
         var sawRoot = false
         var page = ListPage()
         var entry = ObjectInfo(key: "", size: 0)
+        /// The `<CommonPrefixes>` being read: its prefix and metadata.
+        var prefix: String?
+        var prefixMeta: [String: String]?
         var truncated = false
         var token: String?
 
@@ -43,11 +46,16 @@ public enum ListingXML {
                 if name.elementsEqual("Contents".utf8) {
                     entry = ObjectInfo(key: "", size: 0)
                     tag = .contents
+                } else if name.elementsEqual("CommonPrefixes".utf8) {
+                    (prefix, prefixMeta) = (nil, nil)
+                    tag = .prefixes
                 } else {
-                    tag = name.elementsEqual("CommonPrefixes".utf8) ? .prefixes : .other
+                    tag = .other
                 }
             case .contents?:
                 if name.elementsEqual("UserMetadata".utf8) { entry.hasMetadata = true; tag = .userMetadata } else { tag = .other }
+            case .prefixes?:
+                if name.elementsEqual("UserMetadata".utf8) { prefixMeta = prefixMeta ?? [:]; tag = .userMetadata } else { tag = .other }
             default:
                 tag = .other
             }
@@ -60,12 +68,17 @@ public enum ListingXML {
             switch (path.last, tag) {
             case (.root?, .contents):
                 page.objects.append(entry)
+            case (.root?, .prefixes):
+                if let prefix, let prefixMeta { page.prefixMetadata[prefix] = prefixMeta }
             case (.root?, .other):
                 if name.elementsEqual("IsTruncated".utf8) { truncated = text.elementsEqual("true".utf8) }
                 else if name.elementsEqual("NextContinuationToken".utf8) { token = String(decoding: text, as: UTF8.self) }
                 else if name.elementsEqual("EncodingType".utf8) { page.encodingType = String(decoding: text, as: UTF8.self) }
             case (.prefixes?, .other):
-                if name.elementsEqual("Prefix".utf8) { page.commonPrefixes.append(String(decoding: text, as: UTF8.self)) }
+                if name.elementsEqual("Prefix".utf8) {
+                    prefix = String(decoding: text, as: UTF8.self)
+                    page.commonPrefixes.append(prefix!)
+                }
             case (.contents?, .other):
                 if name.elementsEqual("Key".utf8) { entry.key = String(decoding: text, as: UTF8.self) }
                 else if name.elementsEqual("ETag".utf8) { entry.etag = String(decoding: text, as: UTF8.self) }
@@ -74,7 +87,9 @@ public enum ListingXML {
             case (.userMetadata?, .other):
                 let lower = name.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
                 if lower.starts(with: "x-amz-meta-".utf8) {
-                    entry.metadata[String(decoding: lower.dropFirst(11), as: UTF8.self)] = String(decoding: text, as: UTF8.self)
+                    let (k, v) = (String(decoding: lower.dropFirst(11), as: UTF8.self), String(decoding: text, as: UTF8.self))
+                    // Inside a `<CommonPrefixes>` (its parent is one) or a `<Contents>`.
+                    if path.count >= 2 && path[path.count - 2] == .prefixes { prefixMeta?[k] = v } else { entry.metadata[k] = v }
                 }
             default:
                 break

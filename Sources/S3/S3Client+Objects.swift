@@ -130,6 +130,7 @@ extension S3Client {
             let page = try list(bucket: bucket, prefix: prefix, delimiter: delimiter, continuationToken: token, metadata: metadata)
             all.objects += page.objects
             all.commonPrefixes += page.commonPrefixes
+            all.prefixMetadata.merge(page.prefixMetadata) { _, new in new }
             token = page.nextContinuationToken
         } while token != nil
         return all

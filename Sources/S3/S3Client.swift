@@ -32,6 +32,9 @@ public struct ObjectInfo: Sendable, Equatable {
 public struct ListPage: Sendable {
     public var objects: [ObjectInfo] = []
     public var commonPrefixes: [String] = []
+    /// User metadata a listing gave for a common prefix (the daemon's: a directory's attributes,
+    /// names lowercased without `x-amz-meta-`), by prefix as written.
+    public var prefixMetadata: [String: [String: String]] = [:]
     public var nextContinuationToken: String?
     /// `url` when the keys and prefixes are URL-encoded (as asked with `encoding-type`).
     public var encodingType: String?

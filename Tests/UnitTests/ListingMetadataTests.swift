@@ -1,5 +1,6 @@
 @testable import Daemon
 import Foundation
+import S3
 import TestSupport
 import Testing
 
@@ -134,6 +135,12 @@ import Testing
         #expect(out.contains("</ETag><UserMetadata><X-Amz-Meta-m>1</X-Amz-Meta-m></UserMetadata></Contents><Contents><Key>b</Key>"))
         #expect(out.replacingOccurrences(of: "<UserMetadata><X-Amz-Meta-m>1</X-Amz-Meta-m></UserMetadata>", with: "") == String(decoding: xml, as: UTF8.self))
         #expect(ListingMetadata.splice(xml, [nil]) == nil)  // counts disagree: the listing goes out plain
+        // A directory's attributes go into its <CommonPrefixes>, after the prefix.
+        let both = String(decoding: ListingMetadata.splice(xml, [nil, nil], prefixElements: ["<X-Amz-Meta-mode>16877</X-Amz-Meta-mode>"])!, as: UTF8.self)
+        #expect(both.contains("<Prefix>p/</Prefix><UserMetadata><X-Amz-Meta-mode>16877</X-Amz-Meta-mode></UserMetadata></CommonPrefixes>"))
+        #expect(ListingMetadata.splice(xml, [nil, nil], prefixElements: []) == nil)
+        let page = try! #require(ListingXML.page(Data(both.utf8)))
+        #expect(page.commonPrefixes == ["p/"] && page.prefixMetadata == ["p/": ["mode": "16877"]] && page.objects.allSatisfy { $0.metadata.isEmpty })
         let encoded = Data("<ListBucketResult><Contents><Key>a%20b%2Fc+d%2B</Key></Contents><EncodingType>url</EncodingType></ListBucketResult>".utf8)
         #expect(ListingMetadata.contents(encoded)?.map(\.key) == ["a b/c d+"])
     }
@@ -152,5 +159,17 @@ import Testing
         #expect(decode(parts[1]) == #"{"exp":1800000000}"#)
         // Reference value computed with Python's hmac (sha256, key "k") over the first two parts.
         #expect(parts[2] == "EP3M298G-sF_Z294jqOgx3ednhZOLG-8J06qcM_WQ-0")
+    }
+
+    @Test func directoryAttributesAreFilerTagsInGosCanonicalForm() {
+        #expect(DirectoryAttributes.tagName("mode") == "Gt-Meta-Mode")
+        #expect(DirectoryAttributes.tagName("content-kind") == "Gt-Meta-Content-Kind")
+        #expect(DirectoryAttributes.metadataName(ofTag: "Seaweed-Gt-Meta-Content-Kind") == "content-kind")
+        #expect(DirectoryAttributes.metadataName(ofTag: "Seaweed-X-Amz-ETag") == nil)
+        #expect(DirectoryAttributes.metadata(of: [("X-Amz-Meta-Mode", "16877"), ("Host", "h"), ("x-amz-meta-uid", "1")]).map { "\($0.0)=\($0.1)" } == ["mode=16877", "uid=1"])
+        // A directory's element holds its tags only; without any it has none.
+        let dir = FilerClient.Entry(fullPath: "/buckets/b/d", extended: ["Seaweed-Gt-Meta-Mode": Data("16877".utf8), "Seaweed-X-Amz-ETag": Data("e".utf8)])
+        #expect(ListingMetadata.element(for: dir, listed: .init(key: "d/", directory: true)) == "<X-Amz-Meta-mode>16877</X-Amz-Meta-mode>")
+        #expect(ListingMetadata.element(for: FilerClient.Entry(fullPath: "/buckets/b/e"), listed: .init(key: "e/", directory: true)) == nil)
     }
 }

@@ -12,17 +12,23 @@ enum EngineSeal {
     /// `sun_path` is 108 bytes on Linux, with its terminating NUL.
     static let maxSocketPath = 107
 
-    /// Writes a fresh `security.toml`; returns the filer's new read-signing key.
-    static func prepare(paths: Paths) throws -> String {
+    /// The filer's signing keys of one engine start (kept in the daemon's memory only).
+    struct FilerKeys: Sendable {
+        var read: String
+        var write: String
+    }
+
+    /// Writes a fresh `security.toml`; returns the filer's new signing keys.
+    static func prepare(paths: Paths) throws -> FilerKeys {
         let socket = SeaweedEngine.s3SocketPath(paths)
         guard socket.utf8.count <= maxSocketPath else {
             throw DaemonError(.usage, "the engine's socket path \(socket) is longer than a Unix socket allows (\(maxSocketPath) bytes)",
                               fix: "use a shorter GARAGETYTUS_HOME / XDG_DATA_HOME")
         }
-        let readKey = randomKey()
+        let keys = FilerKeys(read: randomKey(), write: randomKey())
         do {
-            try SecretFile.write(Data(securityConfig(filerKey: randomKey(), filerReadKey: readKey).utf8), to: securityFile(paths))
-            return readKey
+            try SecretFile.write(Data(securityConfig(filerKey: keys.write, filerReadKey: keys.read).utf8), to: securityFile(paths))
+            return keys
         } catch {
             throw DaemonError(.environment, "cannot write \(securityFile(paths)): \(error)", fix: "check the permissions of \(paths.engineDir)")
         }

@@ -5,23 +5,28 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// Read-only access to the engine's filer HTTP API (directory listings with every entry's
-/// attributes and `Extended` map), through the filer's Unix socket, with a short-lived JWT signed
-/// with the read key of the engine's current `security.toml` (ADR 0003).
+/// The engine's filer HTTP API, through the filer's Unix socket, with short-lived JWTs signed with
+/// the keys of the engine's current `security.toml` (ADR 0003): directory listings with every
+/// entry's attributes and `Extended` map, and the one write the engine's S3 API cannot make —
+/// a directory's attributes, as `Seaweed-` tags on its entry (see `DirectoryAttributes`).
 public final class FilerClient: Sendable {
     let client: HTTPClient
     /// `http+unix://<socket>`.
     let transport: String
     /// The filer's current read-signing key (it changes at every engine start), nil when unknown.
     let readKey: @Sendable () -> String?
-    private let token = Mutex<(key: String, jwt: String, minted: Date)?>(nil)
+    let writeKey: @Sendable () -> String?
+    /// The current read (false) and write (true) tokens.
+    private let tokens = Mutex<[Bool: (key: String, jwt: String, minted: Date)]>([:])
     /// Where SeaweedFS keeps buckets in the filer's namespace.
     static let bucketsDir = "buckets"
 
-    init(socket: String, client: HTTPClient, readKey: @escaping @Sendable () -> String?) {
+    init(socket: String, client: HTTPClient, readKey: @escaping @Sendable () -> String?,
+         writeKey: @escaping @Sendable () -> String? = { nil }) {
         transport = "http+unix://" + (socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket)
         self.client = client
         self.readKey = readKey
+        self.writeKey = writeKey
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -52,9 +57,9 @@ public final class FilerClient: Sendable {
             self.extended = extended
         }
 
-        /// `X-Amz-Meta-*` (any case) and `Seaweed-X-Amz-ETag`.
+        /// `X-Amz-Meta-*` (any case), `Seaweed-X-Amz-ETag` and a directory's attributes.
         static func kept(_ name: String) -> Bool {
-            if name == "Seaweed-X-Amz-ETag" { return true }
+            if name == "Seaweed-X-Amz-ETag" || name.hasPrefix(DirectoryAttributes.tagPrefix) { return true }
             var u = name.utf8.makeIterator()
             for want in "x-amz-meta-".utf8 {
                 guard let b = u.next(), (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) == want else { return false }
@@ -72,8 +77,7 @@ public final class FilerClient: Sendable {
     /// bucket's root) whose names sort after the bytes `after`, in name order.
     public func list(bucket: String, dir: String, after: [UInt8], limit: Int) async throws -> Page {
         guard let jwt = currentToken() else { throw Failure.noKey }
-        let path = ([Self.bucketsDir, bucket] + (dir.isEmpty ? [] : dir.split(separator: "/", omittingEmptySubsequences: false).map(String.init)))
-            .map(Self.encode).joined(separator: "/")
+        let path = Self.path(bucket: bucket, dir: dir)
         var request = HTTPClientRequest(url: transport + "/" + path + "/?limit=\(limit)&lastFileName=" + Self.encode(bytes: after))
         request.headers.add(name: "Host", value: "localhost")  // not the socket's path: Go refuses a Host with '%'
         request.headers.add(name: "Accept", value: "application/json")  // exactly: anything else gets HTML
@@ -89,13 +93,45 @@ public final class FilerClient: Sendable {
         }
     }
 
+    /// `buckets/<bucket>/<dir>`, each segment percent-encoded.
+    static func path(bucket: String, dir: String) -> String {
+        ([Self.bucketsDir, bucket] + (dir.isEmpty ? [] : dir.split(separator: "/", omittingEmptySubsequences: false).map(String.init)))
+            .map(Self.encode).joined(separator: "/")
+    }
+
+    /// The entry `name` of directory `bucket/dir`, nil when there is none.
+    public func entry(bucket: String, dir: String, name: String) async throws -> Entry? {
+        let page = try await list(bucket: bucket, dir: dir, after: ListingMetadata.before(name), limit: 1)
+        return page.Entries?.first.flatMap { ListingMetadata.Exact($0.name) == ListingMetadata.Exact(name) ? $0 : nil }
+    }
+
+    /// Sets the `Seaweed-` tags `set` (names without the prefix) of an entry and removes those
+    /// named in `remove` (the filer's `?tagging`; a directory's attributes).
+    public func tag(bucket: String, path entryPath: String, set: [(String, String)], remove: [String]) async throws {
+        guard let jwt = currentToken(write: true) else { throw Failure.noKey }
+        let url = transport + "/" + Self.path(bucket: bucket, dir: entryPath)
+        func send(_ method: HTTPMethod, _ query: String, _ headers: [(String, String)]) async throws {
+            var request = HTTPClientRequest(url: url + "?" + query)
+            request.method = method
+            request.headers.add(name: "Host", value: "localhost")
+            request.headers.add(name: "Authorization", value: "Bearer " + jwt)
+            for (n, v) in headers { request.headers.add(name: "Seaweed-" + n, value: v) }
+            let response = try await client.execute(request, timeout: .seconds(30))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            // 304: nothing was there to remove.
+            guard (200..<300).contains(Int(response.status.code)) || response.status == .notModified else { throw Failure.status(Int(response.status.code)) }
+        }
+        if !set.isEmpty { try await send(.PUT, "tagging", set) }
+        if !remove.isEmpty { try await send(.DELETE, "tagging=" + Self.encode(remove.joined(separator: ",")), []) }
+    }
+
     /// A token valid for a minute, minted again after half of that or when the key changed.
-    func currentToken(now: Date = Date()) -> String? {
-        guard let key = readKey() else { return nil }
-        return token.withLock { t in
-            if let t, t.key == key, now.timeIntervalSince(t.minted) < 30 { return t.jwt }
+    func currentToken(now: Date = Date(), write: Bool = false) -> String? {
+        guard let key = write ? writeKey() : readKey() else { return nil }
+        return tokens.withLock { all in
+            if let t = all[write], t.key == key, now.timeIntervalSince(t.minted) < 30 { return t.jwt }
             let jwt = Self.jwt(key: key, expires: now.addingTimeInterval(60))
-            t = (key, jwt, now)
+            all[write] = (key, jwt, now)
             return jwt
         }
     }

@@ -26,8 +26,8 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
     let probe: S3Client
     let logger: Logger
     private let supervisor: ProcessSupervisor
-    /// The filer's read-signing key of the engine's current start.
-    private let filerReadKey = Mutex<String?>(nil)
+    /// The filer's signing keys of the engine's current start.
+    private let filerKeys = Mutex<EngineSeal.FilerKeys?>(nil)
 
     public init(paths: Paths, config: Config, identity: EngineIdentity, weedPath: String, logger: Logger,
                 onEvent: @escaping @Sendable (EngineEvent) -> Void) {
@@ -90,8 +90,8 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
         reapStaleEngine()
         rotateLogIfLarge()
         try SecretFile.write(try Self.identityConfig(identity), to: paths.engineConfigFile)
-        let readKey = try EngineSeal.prepare(paths: paths)
-        filerReadKey.withLock { $0 = readKey }
+        let keys = try EngineSeal.prepare(paths: paths)
+        filerKeys.withLock { $0 = keys }
         supervisor.start()
         let deadline = Date().addingTimeInterval(config.readyTimeoutSeconds)
         var sawProcess = false
@@ -133,7 +133,8 @@ public final class SeaweedEngine: StorageEngine, @unchecked Sendable {
     public var currentPID: Int32? { supervisor.currentPID }
 
     public func filer(http: HTTPClient) -> FilerClient? {
-        FilerClient(socket: Self.filerSocketPath(paths), client: http, readKey: { [self] in filerReadKey.withLock { $0 } })
+        FilerClient(socket: Self.filerSocketPath(paths), client: http, readKey: { [self] in filerKeys.withLock { $0?.read } },
+                    writeKey: { [self] in filerKeys.withLock { $0?.write } })
     }
 
     public func isHealthy() async -> Bool { await probeFailure() == nil }

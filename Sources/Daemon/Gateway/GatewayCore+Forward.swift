@@ -65,6 +65,14 @@ extension GatewayCore {
         if length >= Self.trimAfter { gt_trim_heap() }
         stored = (200..<300).contains(Int(upstream.status.code))
         if let refusal = checked.refusal { throw refusal }
+        if stored, op.kind == .putObject, let filer, let bucket = op.bucket, let key = op.key, key.hasSuffix("/") {
+            do {
+                try await DirectoryAttributes.store(filer: filer, bucket: bucket, key: key, metadata: DirectoryAttributes.metadata(of: req.headers))
+            } catch {
+                throw GatewayRequest.Refusal(status: 503, code: "ServiceUnavailable",
+                                             message: "the directory marker was stored, its attributes were not (\(error)); retry the request")
+            }
+        }
         return Self.response(from: upstream, head: req.method == "HEAD")
     }
 

@@ -29,9 +29,11 @@ extension GatewayCore {
         }
         let xml = Data(buffer: try await upstream.body.collect(upTo: Self.listingLimit))
         var body = xml
-        if let listed = ListingMetadata.contents(xml) {
-            let elements = await userMetadata(of: listed, bucket: bucket, filer: filer, known: await early?.value ?? [:])
-            if let spliced = ListingMetadata.splice(xml, elements) { body = spliced }
+        if let (listed, prefixes) = ListingMetadata.entries(xml) {
+            let elements = await userMetadata(of: listed + prefixes, bucket: bucket, filer: filer, known: await early?.value ?? [:])
+            if let spliced = ListingMetadata.splice(xml, Array(elements[..<listed.count]), prefixElements: Array(elements[listed.count...])) {
+                body = spliced
+            }
         }
         var fields = Self.fields(upstream.headers)
         fields[.contentLength] = "\(body.count)"
@@ -50,7 +52,7 @@ extension GatewayCore {
         var out = [String?](repeating: nil, count: listed.count)
         var byDir: [ListingMetadata.Exact: (dir: String, names: [(index: Int, name: String)])] = [:]
         for (i, l) in listed.enumerated() {
-            if let entry = known[ListingMetadata.Exact(l.key)] {
+            if let entry = known[ListingMetadata.Exact(l.directory ? String(l.key.dropLast()) : l.key)] {
                 out[i] = ListingMetadata.element(for: entry, listed: l)
             } else if let (dir, name) = ListingMetadata.place(l.key) {
                 byDir[ListingMetadata.Exact(dir), default: (dir, [])].names.append((i, name))

@@ -17,21 +17,33 @@ enum ListingMetadata {
         var key: String
         var etag: String?
         var lastModified: Date?
+        /// A `<CommonPrefixes>` (its key ends in `/`): a directory, whose filer entry is the one
+        /// there is (no version to match).
+        var directory = false
     }
 
     /// The `<Contents>` of a listing, keys decoded when the listing is URL-encoded; nil when the
     /// document is not a listing.
-    static func contents(_ xml: Data) -> [Listed]? {
+    static func contents(_ xml: Data) -> [Listed]? { entries(xml)?.contents }
+
+    /// The `<Contents>` and the `<CommonPrefixes>` of a listing, in document order.
+    static func entries(_ xml: Data) -> (contents: [Listed], prefixes: [Listed])? {
         guard let page = ListingXML.page(xml) else { return nil }
         let encoded = page.encodingType == "url"
+        // URL encoding as the engine (Go's QueryEscape) and AWS's SDKs read it: '+' is a space.
+        func decoded(_ k: String) -> String? { encoded ? k.replacingOccurrences(of: "+", with: " ").removingPercentEncoding : k }
         var out: [Listed] = []
         out.reserveCapacity(page.objects.count)
         for o in page.objects {
-            // URL encoding as the engine (Go's QueryEscape) and AWS's SDKs read it: '+' is a space.
-            guard let key = encoded ? o.key.replacingOccurrences(of: "+", with: " ").removingPercentEncoding : o.key else { return nil }
+            guard let key = decoded(o.key) else { return nil }
             out.append(Listed(key: key, etag: o.etag.map(ETag.unquoted), lastModified: o.lastModified))
         }
-        return out
+        var prefixes: [Listed] = []
+        for p in page.commonPrefixes {
+            guard let key = decoded(p) else { return nil }
+            prefixes.append(Listed(key: key, directory: true))
+        }
+        return (out, prefixes)
     }
 
     /// A key, directory or name compared by its bytes. Swift's `String` equality is canonical
@@ -67,11 +79,16 @@ enum ListingMetadata {
     /// What the filer's entry says the listed version's user metadata are: the element's
     /// content, or nil when the entry is another version or has a name or value XML cannot hold.
     static func element(for entry: FilerClient.Entry, listed: Listed) -> String? {
-        guard let etag = listed.etag, etag == Self.etag(of: entry) else { return nil }
+        if !listed.directory {
+            guard let etag = listed.etag, etag == Self.etag(of: entry) else { return nil }
+        }
         var items: [(name: [UInt8], value: Data)] = []
         for (name, value) in entry.extended where name != "Seaweed-X-Amz-ETag" && FilerClient.Entry.kept(name) {
+            // A directory's attributes (kept as tags) read as its marker's metadata.
+            let metaName = DirectoryAttributes.metadataName(ofTag: name) ?? String(name.dropFirst(11))
+            if listed.directory && DirectoryAttributes.metadataName(ofTag: name) == nil { continue }
             var suffix: [UInt8] = []
-            for b in name.utf8.dropFirst(11) {
+            for b in metaName.utf8 {
                 let lower = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
                 guard nameByte(lower) else { return nil }
                 suffix.append(lower)
@@ -91,7 +108,8 @@ enum ListingMetadata {
             out.append(contentsOf: name)
             out.append(UInt8(ascii: ">"))
         }
-        return String(decoding: out, as: UTF8.self)
+        // A directory without attributes gets no element (nothing is claimed).
+        return listed.directory && items.isEmpty ? nil : String(decoding: out, as: UTF8.self)
     }
 
     /// The ETag SeaweedFS's S3 API gives an entry: the one it stored (multipart, copies), else
@@ -109,11 +127,30 @@ enum ListingMetadata {
     }
 
     /// The listing with `<UserMetadata>…</UserMetadata>` before the end of each `<Contents>`
-    /// whose element is known (`elements` in listing order); nil when the document has another
-    /// number of `<Contents>` than was parsed.
-    static func splice(_ xml: Data, _ elements: [String?]) -> Data? {
-        let end = Array("</Contents>".utf8)
-        var cuts: [Int] = []  // offsets of each `</Contents>`
+    /// whose element is known (`elements` in listing order), and of each `<CommonPrefixes>`
+    /// (`prefixElements`, when given); nil when the document has another number of either than was parsed.
+    static func splice(_ xml: Data, _ elements: [String?], prefixElements: [String?]? = nil) -> Data? {
+        let contents = cuts(of: "</Contents>", in: xml), prefixes = prefixElements == nil ? [] : cuts(of: "</CommonPrefixes>", in: xml)
+        let prefixElements = prefixElements ?? []
+        guard contents.count == elements.count, prefixes.count == prefixElements.count else { return nil }
+        let all = (zip(contents, elements).map { $0 } + zip(prefixes, prefixElements).map { $0 }).sorted { $0.0 < $1.0 }
+        var out = Data()
+        out.reserveCapacity(xml.count + all.reduce(0) { $0 + ($1.1?.utf8.count ?? 0) + 31 })
+        var from = 0
+        for (cut, element) in all {
+            guard let element else { continue }
+            out.append(xml[(xml.startIndex + from)..<(xml.startIndex + cut)])
+            out.append(contentsOf: Array(("<UserMetadata>" + element + "</UserMetadata>").utf8))
+            from = cut
+        }
+        out.append(xml[(xml.startIndex + from)...])
+        return out
+    }
+
+    /// The offsets of each `tag` in the document.
+    static func cuts(of tag: String, in xml: Data) -> [Int] {
+        let end = Array(tag.utf8)
+        var cuts: [Int] = []
         xml.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
             // SAFETY: `raw` is read only inside this closure, while `xml` keeps the bytes alive.
             guard let base = raw.baseAddress, raw.count >= end.count else { return }
@@ -123,17 +160,6 @@ enum ListingMetadata {
                 if memcmp(hit, end, end.count) == 0 { cuts.append(i); at = i + end.count } else { at = i + 1 }
             }
         }
-        guard cuts.count == elements.count else { return nil }
-        var out = Data()
-        out.reserveCapacity(xml.count + elements.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 31 })
-        var from = 0
-        for (cut, element) in zip(cuts, elements) {
-            guard let element else { continue }
-            out.append(xml[(xml.startIndex + from)..<(xml.startIndex + cut)])
-            out.append(contentsOf: Array(("<UserMetadata>" + element + "</UserMetadata>").utf8))
-            from = cut
-        }
-        out.append(xml[(xml.startIndex + from)...])
-        return out
+        return cuts
     }
 }

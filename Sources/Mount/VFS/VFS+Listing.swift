@@ -7,6 +7,8 @@ struct ListingSnapshot {
     var files: Set<String>
     var dirs: Set<String>
     var until: Double
+    /// The stored attributes the listing gave for directories, by name.
+    var dirMetadata: [String: [String: String]] = [:]
 }
 
 extension VFS {
@@ -25,7 +27,7 @@ extension VFS {
             return d
         }
         if let snap {
-            if snap.dirs.contains(name) && !snap.files.contains(name) { return directoryNode(name: name, key: key + "/") }
+            if snap.dirs.contains(name) && !snap.files.contains(name) { return directoryNode(name: name, key: key + "/", metadata: snap.dirMetadata[name]) }
             if !snap.files.contains(name) && !snap.dirs.contains(name) {
                 throw VFSError(.notFound, "\(key): no such file or directory")
             }
@@ -36,7 +38,7 @@ extension VFS {
         } catch let e as VFSError where e.code == .notFound {
             if snap == nil, let fresh = try takeSnapshot(parent: parent, dirKey: dirKey) {
                 guard fresh.dirs.contains(name) else { throw e }
-                return directoryNode(name: name, key: key + "/")
+                return directoryNode(name: name, key: key + "/", metadata: fresh.dirMetadata[name])
             }
             return try directoryBelow(name: name, key: key)
         }
@@ -60,7 +62,8 @@ extension VFS {
     static func snapshot(of listing: StoreListing, dirKey: String, until: Double) -> ListingSnapshot {
         ListingSnapshot(files: Set(listing.objects.map { String($0.key.dropFirst(dirKey.count)) }.filter { !$0.isEmpty && !$0.utf8.contains(UInt8(ascii: "/")) }),
                     dirs: Set(listing.prefixes.map { String($0.dropFirst(dirKey.count).dropLast()) }),
-                    until: until)
+                    until: until,
+                    dirMetadata: Dictionary(listing.prefixMetadata.map { (String($0.key.dropFirst(dirKey.count).dropLast()), $0.value) }) { a, _ in a })
     }
 
     /// Keeps the snapshot of `parent` true to a change made through this mount. Called with the lock held.
@@ -82,13 +85,14 @@ extension VFS {
                     etag: meta.etag, lookups: 0, validUntil: 0)
     }
 
-    /// A directory: its marker's metadata are not kept by every store (SeaweedFS drops them), so
-    /// directories found by name get the default attributes, and the mount's start as their mtime
-    /// (a stable one: `tar` and `rsync` take a changing directory mtime for a change).
-    func directoryNode(name: String, key: String) -> Node {
-        let attrs = PosixAttributes.decode([:], kind: .directory, lastModified: Date(timeIntervalSince1970: mountedAt),
+    /// A directory, with the attributes its marker's metadata hold (`metadata`: as a listing
+    /// through the daemon gives them; SeaweedFS's own S3 API drops them), else the default
+    /// attributes and the mount's start as its mtime (a stable one: `tar` and `rsync` take a
+    /// changing directory mtime for a change).
+    func directoryNode(name: String, key: String, metadata: [String: String]? = nil) -> Node {
+        let attrs = PosixAttributes.decode(metadata ?? [:], kind: .directory, lastModified: Date(timeIntervalSince1970: mountedAt),
                                            defaults: options.defaults)
         return Node(ino: 0, parent: 0, name: name, kind: .directory, key: key, attrs: attrs, size: 0,
-                    etag: nil, lookups: 0, validUntil: 0)
+                    etag: nil, lookups: 0, validUntil: 0, attrsStored: metadata?.isEmpty == false)
     }
 }

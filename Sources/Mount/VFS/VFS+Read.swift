@@ -22,6 +22,7 @@ extension VFS {
         var snapshot = ListingSnapshot(files: [], dirs: [], until: 0)
         var seeded = 0
         var prefixes: [String] = []
+        var prefixMetadata: [String: [String: String]] = [:]
         // A page at a time: only the entries' decoded attributes are kept, not the pages.
         try store.listPages(prefix: dir.key) { page in
             var headsAhead: [String] = []  // in listing order, the order `ls -l` stats them
@@ -43,13 +44,18 @@ extension VFS {
             prefetch.seed(listed)
             prefetch.prefetch(headsAhead)
             prefixes += page.prefixes
+            prefixMetadata.merge(page.prefixMetadata) { _, new in new }
         }
         for p in prefixes {
             let name = String(p.dropFirst(dir.key.count).dropLast())
             guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")) else { continue }
             snapshot.dirs.insert(name)
+            let stored = prefixMetadata[p]
+            if let stored { snapshot.dirMetadata[name] = stored }
             guard seen.insert(name).inserted else { continue }
-            entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(p), mode: NodeKind.directory.typeBits))
+            // A directory whose attributes the listing gave is handed to the kernel with them.
+            let listed = stored.map { DirEntry.Listed(attrs: directoryNode(name: name, key: p, metadata: $0).attrs, size: 0, etag: nil, metadata: $0) }
+            entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(p), mode: NodeKind.directory.typeBits, listed: listed))
         }
         snapshot.until = trusted(from: clock.now(), learnedSince: mark)
         state.withLock { $0.listings[ino] = snapshot }

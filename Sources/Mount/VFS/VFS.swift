@@ -24,6 +24,8 @@ public final class VFS: Sendable {
         var etag: String?
         var lookups: UInt64
         var validUntil: Double
+        /// A directory's attributes came from the store (its marker's metadata), not defaults.
+        var attrsStored = false
     }
 
     struct Handle {
@@ -193,7 +195,9 @@ public final class VFS: Sendable {
             return EntryReply(attr: attr(pinned(cached, reading: readSize(cached.ino))), ttl: options.metadataTTL)
         }
         let resolved: Node
-        if let l = entry.listed {
+        if let l = entry.listed, l.attrs.kind == .directory {
+            resolved = directoryNode(name: name, key: dir.key + name + "/", metadata: l.metadata)
+        } else if let l = entry.listed {
             prefetch.invalidate(dir.key + name)  // answered here; a later lookup asks again
             resolved = Node(ino: 0, parent: 0, name: name, kind: l.attrs.kind, key: dir.key + name, attrs: l.attrs, size: l.size,
                             etag: l.etag, lookups: 0, validUntil: 0)
@@ -320,8 +324,16 @@ public final class VFS: Sendable {
         let fresh = try resolve(dirKey: String(n.key.dropLast(n.kind == .directory ? n.name.utf8.count + 1 : n.name.utf8.count)), name: n.name)
         return state.withLock { s -> Node in
             guard var current = s.nodes[n.ino] else { return n }
-            // A directory that is still one keeps its attributes: the store has none to give.
-            if !(fresh.kind == .directory && current.kind == .directory) { current.attrs = fresh.attrs }
+            // A directory that is still one keeps its attributes unless the store gave some; its
+            // times stay the ones this mount's own changes to its entries set, when later.
+            if !(fresh.kind == .directory && current.kind == .directory) {
+                current.attrs = fresh.attrs
+            } else if fresh.attrsStored {
+                let (mtime, ctime) = (max(current.attrs.mtime, fresh.attrs.mtime), max(current.attrs.ctime, fresh.attrs.ctime))
+                current.attrs = fresh.attrs
+                (current.attrs.mtime, current.attrs.ctime) = (mtime, ctime)
+                current.attrsStored = true
+            }
             current.kind = fresh.kind
             current.size = fresh.size
             current.etag = fresh.etag
@@ -348,7 +360,9 @@ public final class VFS: Sendable {
         guard !listing.objects.isEmpty || !listing.prefixes.isEmpty else {
             throw VFSError(.notFound, "\(key): no such file or directory")
         }
-        return directoryNode(name: name, key: key + "/")
+        // The marker lists first, with its metadata where the listing carries them.
+        let marker = listing.objects.first { $0.key == key + "/" && $0.hasMetadata }
+        return directoryNode(name: name, key: key + "/", metadata: marker?.metadata)
     }
 
     func attr(_ n: Node) -> FileAttr {
