@@ -58,7 +58,23 @@ public struct FileLogHandler: LogHandler {
         let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
         let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.shown($0.key, $0.value))" }.joined(separator: " ")
         let ts = UTCTime.iso8601Millis(Date())
-        sink.write("\(ts) \(event.level) \(label): \(event.message)\(meta)\n")
+        sink.write("\(ts) \(event.level) \(label): \(Self.escaped("\(event.message)"))\(Self.escaped(meta))\n")
+    }
+
+    /// Control characters (a key may hold a newline) written as escapes: one message, one line.
+    static func escaped(_ s: String) -> String {
+        guard S3Key.hasControlCharacter(s) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20 || u.value == 0x7F: out += String(format: "\\x%02x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
     }
 
     /// What a metadata value looks like in the log: keys masked, secrets left out.

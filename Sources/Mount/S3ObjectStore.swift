@@ -142,14 +142,15 @@ public final class S3ObjectStore: ObjectStore {
     }
 
     public func listPages(prefix: String, _ body: (StoreListing) throws -> Void) throws {
-        var token: String?
-        repeat {
-            let page = try listing { try client.list(bucket: bucket, prefix: prefix, delimiter: "/", continuationToken: token, metadata: $0) }
+        var next: ListPage.Next? = .start
+        while let from = next {
+            let page = try listing { try client.list(bucket: bucket, prefix: prefix, delimiter: "/", continuationToken: from.token,
+                                                     startAfter: from.startAfter, metadata: $0) }
             var listing = StoreListing(objects: page.objects, prefixes: page.commonPrefixes)
             listing.prefixMetadata = page.prefixMetadata
             try body(listing)
-            token = page.nextContinuationToken
-        } while token != nil
+            next = page.next
+        }
     }
 
     /// A listing request, asking for metadata while the endpoint takes the parameter; one that
@@ -167,18 +168,18 @@ public final class S3ObjectStore: ObjectStore {
 
     public func listFirst(prefix: String, limit: Int) throws -> (listing: StoreListing, complete: Bool) {
         var listing = StoreListing()
-        var token: String?
-        repeat {
+        var next: ListPage.Next? = .start
+        while let from = next, listing.objects.count + listing.prefixes.count < limit {
             let page = try self.listing {
-                try client.list(bucket: bucket, prefix: prefix, delimiter: "/", continuationToken: token,
+                try client.list(bucket: bucket, prefix: prefix, delimiter: "/", continuationToken: from.token, startAfter: from.startAfter,
                                 maxKeys: min(1000, limit - listing.objects.count - listing.prefixes.count), metadata: $0)
             }
             listing.objects += page.objects
             listing.prefixes += page.commonPrefixes
             listing.prefixMetadata.merge(page.prefixMetadata) { _, new in new }
-            token = page.nextContinuationToken
-        } while token != nil && listing.objects.count + listing.prefixes.count < limit
-        return (listing, token == nil)
+            next = page.next
+        }
+        return (listing, next == nil)
     }
 
     /// The one place an S3 failure becomes a filesystem error.

@@ -107,16 +107,19 @@ extension S3Client {
     /// One page of ListObjectsV2. With `metadata`, asks for each entry's user metadata as MinIO
     /// and the daemon give them (`metadata=true`, a `<UserMetadata>` per entry); entries that come
     /// without it have `hasMetadata` false (other endpoints ignore the parameter).
+    /// Keys are asked URL-encoded (`encoding-type=url`: XML cannot carry most control characters)
+    /// and returned decoded. `startAfter` instead of a token: see `ListPage.next`.
     public func list(bucket: String, prefix: String = "", delimiter: String? = nil, continuationToken: String? = nil,
-                     maxKeys: Int = 1000, metadata: Bool = false) throws -> ListPage {
-        var q = [("list-type", "2"), ("max-keys", "\(maxKeys)")]
+                     startAfter: String? = nil, maxKeys: Int = 1000, metadata: Bool = false) throws -> ListPage {
+        var q = [("list-type", "2"), ("max-keys", "\(maxKeys)"), ("encoding-type", "url")]
         if !prefix.isEmpty { q.append(("prefix", prefix)) }
         if let delimiter { q.append(("delimiter", delimiter)) }
         if let continuationToken { q.append(("continuation-token", continuationToken)) }
+        if let startAfter { q.append(("start-after", startAfter)) }
         if metadata { q.append(("metadata", "true")) }
         let op = "ListObjectsV2 \(bucket)/\(prefix)"
         let r = try send("GET", bucket: bucket, query: q, operation: op)
-        guard let page = ListingXML.page(r.body) else {
+        guard let page = ListingXML.page(r.body)?.decodingKeys() else {
             throw S3Error(kind: .invalidResponse, status: r.status, code: nil, message: "the answer is not a listing", operation: op)
         }
         return page
@@ -125,14 +128,15 @@ extension S3Client {
     /// Every page of a listing.
     public func listAll(bucket: String, prefix: String = "", delimiter: String? = nil, metadata: Bool = false) throws -> ListPage {
         var all = ListPage()
-        var token: String?
-        repeat {
-            let page = try list(bucket: bucket, prefix: prefix, delimiter: delimiter, continuationToken: token, metadata: metadata)
+        var next: ListPage.Next? = .start
+        while let from = next {
+            let page = try list(bucket: bucket, prefix: prefix, delimiter: delimiter, continuationToken: from.token, startAfter: from.startAfter,
+                                metadata: metadata)
             all.objects += page.objects
             all.commonPrefixes += page.commonPrefixes
             all.prefixMetadata.merge(page.prefixMetadata) { _, new in new }
-            token = page.nextContinuationToken
-        } while token != nil
+            next = page.next
+        }
         return all
     }
 

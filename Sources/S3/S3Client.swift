@@ -38,6 +38,54 @@ public struct ListPage: Sendable {
     public var nextContinuationToken: String?
     /// `url` when the keys and prefixes are URL-encoded (as asked with `encoding-type`).
     public var encodingType: String?
+
+    /// A key of a URL-encoded listing as written by the engine (Go's QueryEscape) and read by
+    /// AWS's SDKs: `+` is a space; nil when it is not valid percent-encoding.
+    public static func decodedKey(_ k: String) -> String? {
+        guard k.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return k }
+        return k.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    /// The page with its keys, prefixes and their metadata decoded when URL-encoded; nil when one
+    /// does not decode.
+    public func decodingKeys() -> ListPage? {
+        guard encodingType == "url" else { return self }
+        var out = self
+        out.encodingType = nil
+        for i in out.objects.indices {
+            guard let k = Self.decodedKey(out.objects[i].key) else { return nil }
+            out.objects[i].key = k
+        }
+        var prefixes: [String] = []
+        for p in commonPrefixes {
+            guard let d = Self.decodedKey(p) else { return nil }
+            prefixes.append(d)
+        }
+        out.commonPrefixes = prefixes
+        out.prefixMetadata = Dictionary(prefixMetadata.compactMap { k, v in Self.decodedKey(k).map { ($0, v) } }) { a, _ in a }
+        return out
+    }
+
+    /// Where a listing goes on from.
+    public struct Next: Sendable, Equatable {
+        public var token: String?
+        public var startAfter: String?
+        public static let start = Next(token: nil, startAfter: nil)
+    }
+
+    /// Where the listing goes on after this page (nil: it was the last): the continuation token,
+    /// unless it lost a byte of the page's last key — SeaweedFS makes the token that key and
+    /// writes it unescaped even when the keys are URL-encoded, so a control character XML cannot
+    /// hold comes back as U+FFFD, and going on from there would skip every key between the two —
+    /// then just after the last key or prefix (which SeaweedFS also skips whole).
+    public var next: Next? {
+        guard let token = nextContinuationToken else { return nil }
+        let last = [objects.last?.key, commonPrefixes.last].compactMap { $0 }.max { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        if token.unicodeScalars.contains("\u{FFFD}"), let last, last != token, !last.unicodeScalars.contains("\u{FFFD}") {
+            return Next(token: nil, startAfter: last)
+        }
+        return Next(token: token, startAfter: nil)
+    }
 }
 
 /// Exponential backoff with jitter, bounded in attempts and in total time.

@@ -45,9 +45,6 @@ public struct GatewayRequest: Sendable {
             bucket = bucket[..<slash]
         }
         if decoded.utf8.contains(0) { throw refuse("InvalidURI", "the object key contains a NUL byte") }
-        if S3Key.hasControlCharacter(key) {
-            throw refuse("InvalidURI", "the object key contains a control character (newline, tab, …)")
-        }
         if key.utf8.count > S3Key.maxBytes { throw refuse("KeyTooLongError", "the object key is longer than \(S3Key.maxBytes) bytes") }
         let segments = key.split(separator: "/", omittingEmptySubsequences: false)
         if segments.contains(where: { $0 == ".." || $0 == "." }) {

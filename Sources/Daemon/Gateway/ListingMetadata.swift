@@ -30,8 +30,7 @@ enum ListingMetadata {
     static func entries(_ xml: Data) -> (contents: [Listed], prefixes: [Listed])? {
         guard let page = ListingXML.page(xml) else { return nil }
         let encoded = page.encodingType == "url"
-        // URL encoding as the engine (Go's QueryEscape) and AWS's SDKs read it: '+' is a space.
-        func decoded(_ k: String) -> String? { encoded ? k.replacingOccurrences(of: "+", with: " ").removingPercentEncoding : k }
+        func decoded(_ k: String) -> String? { encoded ? ListPage.decodedKey(k) : k }
         var out: [Listed] = []
         out.reserveCapacity(page.objects.count)
         for o in page.objects {

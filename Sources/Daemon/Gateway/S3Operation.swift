@@ -47,7 +47,7 @@ public struct S3Operation: Sendable, Equatable {
         if parts.dropFirst().contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
             return bad("may not have empty, '.' or '..' path segments")
         }
-        if decoded.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) { return bad("may not contain control characters") }
+        if decoded.utf8.contains(0) { return bad("may not contain a NUL byte") }
         return .success(decoded)
     }
 

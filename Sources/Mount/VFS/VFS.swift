@@ -381,19 +381,16 @@ public final class VFS: Sendable {
     /// Whether an object could exist under `name` in `dir` (else a lookup is ENOENT without asking
     /// the store, which would refuse the key).
     static func storable(_ name: String, in dir: Node) -> Bool {
-        !S3Key.hasControlCharacter(name) && dir.key.utf8.count + name.utf8.count <= S3Key.maxBytes
+        dir.key.utf8.count + name.utf8.count <= S3Key.maxBytes
     }
 
-    /// A name for something new in `dir`: besides `checkName`, no control characters (the S3
-    /// front door refuses them in keys, and listings could not carry them) and a whole key (with a
-    /// directory's trailing slash) within S3's limit.
+    /// A name for something new in `dir`: besides `checkName`, a whole key (with a directory's
+    /// trailing slash) within S3's limit. Control characters are fine: keys may hold any character
+    /// but NUL, and listings are asked URL-encoded.
     static func checkNewName(_ name: String, in dir: Node, directory: Bool = false) throws {
         try checkName(name)
         if dir.ino == rootIno, virtualNames[name] != nil {
             throw VFSError(.exists, "\(name) is the mount's own file at the top; use another name (in a subdirectory it is free)")
-        }
-        guard !S3Key.hasControlCharacter(name) else {
-            throw VFSError(.invalid, "\(name.debugDescription): names with control characters cannot be stored")
         }
         guard dir.key.utf8.count + name.utf8.count + (directory ? 1 : 0) <= S3Key.maxBytes else {
             throw VFSError(.nameTooLong, "\(name.prefix(40))…: the object key would be longer than \(S3Key.maxBytes) bytes")
