@@ -23,7 +23,7 @@ public final class InProcessMount: Sendable {
     public let vfs: VFS
     let mount: FuseMount
 
-    public init(client: S3Client, bucket: String, readOnly: Bool = false, at existing: String? = nil,
+    public init(client: S3Client, bucket: String, readOnly: Bool = false, at existing: String? = nil, fuseOptions: [String] = [],
                 configure: (inout VFSOptions) -> Void = { _ in }) throws {
         mountpoint = try existing ?? DaemonHarness.makeTempDir(prefix: "/tmp/gt-mnt-")
         var options = VFSOptions(defaults: AttributeDefaults(uid: 0, gid: 0), readOnly: readOnly,
@@ -31,7 +31,7 @@ public final class InProcessMount: Sendable {
         options.processIsAlive = Sentinel.processIsAlive  // as a real mount has it
         configure(&options)
         vfs = VFS(store: S3ObjectStore(client: client, bucket: bucket), options: options)
-        mount = try FuseMount(vfs: vfs, mountpoint: mountpoint)
+        mount = try FuseMount(vfs: vfs, mountpoint: mountpoint, options: fuseOptions)
     }
 
     /// Unmounts; the directory is removed unless `keepDirectory` (a test mounting it again).

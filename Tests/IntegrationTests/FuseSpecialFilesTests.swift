@@ -132,6 +132,59 @@ import Glibc
         #expect(try Self.set(mnt + "/.stats", "user.x", Data("1".utf8)) == EROFS)
     }
 
+    /// POSIX ACLs with `--xattr`: `setfacl`/`getfacl` work, the kernel checks them (another user
+    /// reads only what an ACL entry lets them), the mode's group bits follow the mask, `chmod`
+    /// changes the ACL, a default ACL is inherited, and all of it survives a remount.
+    @Test func posixACLsAreKeptCheckedAndInherited() throws {
+        let (h, client) = try DaemonHarness.started(name: "fuseacl", bucket: "acls")
+        defer { _ = try? h.run(["stop"]) }
+        func mount(at existing: String? = nil) throws -> InProcessMount {
+            try InProcessMount(client: client, bucket: "acls", at: existing, fuseOptions: ["allow_other"]) { $0.extendedAttributes = true }
+        }
+        var m = try mount()
+        let mnt = m.mountpoint
+        defer { m.unmount() }
+        // Another user may reach into the mount's top (a fresh temp directory is 0700).
+        #expect(chmod(mnt, 0o755) == 0)
+        func run(_ tool: String, _ args: [String]) throws -> DaemonHarness.Result {
+            try DaemonHarness.runProcess(tool, args, env: [:], timeout: 20)
+        }
+        func readsAsOther(_ path: String) throws -> Bool {
+            try run("/usr/bin/setpriv", ["--reuid=4321", "--regid=4321", "--clear-groups", "/bin/cat", path]).status == 0
+        }
+        let f = mnt + "/secret.txt"
+        #expect(FileManager.default.createFile(atPath: f, contents: Data("secret".utf8)))
+        #expect(chmod(f, 0o640) == 0)
+        #expect(try !readsAsOther(f))
+        #expect(try run("/usr/bin/setfacl", ["-m", "u:4321:r", f]).status == 0)
+        #expect(try readsAsOther(f), "the kernel checks the ACL entry")
+        #expect(try run("/usr/bin/getfacl", ["-cn", f]).stdout.contains("user:4321:r--"))
+        var st = stat()
+        #expect(stat(f, &st) == 0 && st.st_mode & 0o777 == 0o640, "\(String(st.st_mode, radix: 8))")  // group bits = the mask (r--)
+        // chmod takes the mask with it: the entry stays, its effective permissions go.
+        #expect(chmod(f, 0o600) == 0)
+        #expect(try !readsAsOther(f))
+        #expect(try run("/usr/bin/getfacl", ["-cn", f]).stdout.contains("mask::---"))
+        #expect(chmod(f, 0o640) == 0)
+        // A default ACL is inherited by what is made below it.
+        #expect(mkdir(mnt + "/team", 0o755) == 0)
+        #expect(try run("/usr/bin/setfacl", ["-d", "-m", "u:4321:rw", mnt + "/team"]).status == 0)
+        #expect(FileManager.default.createFile(atPath: mnt + "/team/new.txt", contents: Data("shared".utf8)))
+        #expect(mkdir(mnt + "/team/sub", 0o755) == 0)
+        #expect(try run("/usr/bin/getfacl", ["-cn", mnt + "/team/new.txt"]).stdout.contains("user:4321:rw-"))
+        #expect(try run("/usr/bin/getfacl", ["-cn", mnt + "/team/sub"]).stdout.contains("default:user:4321:rw-"))
+        #expect(try readsAsOther(mnt + "/team/new.txt"))
+
+        m.unmount(keepDirectory: true)
+        m = try mount(at: mnt)
+        #expect(try readsAsOther(f), "after a remount")
+        #expect(try run("/usr/bin/getfacl", ["-cn", f]).stdout.contains("user:4321:r--"))
+        #expect(try run("/usr/bin/getfacl", ["-cn", mnt + "/team/new.txt"]).stdout.contains("user:4321:rw-"))
+        // The ACL is in the object's metadata, in s3fs's attribute map.
+        let xattrs = S3fsXattrs.decode(try client.head(bucket: "acls", key: "secret.txt").metadata["xattr"] ?? "")
+        #expect(xattrs[PosixACL.accessName].flatMap(PosixACL.init(xattr:))?.entries.contains { $0.id == 4321 } == true)
+    }
+
     /// setxattr(2): 0 or its errno.
     static func set(_ path: String, _ name: String, _ value: Data, flags: Int32 = 0) throws -> Int32 {
         let rc = value.withUnsafeBytes { setxattr(path, name, $0.baseAddress, value.count, flags) }

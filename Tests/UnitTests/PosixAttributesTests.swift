@@ -89,4 +89,27 @@ import Testing
         #expect(PosixAttributes.decode(["mode": "33188", "mtime": "5", "atime": "5", "ctime": "5"], kind: .file, lastModified: nil, defaults: defaults)
             == PosixAttributes(mode: 0o100644, uid: 1000, gid: 1001, mtime: 5))
     }
+
+    @Test func posixACLsFollowTheModeAndAreInheritedAsPOSIXSays() throws {
+        typealias E = PosixACL.Entry
+        // user::rw- user:1234:rwx group::r-x mask::rw- other::r--  (as setfacl writes it)
+        var raw = Data([2, 0, 0, 0])
+        for (tag, perm, id) in [(UInt16(1), UInt16(6), UInt32.max), (2, 7, 1234), (4, 5, .max), (0x10, 6, .max), (0x20, 4, .max)] as [(UInt16, UInt16, UInt32)] {
+            withUnsafeBytes(of: tag.littleEndian) { raw.append(contentsOf: $0) }
+            withUnsafeBytes(of: perm.littleEndian) { raw.append(contentsOf: $0) }
+            withUnsafeBytes(of: id.littleEndian) { raw.append(contentsOf: $0) }
+        }
+        let acl = try #require(PosixACL(xattr: raw))
+        #expect(acl.xattr == raw && !acl.isEquivalentToMode)
+        #expect(acl.permissionBits == 0o664)  // group bits are the mask's
+        let chmodded = acl.chmod(0o750)
+        #expect(chmodded.permissionBits == 0o750 && chmodded.entries.contains(E(tag: 2, perm: 7, id: 1234)))
+        #expect(chmodded.entries.contains(E(tag: 4, perm: 5, id: .max)))  // the owning group keeps its entry under a mask
+        // Inherited by a file made with 0666: limited to it, the named user kept.
+        let (child, bits) = acl.inherited(0o666)
+        #expect(bits == 0o664 && child.entries.contains(E(tag: 2, perm: 7, id: 1234)) && child.entries.contains(E(tag: 0x10, perm: 6, id: .max)))
+        // Not ACLs: a wrong version, a torn record, no other entry.
+        #expect(PosixACL(xattr: Data([1, 0, 0, 0])) == nil && PosixACL(xattr: raw.dropLast()) == nil)
+        #expect(PosixACL(xattr: Data(raw.prefix(4 + 8 * 4))) == nil)
+    }
 }

@@ -15,9 +15,11 @@ extension FuseOps {
         return p
     }
 
-    static func caller(_ req: fuse_req_t?) -> (uid: UInt32, gid: UInt32) {
-        guard let ctx = fuse_req_ctx(req) else { return (0, 0) }
-        return (ctx.pointee.uid, ctx.pointee.gid)
+    /// Who makes a request, and their umask (for a create: the kernel leaves applying it to the
+    /// mount when it takes over ACL checks, see `VFS.newNode`).
+    static func caller(_ req: fuse_req_t?) -> (uid: UInt32, gid: UInt32, umask: UInt32) {
+        guard let ctx = fuse_req_ctx(req) else { return (0, 0, 0o022) }
+        return (ctx.pointee.uid, ctx.pointee.gid, ctx.pointee.umask)
     }
 
     /// The process (thread group) a request comes from; nil when the kernel does not say.
@@ -46,7 +48,7 @@ extension FuseOps {
         ops.create = { req, parent, name, mode, fi in
             FuseOps.serve(req, "create") {
                 let who = FuseOps.caller(req)
-                let (e, fh) = try FuseOps.vfs(req).create(parent: UInt64(parent), name: String(cString: name!), mode: mode, uid: who.uid, gid: who.gid,
+                let (e, fh) = try FuseOps.vfs(req).create(parent: UInt64(parent), name: String(cString: name!), mode: mode, uid: who.uid, gid: who.gid, umask: who.umask,
                                                           owner: FuseOps.process(req))
                 var p = FuseOps.entry(e)
                 gt_fuse_fi_set(fi, fh, 0, 0)
@@ -92,7 +94,7 @@ extension FuseOps {
             FuseOps.serve(req, "mkdir") {
                 let who = FuseOps.caller(req)
                 var p = FuseOps.entry(try FuseOps.vfs(req).mkdir(parent: UInt64(parent), name: String(cString: name!), mode: mode,
-                                                                   uid: who.uid, gid: who.gid))
+                                                                   uid: who.uid, gid: who.gid, umask: who.umask))
                 fuse_reply_entry(req, &p)
             }
         }
@@ -132,7 +134,7 @@ extension FuseOps {
             FuseOps.serve(req, "mknod") {
                 let who = FuseOps.caller(req)
                 var p = FuseOps.entry(try FuseOps.vfs(req).mknod(parent: UInt64(parent), name: String(cString: name!), mode: mode,
-                                                                   rdev: UInt32(truncatingIfNeeded: rdev), uid: who.uid, gid: who.gid))
+                                                                   rdev: UInt32(truncatingIfNeeded: rdev), uid: who.uid, gid: who.gid, umask: who.umask))
                 fuse_reply_entry(req, &p)
             }
         }

@@ -74,11 +74,16 @@ enum FuseOps {
             // first: `ls -l` reads all entries before it stats one, so the kernel's adaptive
             // choice would fall back to plain readdir after the first buffer.
             c.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)
+            // With extended attributes, POSIX ACLs too: the kernel checks them (and caches them),
+            // and leaves the umask of a create to the mount, which skips it under a default ACL.
+            let acl = UInt32(FUSE_CAP_POSIX_ACL) | UInt32(FUSE_CAP_DONT_MASK)
+            if vfs.options.extendedAttributes && c.pointee.capable & acl == acl { c.pointee.want |= acl }
             let writeback = (c.pointee.want & UInt32(FUSE_CAP_WRITEBACK_CACHE)) != 0
             vfs.noteKernel(["fuse_protocol": "\(c.pointee.proto_major).\(c.pointee.proto_minor)",
                             "fuse_max_write": "\(c.pointee.max_write)", "fuse_max_readahead": "\(c.pointee.max_readahead)",
                             "fuse_max_background": "\(c.pointee.max_background)", "fuse_writeback_cache": "\(writeback)",
-                            "fuse_readdirplus": "\((c.pointee.want & UInt32(FUSE_CAP_READDIRPLUS)) != 0)"])
+                            "fuse_readdirplus": "\((c.pointee.want & UInt32(FUSE_CAP_READDIRPLUS)) != 0)",
+                            "fuse_posix_acl": "\((c.pointee.want & UInt32(FUSE_CAP_POSIX_ACL)) != 0)"])
         }
         ops.lookup = { req, parent, name in
             FuseOps.serve(req, "lookup") {

@@ -53,12 +53,14 @@ extension VFS {
         do { _ = try child(parent, name); return true } catch let e as VFSError where e.code == .notFound { return false }
     }
 
-    public func mkdir(parent: UInt64, name: String, mode: UInt32, uid: UInt32, gid: UInt32) throws -> EntryReply {
+    public func mkdir(parent: UInt64, name: String, mode: UInt32, uid: UInt32, gid: UInt32, umask: UInt32 = 0) throws -> EntryReply {
         try requireWritable()
         if try exists(parent, name) { throw VFSError(.exists, "mkdir \(name): exists") }
         let dir = try node(parent)
         try Self.checkNewName(name, in: dir, directory: true)
-        let attrs = PosixAttributes(mode: NodeKind.directory.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now().rounded(.down))
+        let made = newNode(in: dir, mode: mode, umask: umask, directory: true)
+        let attrs = PosixAttributes(mode: NodeKind.directory.typeBits | made.permissions, uid: uid, gid: gid, mtime: clock.now().rounded(.down),
+                                    xattrs: made.xattrs)
         let key = dir.key + name + "/"
         try store.put(key, data: Data(), metadata: attrs.encode())
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .directory, key: key, attrs: attrs, size: 0,
@@ -82,7 +84,7 @@ extension VFS {
 
     /// A regular file (empty), FIFO, socket or device node: an empty object whose mode carries the
     /// type and, for a device, whose `rdev` its number. mknod(2) of a regular file comes here too.
-    public func mknod(parent: UInt64, name: String, mode: UInt32, rdev: UInt32, uid: UInt32, gid: UInt32) throws -> EntryReply {
+    public func mknod(parent: UInt64, name: String, mode: UInt32, rdev: UInt32, uid: UInt32, gid: UInt32, umask: UInt32 = 0) throws -> EntryReply {
         try requireWritable()
         let kind = mode & 0o170000 == 0 ? .file : NodeKind(mode: mode)
         guard let kind, kind == .file || kind.isSpecial else { throw VFSError(.invalid, "mknod \(name): not a file, FIFO, socket or device type") }
@@ -90,7 +92,9 @@ extension VFS {
         let dir = try node(parent)
         try Self.checkNewName(name, in: dir)
         let device = kind == .charDevice || kind == .blockDevice
-        let attrs = PosixAttributes(mode: kind.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now().rounded(.down), rdev: device ? rdev : 0)
+        let made = newNode(in: dir, mode: mode, umask: umask, directory: false)
+        let attrs = PosixAttributes(mode: kind.typeBits | made.permissions, uid: uid, gid: gid, mtime: clock.now().rounded(.down),
+                                    rdev: device ? rdev : 0, xattrs: made.xattrs)
         let meta = try store.put(dir.key + name, data: Data(), metadata: attrs.encode())
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: kind, key: dir.key + name, attrs: attrs,
                                             size: 0, etag: meta.etag, lookups: 1, validUntil: trusted(from: clock.now())))
@@ -185,6 +189,10 @@ extension VFS {
         // Whole seconds, as stored; any change of attributes is a status change (ctime).
         if let t = change.mtime { a.mtime = t.rounded(.down) }
         if let t = change.atime { a.atime = t.rounded(.down) }
+        // A chmod changes the access ACL's owner, mask (or group) and other entries with it.
+        if change.mode != nil, let raw = a.xattrs[PosixACL.accessName], let acl = PosixACL(xattr: raw) {
+            a.xattrs[PosixACL.accessName] = acl.chmod(a.mode & 0o777).xattr
+        }
         a.ctime = clock.now().rounded(.down)
         try storeAttributes(n, a, mtimeSet: change.mtime != nil, throughDescriptor: change.throughDescriptor)
         return try getattr(ino)

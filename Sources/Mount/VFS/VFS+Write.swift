@@ -188,13 +188,15 @@ extension VFS {
     }
 
     /// Creates and opens a new empty file; it exists in the store after the first flush.
-    public func create(parent: UInt64, name: String, mode: UInt32, uid: UInt32, gid: UInt32, owner: Int32? = nil) throws -> (EntryReply, UInt64) {
+    public func create(parent: UInt64, name: String, mode: UInt32, uid: UInt32, gid: UInt32, umask: UInt32 = 0,
+                       owner: Int32? = nil) throws -> (EntryReply, UInt64) {
         if options.readOnly { throw VFSError(.readOnly, "the mount is read-only") }
         try Self.checkName(name)
         let dir = try node(parent)
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "create \(name): parent is not a directory") }
         try Self.checkNewName(name, in: dir)
-        let attrs = PosixAttributes(mode: NodeKind.file.typeBits | (mode & 0o7777), uid: uid, gid: gid, mtime: clock.now().rounded(.down))
+        let made = newNode(in: dir, mode: mode, umask: umask, directory: false)
+        let attrs = PosixAttributes(mode: NodeKind.file.typeBits | made.permissions, uid: uid, gid: gid, mtime: clock.now().rounded(.down), xattrs: made.xattrs)
         let n = insert(parent: parent, Node(ino: 0, parent: parent, name: name, kind: .file, key: dir.key + name, attrs: attrs,
                                             size: 0, etag: nil, lookups: 1, validUntil: trusted(from: clock.now())))
         try stage(n, truncate: true)

@@ -43,6 +43,12 @@ extension VFS {
         default: break
         }
         a.xattrs[name] = value
+        if name == PosixACL.accessName {
+            // The mode's permission bits follow the access ACL; one the mode says all of is not kept.
+            guard let acl = PosixACL(xattr: value) else { throw VFSError(.invalid, "\(name): not a POSIX ACL") }
+            a.mode = (a.mode & ~0o777) | acl.permissionBits
+            if acl.isEquivalentToMode { a.xattrs[name] = nil }
+        }
         guard S3fsXattrs.encode(a.xattrs).utf8.count <= S3fsXattrs.maxEncodedBytes else {
             throw VFSError(.noSpace, "\(name): the attributes would take more than \(S3fsXattrs.maxEncodedBytes) bytes of object metadata")
         }
@@ -65,5 +71,20 @@ extension VFS {
         let open = state.withLock { $0.open[ino] != nil }
         if !open && n.ino != Self.rootIno && n.validUntil <= clock.now() { return try refresh(n) }
         return n
+    }
+
+    /// The permission bits and ACL attributes of a node made in `dir` with `mode` by a caller
+    /// with `umask`: under a default ACL (extended attributes on), the ACL it inherits and the bits
+    /// that ACL allows, the umask left out (POSIX.1e); else the mode less the umask (which the
+    /// kernel applied already when it does not leave it to the mount: applying it twice is the same).
+    func newNode(in dir: Node, mode: UInt32, umask: UInt32, directory: Bool) -> (permissions: UInt32, xattrs: [String: Data]) {
+        guard options.extendedAttributes, let raw = dir.attrs.xattrs[PosixACL.defaultName], let inherit = PosixACL(xattr: raw) else {
+            return (mode & 0o7777 & ~umask, [:])
+        }
+        let (acl, bits) = inherit.inherited(mode & 0o777)
+        var xattrs: [String: Data] = [:]
+        if !acl.isEquivalentToMode { xattrs[PosixACL.accessName] = acl.xattr }
+        if directory { xattrs[PosixACL.defaultName] = raw }
+        return (mode & 0o7000 | bits, xattrs)
     }
 }
