@@ -84,8 +84,17 @@ import TestSupport
         #expect(setxattr(ours + "/by-gt/g.txt", "user.bin", [UInt8(0), 0xFF, 0x2C], 3, 0) == 0)
         #expect(eventually(timeout: 10) { Self.fileType(theirs + "/by-gt/pipe") == S_IFIFO })
         #expect(eventually(timeout: 10) { Self.xattr(theirs + "/by-gt/g.txt", "user.from") == "garagetytus" })
+        // A directory's mode, which the daemon keeps for the engine, reaches s3fs with a HEAD of its marker.
+        #expect(mkdir(ours + "/by-gt/private", 0o700) == 0 && chmod(ours + "/by-gt/private", 0o710) == 0)
+        #expect(eventually(timeout: 10) { Self.mode(theirs + "/by-gt/private") == S_IFDIR | 0o710 },
+                "\(Self.mode(theirs + "/by-gt/private").map { String($0, radix: 8) } ?? "none")")
         var bin = [UInt8](repeating: 0, count: 8)
         #expect(getxattr(theirs + "/by-gt/g.txt", "user.bin", &bin, 8) == 3 && bin.prefix(3) == [0, 0xFF, 0x2C])
+    }
+
+    static func mode(_ path: String) -> UInt32? {
+        var st = stat()
+        return lstat(path, &st) == 0 ? st.st_mode : nil
     }
 
     static func fileType(_ path: String) -> UInt32? {

@@ -36,6 +36,15 @@ enum DirectoryAttributes {
         }
     }
 
+    /// The attributes the directory of marker `key` carries (none when the filer cannot say).
+    static func held(filer: FilerClient, bucket: String, key: String) async -> [(String, String)] {
+        guard let (dir, name) = ListingMetadata.place(key),
+              let entry = try? await filer.entry(bucket: bucket, dir: dir, name: name) else { return [] }
+        return entry.extended.compactMap { tag, value in
+            metadataName(ofTag: tag).flatMap { n in String(validating: value, as: UTF8.self).map { (n, $0) } }
+        }.sorted { $0.0 < $1.0 }
+    }
+
     /// Makes the directory of marker `key` (ending in `/`) carry exactly `metadata`.
     static func store(filer: FilerClient, bucket: String, key: String, metadata: [(String, String)]) async throws {
         guard let (dir, name) = ListingMetadata.place(key) else { return }

@@ -46,6 +46,23 @@ extension GatewayCore {
         } else if req.method == "PUT" || req.method == "POST" {
             body = .bytes(ByteBuffer())
         }
+        // A HEAD of a directory marker answers with the directory's attributes, which the
+        // engine does not keep (see `DirectoryAttributes`): s3fs reads a directory's mode so.
+        if body == nil && req.method == "HEAD", op.kind == .headObject, let filer, let bucket = op.bucket, let key = op.key, key.hasSuffix("/") {
+            let upstream: HTTPClientResponse
+            do {
+                upstream = try await forwarder.send(method: "HEAD", path: req.path, query: req.forwardQuery, headers: req.headers, body: nil)
+            } catch {
+                throw Self.engineUnreachable(error)
+            }
+            var headers = upstream.headers
+            if upstream.status == .ok {
+                for (name, value) in await DirectoryAttributes.held(filer: filer, bucket: bucket, key: key) {
+                    headers.replaceOrAdd(name: "x-amz-meta-" + name, value: value)
+                }
+            }
+            return Response(status: HTTPResponse.Status(code: Int(upstream.status.code)), headers: Self.fields(headers), body: ResponseBody())
+        }
         if body == nil && (req.method == "GET" || req.method == "HEAD") {
             do {
                 let (head, stream) = try await forwarder.sendReadingAhead(method: req.method, path: req.path, query: req.forwardQuery, headers: req.headers)
