@@ -24,7 +24,7 @@ mount_gt() { "$GT" mount --endpoint "$GW" --bucket integrity --credentials-file 
 check() {  # $1: what; the rest: fio arguments
   local what=$1 out
   shift
-  out=$(fio --directory="$M" --bs=4k --verify=crc32c --verify_fatal=1 "$@" 2>&1) || { echo "$out" >&2; echo "FAILED: $what" >&2; exit 1; }
+  out=$(cd "$GARAGETYTUS_HOME" && fio --directory="$M" --bs=4k --verify=crc32c --verify_fatal=1 "$@" 2>&1) || { echo "$out" >&2; echo "FAILED: $what" >&2; exit 1; }
   grep -q "err= 0" <<<"$out" || { echo "$out" >&2; echo "FAILED: $what" >&2; exit 1; }
   echo "verified: $what"
 }
