@@ -103,8 +103,9 @@ extension VFS {
         let writesAtStart = o.staging.writeCount
         let n = try node(ino)
         var attrs = n.attrs
-        if !o.mtimeSet { attrs.mtime = clock.now().rounded(.down) }  // whole seconds, as stored
-        attrs.ctime = clock.now().rounded(.down)
+        let now = clock.now().rounded(.down)  // whole seconds, as stored; one reading for both
+        if !o.mtimeSet { attrs.mtime = now }
+        attrs.ctime = now
         let meta: ObjectMeta
         do {
             if let stream = o.stream {
