@@ -58,11 +58,12 @@ import Glibc
         #expect((h.metric("garagetytus_s3_requests_total{op=\"uploadPartCopy\",status=\"412\"}") ?? 0) > copiesBeforeClose)
         #expect(try engine.get(bucket: "home", key: "big.bin") == theirs)
 
-        // A rename is one request (?renameObject), with no copy: 40 MiB move at once, bytes intact.
+        // A rename is one move (?renameObject), no copy of the bytes: 40 MiB move at once, bytes
+        // intact; its new ctime is one metadata-only copy onto itself.
         let copiesBefore = requests("copyObject")
         try FileManager.default.moveItem(atPath: mnt + "/big.bin", toPath: mnt + "/docs/moved.bin")
         #expect(requests("renameObject") == 2, "docs/a.txt and big.bin")
-        #expect(requests("copyObject") == copiesBefore)
+        #expect(requests("copyObject") == copiesBefore + 1)
         #expect(try engine.get(bucket: "home", key: "docs/moved.bin") == theirs)
         #expect((try? engine.head(bucket: "home", key: "big.bin")) == nil)
 
