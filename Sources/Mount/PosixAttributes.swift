@@ -98,10 +98,9 @@ public struct PosixAttributes: Sendable, Equatable {
             default: mode = kind.typeBits | permissions
             }
         }
-        let mtime = meta["mtime"].flatMap { Double($0) ?? Double($0.trimmingCharacters(in: .whitespaces)) }
-            ?? lastModified?.timeIntervalSince1970 ?? 0
-        let special = NodeKind(mode: mode)?.isSpecial == true
         func seconds(_ name: String) -> Double? { meta[name].flatMap { Double($0) ?? Double($0.trimmingCharacters(in: .whitespaces)) } }
+        let mtime = seconds("mtime") ?? lastModified?.timeIntervalSince1970 ?? 0
+        let special = NodeKind(mode: mode)?.isSpecial == true
         return PosixAttributes(mode: mode,
                                uid: meta["uid"].flatMap { UInt32($0) } ?? defaults.uid,
                                gid: meta["gid"].flatMap { UInt32($0) } ?? defaults.gid,

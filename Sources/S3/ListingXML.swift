@@ -76,8 +76,9 @@ public enum ListingXML {
                 else if name.elementsEqual("EncodingType".utf8) { page.encodingType = String(decoding: text, as: UTF8.self) }
             case (.prefixes?, .other):
                 if name.elementsEqual("Prefix".utf8) {
-                    prefix = String(decoding: text, as: UTF8.self)
-                    page.commonPrefixes.append(prefix!)
+                    let p = String(decoding: text, as: UTF8.self)
+                    prefix = p
+                    page.commonPrefixes.append(p)
                 }
             case (.contents?, .other):
                 if name.elementsEqual("Key".utf8) { entry.key = String(decoding: text, as: UTF8.self) }

@@ -28,21 +28,9 @@ enum ListingMetadata {
 
     /// The `<Contents>` and the `<CommonPrefixes>` of a listing, in document order.
     static func entries(_ xml: Data) -> (contents: [Listed], prefixes: [Listed])? {
-        guard let page = ListingXML.page(xml) else { return nil }
-        let encoded = page.encodingType == "url"
-        func decoded(_ k: String) -> String? { encoded ? ListPage.decodedKey(k) : k }
-        var out: [Listed] = []
-        out.reserveCapacity(page.objects.count)
-        for o in page.objects {
-            guard let key = decoded(o.key) else { return nil }
-            out.append(Listed(key: key, etag: o.etag.map(ETag.unquoted), lastModified: o.lastModified))
-        }
-        var prefixes: [Listed] = []
-        for p in page.commonPrefixes {
-            guard let key = decoded(p) else { return nil }
-            prefixes.append(Listed(key: key, directory: true))
-        }
-        return (out, prefixes)
+        guard let page = ListingXML.page(xml)?.decodingKeys() else { return nil }
+        return (page.objects.map { Listed(key: $0.key, etag: $0.etag.map(ETag.unquoted), lastModified: $0.lastModified) },
+                page.commonPrefixes.map { Listed(key: $0, directory: true) })
     }
 
     /// A key, directory or name compared by its bytes. Swift's `String` equality is canonical
@@ -84,8 +72,9 @@ enum ListingMetadata {
         var items: [(name: [UInt8], value: Data)] = []
         for (name, value) in entry.extended where name != "Seaweed-X-Amz-ETag" && FilerClient.Entry.kept(name) {
             // A directory's attributes (kept as tags) read as its marker's metadata.
-            let metaName = DirectoryAttributes.metadataName(ofTag: name) ?? String(name.dropFirst(11))
-            if listed.directory && DirectoryAttributes.metadataName(ofTag: name) == nil { continue }
+            let tagged = DirectoryAttributes.metadataName(ofTag: name)
+            if listed.directory && tagged == nil { continue }
+            let metaName = tagged ?? String(name.dropFirst(11))
             var suffix: [UInt8] = []
             for b in metaName.utf8 {
                 let lower = b >= 0x41 && b <= 0x5A ? b | 0x20 : b

@@ -54,7 +54,7 @@ extension VFS {
             if let stored { snapshot.dirMetadata[name] = stored }
             guard seen.insert(name).inserted else { continue }
             // A directory whose attributes the listing gave is handed to the kernel with them.
-            let listed = stored.map { DirEntry.Listed(attrs: directoryNode(name: name, key: p, metadata: $0).attrs, size: 0, etag: nil, metadata: $0) }
+            let listed = stored.map { DirEntry.Listed(attrs: directoryNode(name: name, key: p, metadata: $0).attrs, size: 0, etag: nil) }
             entries.append(DirEntry(name: name, ino: known[name] ?? Self.placeholderIno(p), mode: NodeKind.directory.typeBits, listed: listed))
         }
         snapshot.until = trusted(from: clock.now(), learnedSince: mark)

@@ -196,7 +196,10 @@ public final class VFS: Sendable {
         }
         let resolved: Node
         if let l = entry.listed, l.attrs.kind == .directory {
-            resolved = directoryNode(name: name, key: dir.key + name + "/", metadata: l.metadata)
+            // A directory is listed with attributes only when the store gave them.
+            var d = directoryNode(name: name, key: dir.key + name + "/")
+            (d.attrs, d.attrsStored) = (l.attrs, true)
+            resolved = d
         } else if let l = entry.listed {
             prefetch.invalidate(dir.key + name)  // answered here; a later lookup asks again
             resolved = Node(ino: 0, parent: 0, name: name, kind: l.attrs.kind, key: dir.key + name, attrs: l.attrs, size: l.size,

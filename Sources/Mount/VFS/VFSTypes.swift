@@ -37,8 +37,6 @@ public struct DirEntry: Sendable, Equatable {
         public var attrs: PosixAttributes
         public var size: Int64
         public var etag: String?
-        /// A directory's stored metadata (its attributes are decoded again where it is looked up).
-        public var metadata: [String: String]? = nil
     }
 }
 
