@@ -45,3 +45,9 @@ void gt_fuse_fi_set(struct fuse_file_info *fi, uint64_t fh, int keep_cache, int 
     fi->keep_cache = keep_cache ? 1 : 0;
     fi->direct_io = direct_io ? 1 : 0;
 }
+
+int gt_fuse_notify_store(struct fuse_session *se, uint64_t ino, int64_t offset, const void *data, size_t size) {
+    struct fuse_bufvec bufv = FUSE_BUFVEC_INIT(size);
+    bufv.buf[0].mem = (void *)data;
+    return fuse_lowlevel_notify_store(se, (fuse_ino_t)ino, (off_t)offset, &bufv, 0);
+}

@@ -15,6 +15,7 @@ public final class MountMetrics: Sendable {
         var uploadsFailed = 0
         var readAheadHits = 0
         var readAheadMisses = 0
+        var pagesHandedOver: Int64 = 0
         var credentialExpiry: Double = 0
         var changesApplied = 0
         var feedResets = 0
@@ -76,6 +77,9 @@ public final class MountMetrics: Sendable {
 
     public func uploadFailed() { state.withLock { $0.uploadsFailed += 1 } }
 
+    /// Bytes put in the kernel's page cache before reads asked for them (see `VFS+PageCache`).
+    public func pagesHandedOver(_ bytes: Int) { state.withLock { $0.pagesHandedOver += Int64(bytes) } }
+
     /// Prometheus text. Also carries the three JuiceFS names the seed's health-check grep uses:
     /// `juicefs_fuse_ops_io_total` (FUSE read and write calls), `juicefs_object_request_data_bytes_GET`
     /// (bytes fetched from the store) and `juicefs_blockcache_hits` (reads of file contents the
@@ -105,6 +109,8 @@ public final class MountMetrics: Sendable {
         line("garagetytus_cache_misses_total", "", Double(s.cacheMisses))
         line("garagetytus_readahead_hits_total", "", Double(s.readAheadHits))
         line("garagetytus_readahead_misses_total", "", Double(s.readAheadMisses))
+        out += "# HELP garagetytus_page_cache_handed_bytes_total Bytes of files read at random put in the kernel's page cache ahead of the reads.\n"
+        line("garagetytus_page_cache_handed_bytes_total", "", Double(s.pagesHandedOver))
         let bc = blockCache ?? BlockCache.Stats()
         out += "# HELP garagetytus_blockcache_hits_total Reads of file contents answered from blocks on disk.\n"
         line("garagetytus_blockcache_hits_total", "", Double(bc.hits))

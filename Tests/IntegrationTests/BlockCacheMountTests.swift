@@ -175,4 +175,68 @@ import Glibc
         #expect(h.mountLogs().contains("of the disk under \(blocks)/") && h.mountLogs().contains("blocks are not kept"), "\(h.mountLogs().suffix(2000))")
         #expect(!h.mountLogs().contains(" error "), "no read failed")
     }
+
+    /// A file read at random is fetched whole, and the kernel is given its pages as they come:
+    /// the reads that follow are answered without reaching the mount, with the right bytes; a
+    /// write through the mount is read back, not an old page; another client's version replaces
+    /// the pages once the mount sees it.
+    @Test func aFileReadAtRandomIsReadFromTheKernelsPagesAndNeverStale() throws {
+        let h = try DaemonHarness(name: "blkpages")
+        defer { _ = try? h.run(["stop"]) }
+        #expect(try h.run(["start"]).status == 0)
+        try h.createBucket("files", quota: "1G")
+        let g = try h.mintGrant("files")
+        let client = try h.gatewayClient(g)
+        let body = Self.random(8 << 20, seed: 5)
+        _ = try client.put(bucket: "files", key: "r.bin", body: body)
+        let (mnt, _) = try h.mountWithGrant(g, bucket: "files")
+        defer { h.forceUnmount(mnt) }
+        let path = mnt + "/r.bin"
+        let fd = open(path, O_RDONLY)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        func pread4k(_ off: Int) -> Data? {
+            var d = Data(count: 4096)
+            return d.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, 4096, off_t(off)) }) == 4096 ? d : nil
+        }
+        // Two misses far apart start the whole-object fill.
+        #expect(same(pread4k(5 << 20), body.subdata(in: (5 << 20)..<(5 << 20) + 4096)))
+        #expect(same(pread4k(100_000), body.subdata(in: 100_000..<104_096)))
+        #expect(eventually(timeout: 20) { (mountStat(mnt, "garagetytus_page_cache_handed_bytes_total") ?? 0) >= Double(body.count) },
+                "handed to the kernel: \(mountStat(mnt, "garagetytus_page_cache_handed_bytes_total") ?? -1)")
+        let readsBefore = mountStat(mnt, "garagetytus_fuse_ops_total{op=\"read\"}") ?? -1
+        var rng = SplitMix64(state: 6)
+        var right = 0
+        for _ in 0..<500 {
+            let off = Int(rng.next() % UInt64(body.count - 4096))
+            if same(pread4k(off), body.subdata(in: off..<off + 4096)) { right += 1 }
+        }
+        #expect(right == 500)
+        let readsAfter = mountStat(mnt, "garagetytus_fuse_ops_total{op=\"read\"}") ?? -1
+        // (reading .stats is itself a read or two)
+        #expect(readsAfter - readsBefore <= 4, "500 random reads reached the mount \(readsAfter - readsBefore) times")
+
+        // A write through the mount is what every reader reads, not a page of the fetched version.
+        let patch = Self.random(4096, seed: 7)
+        let wfd = open(path, O_WRONLY)
+        #expect(wfd >= 0 && patch.withUnsafeBytes { pwrite(wfd, $0.baseAddress, 4096, off_t(3 << 20)) } == 4096)
+        #expect(close(wfd) == 0)
+        var patched = body
+        patched.replaceSubrange((3 << 20)..<(3 << 20) + 4096, with: patch)
+        #expect(same(pread4k(3 << 20), patch))
+        #expect(holds(path, patched))
+        #expect(same(try client.get(bucket: "files", key: "r.bin"), patched))
+
+        // Another client's version: read whole once the mount sees it, never with an old page.
+        let newer = Self.random(body.count, seed: 8)
+        _ = try client.put(bucket: "files", key: "r.bin", body: newer)
+        var mixed = false
+        #expect(eventually(timeout: 10) {
+            let seen = try? Data(contentsOf: URL(fileURLWithPath: path))
+            if seen != newer && seen != patched { mixed = true }
+            return seen == newer
+        })
+        #expect(!mixed, "a read was neither version whole")
+        #expect(holds(path, newer))
+    }
 }

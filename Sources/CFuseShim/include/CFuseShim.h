@@ -17,4 +17,8 @@ int gt_fuse_session_loop_mt(struct fuse_session *se, unsigned int max_idle_threa
 
 /// Sets the fuse_file_info bits we use (bitfields are awkward from Swift).
 void gt_fuse_fi_set(struct fuse_file_info *fi, uint64_t fh, int keep_cache, int direct_io);
+
+/// fuse_lowlevel_notify_store of `size` bytes at `data` (the bufvec is a C initializer macro):
+/// the kernel puts them in the inode's page cache at `offset`. 0, or a negative errno.
+int gt_fuse_notify_store(struct fuse_session *se, uint64_t ino, int64_t offset, const void *data, size_t size);
 #endif

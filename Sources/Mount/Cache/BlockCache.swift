@@ -112,7 +112,9 @@ public final class BlockCache: Sendable {
     }
 
     /// `read` into `dest` (`range.count` bytes); false on a miss (then `dest` holds nothing useful).
-    public func read(key: String, etag: String, index: Int64, range: Range<Int>, into dest: UnsafeMutableRawBufferPointer) -> Bool {
+    /// Not `counted`: a read of the mount's own (a fill), not of a user's, is no hit in the stats.
+    public func read(key: String, etag: String, index: Int64, range: Range<Int>, into dest: UnsafeMutableRawBufferPointer,
+                     counted: Bool = true) -> Bool {
         let name = blockName(key: key, etag: etag, index: index)
         let path = self.path(name)
         let file: OpenBlock
@@ -160,7 +162,7 @@ public final class BlockCache: Sendable {
         }
         let now = Date().timeIntervalSince1970
         let persist = state.withLock { s -> Bool in
-            s.stats.hits += 1
+            if counted { s.stats.hits += 1 }
             let old = s.entries[name]
             s.entries[name] = Entry(size: Int64(st.st_size), lastUse: now, verified: id)
             if old == nil { s.total += Int64(st.st_size) }

@@ -18,6 +18,9 @@ public final class CachedReads: Sendable {
     private let randomMisses = Mutex<[String: Int]>([:])
     /// An object read at random is filled whole (in the background) up to this size.
     static let fillLimit: Int64 = 1 << 30
+    /// Told of each window such a fill fetched (key, ETag, offset, bytes), on the fill's thread.
+    typealias Filled = @Sendable (String, String, Int64, UnsafeRawBufferPointer) -> Void
+    private let filled = Mutex<Filled?>(nil)
 
     public init(store: any ObjectStore, cache: BlockCache?, fetchSize: Int64 = 4 << 20, pool: WorkerPool? = nil) {
         self.store = store
@@ -112,26 +115,37 @@ public final class CachedReads: Sendable {
                     guard w < windows else { return }
                     let lo = w * fetchSize, hi = min(size, lo + fetchSize)
                     let blocks = (lo / bs)...((hi - 1) / bs)
-                    if blocks.allSatisfy({ cache.holds(key: key, etag: etag, index: $0) }) { continue }
                     let dest = UnsafeMutableRawBufferPointer(rebasing: memory[0 ..< Int(hi - lo)])
+                    if blocks.allSatisfy({ cache.holds(key: key, etag: etag, index: $0) }) {
+                        // Kept already (a miss's window): offered too, read back from the disk.
+                        if let f = filled.withLock({ $0 }), cachedBytes(cache, key: key, etag: etag, range: lo..<hi, into: dest, counted: false) {
+                            f(key, etag, lo, UnsafeRawBufferPointer(dest))
+                        }
+                        continue
+                    }
                     guard let n = try? store.read(key, range: lo..<hi, etag: etag, into: dest), Int64(n) == hi - lo else {
                         next.withLock { $0 = windows }  // changed or failing: the reads fetch what they need
                         return
                     }
                     storeBlocks(cache, UnsafeRawBufferPointer(dest), key: key, etag: etag, from: lo, size: size)
+                    filled.withLock { $0 }?(key, etag, lo, UnsafeRawBufferPointer(dest))
                 }
             }
         }
     }
 
+    /// Sets (or, nil, removes) what is told of the windows whole-object fills fetch.
+    func attachFilled(_ f: Filled?) { filled.withLock { $0 = f } }
+
     /// Whether every block of `range` was in the cache: then `buffer` holds the bytes.
-    private func cachedBytes(_ cache: BlockCache, key: String, etag: String, range: Range<Int64>, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+    private func cachedBytes(_ cache: BlockCache, key: String, etag: String, range: Range<Int64>, into buffer: UnsafeMutableRawBufferPointer,
+                             counted: Bool = true) -> Bool {
         let bs = Int64(cache.blockSize)
         for i in range.lowerBound / bs ... (range.upperBound - 1) / bs {
             let blockStart = i * bs
             let lo = max(range.lowerBound, blockStart), hi = min(range.upperBound, blockStart + bs)
             let dest = UnsafeMutableRawBufferPointer(rebasing: buffer[Int(lo - range.lowerBound) ..< Int(hi - range.lowerBound)])
-            guard cache.read(key: key, etag: etag, index: i, range: Int(lo - blockStart) ..< Int(hi - blockStart), into: dest) else { return false }
+            guard cache.read(key: key, etag: etag, index: i, range: Int(lo - blockStart) ..< Int(hi - blockStart), into: dest, counted: counted) else { return false }
         }
         return true
     }

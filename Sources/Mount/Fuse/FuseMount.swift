@@ -51,6 +51,10 @@ public final class FuseMount: @unchecked Sendable {
             inode: { ino in _ = fuse_lowlevel_notify_inval_inode(box.se, fuse_ino_t(ino), 0, 0) },
             entry: { parent, name in
                 _ = name.withCString { fuse_lowlevel_notify_inval_entry(box.se, fuse_ino_t(parent), $0, name.utf8.count) }
+            },
+            store: { ino, offset, bytes in
+                guard let base = bytes.baseAddress else { return }
+                _ = gt_fuse_notify_store(box.se, ino, offset, base, bytes.count)
             }))
         let thread = Thread { [done] in
             // Idle workers are kept (up to the loop's 16): libfuse discourages ending them, as

@@ -7,10 +7,14 @@ public struct KernelNotify: Sendable {
     public var inode: @Sendable (UInt64) -> Void
     /// Drop the entry (or the negative entry) `name` of directory `parent`.
     public var entry: @Sendable (_ parent: UInt64, _ name: String) -> Void
+    /// Put `bytes` in the inode's page cache at `offset` (never past the size the kernel has).
+    public var store: @Sendable (_ ino: UInt64, _ offset: Int64, _ bytes: UnsafeRawBufferPointer) -> Void
 
-    public init(inode: @escaping @Sendable (UInt64) -> Void, entry: @escaping @Sendable (UInt64, String) -> Void) {
+    public init(inode: @escaping @Sendable (UInt64) -> Void, entry: @escaping @Sendable (UInt64, String) -> Void,
+                store: @escaping @Sendable (UInt64, Int64, UnsafeRawBufferPointer) -> Void = { _, _, _ in }) {
         self.inode = inode
         self.entry = entry
+        self.store = store
     }
 }
 
@@ -65,6 +69,11 @@ extension VFS {
 
     public func attachKernel(notify: KernelNotify?) {
         kernelNotify.withLock { $0 = notify }
+        guard notify != nil else { return contents.attachFilled(nil) }
+        let filled: CachedReads.Filled = { [weak self] key, etag, offset, bytes in
+            self?.offerPages(key: key, etag: etag, offset: offset, bytes: bytes)
+        }
+        contents.attachFilled(filled)
     }
 
     /// The feed is up (a line came) and will be for `seconds` unless another line says so again.
@@ -94,13 +103,17 @@ extension VFS {
         let (inodes, names) = state.withLock { s -> ([UInt64], [(UInt64, String)]) in
             for ino in s.nodes.keys where ino != Self.rootIno { s.nodes[ino]!.validUntil = 0 }
             s.listings = [:]
+            s.pageCache = [:]  // any object may have changed
             return (Array(s.nodes.keys), s.children.flatMap { parent, names in names.keys.map { (parent, $0) } })
         }
         prefetch.clear()
         metrics.feedReset()
         guard let k = kernelNotify.withLock({ $0 }) else { return }
         for (parent, name) in names { k.entry(parent, name) }
-        for ino in inodes where ino != Self.rootIno { k.inode(ino) }
+        for ino in inodes where ino != Self.rootIno {
+            closePages(ino)
+            k.inode(ino)
+        }
     }
 
     /// Keeps the mount true to a change another client (or this mount) made: the new version's
@@ -140,6 +153,7 @@ extension VFS {
                 guard let etag = c.etag, let size = c.size else {
                     n.validUntil = 0  // not enough to know the new attributes: ask at the next use
                     s.nodes[ino] = n
+                    s.pageCache[ino] = nil
                     return .inode(ino)
                 }
                 let meta = ObjectMeta(key: n.key, size: size, etag: "\"" + etag + "\"",
@@ -155,6 +169,7 @@ extension VFS {
                     // cut at the size the kernel still had.
                     n.validUntil = 0
                     s.nodes[ino] = n
+                    s.pageCache[ino] = nil
                     return .inode(ino)
                 }
                 // Same bytes, new attributes (a chmod by copy): taken as they are.
@@ -170,7 +185,9 @@ extension VFS {
         switch tell {
         case .nothing: break
         case let .entry(parent): k.entry(parent, name)
-        case let .inode(ino): k.inode(ino)
+        case let .inode(ino):
+            closePages(ino)
+            k.inode(ino)
         }
     }
 }

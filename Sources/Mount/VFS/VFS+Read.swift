@@ -104,7 +104,7 @@ extension VFS {
         if !write && !staged && !invalidated, let etag = node.etag, state.withLock({ $0.pageCache[ino] }) != etag {
             kernelInvalidate.withLock { $0 }?(ino)
         }
-        return state.withLock { s in
+        let (fh, keeps) = state.withLock { s -> (UInt64, Bool) in
             let fh = s.nextHandle
             s.nextHandle += 1
             let holds = s.open[node.ino] != nil
@@ -122,8 +122,11 @@ extension VFS {
                                         reads: contents, pool: readPool)
             }
             s.handles[fh] = h
-            return fh
+            return (fh, h.keepCache)
         }
+        // The kernel drops the inode's pages after this answer: none of another version after it.
+        if !keeps { closePages(node.ino) }
+        return fh
     }
 
     /// Up to `size` bytes at `offset`: from the staging file when there is one, else from the

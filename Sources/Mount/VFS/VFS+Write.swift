@@ -45,6 +45,7 @@ extension VFS {
             return false
         }
         if raced { staging.remove() }
+        closePages(n.ino)  // the file is local now: no more pages of the object go to the kernel
     }
 
     public func write(_ fh: UInt64, offset: Int64, data: Data) throws -> Int {
