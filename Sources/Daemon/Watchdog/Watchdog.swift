@@ -39,13 +39,17 @@ public final class Watchdog: Service, Sendable {
     /// read-write mark, one at a time and at most once a minute: garbage alone should not make
     /// the daemon read-only.
     let reclaim: (@Sendable () async -> String)?
+    /// Told after every tick (systemd's `WATCHDOG=1`: the daemon's loop still runs).
+    let heartbeat: (@Sendable () -> Void)?
     /// When the last reclaim started, and whether one runs now.
     private let reclaiming = Mutex<(last: Date?, running: Bool)>((nil, false))
     var reclaimState: (last: Date?, running: Bool) { reclaiming.withLock { $0 } }
 
     public init(paths: Paths, config: Config.Watchdog, probe: any DiskProbe = StatvfsDiskProbe(),
-                state: DaemonState, metrics: DaemonMetrics, logger: Logger, reclaim: (@Sendable () async -> String)? = nil) {
+                state: DaemonState, metrics: DaemonMetrics, logger: Logger, reclaim: (@Sendable () async -> String)? = nil,
+                heartbeat: (@Sendable () -> Void)? = nil) {
         self.reclaim = reclaim
+        self.heartbeat = heartbeat
         self.paths = paths
         self.hysteresis = Hysteresis(roBelowPct: config.roBelowPct, rwAbovePct: config.rwAbovePct)
         self.interval = .milliseconds(Int64(config.intervalSeconds * 1000))
@@ -60,6 +64,7 @@ public final class Watchdog: Service, Sendable {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 self.tick()
+                self.heartbeat?()
                 try await Task.sleep(for: self.interval)
             }
         }
