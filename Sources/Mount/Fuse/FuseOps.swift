@@ -128,9 +128,21 @@ enum FuseOps {
         }
         ops.opendir = { req, ino, fi in
             FuseOps.serve(req, "opendir") {
-                let entries = try FuseOps.vfs(req).readdir(UInt64(ino))
-                // The listing is taken at opendir and served from memory by readdir offsets.
-                let box = Unmanaged.passRetained(DirSnapshot(entries))
+                // The listing is taken from opendir on, in the background, and served by readdir
+                // offsets as its pages arrive; opendir answers once the first page is in (its
+                // failure is opendir's), a later page's failure is the readdir's that needs it.
+                let stream = DirStream()
+                let vfs = FuseOps.vfs(req)
+                DispatchQueue.global(qos: .userInitiated).async {
+                    do {
+                        try vfs.readdir(UInt64(ino)) { stream.append($0) }
+                        stream.finish(nil)
+                    } catch {
+                        stream.finish(error)
+                    }
+                }
+                try stream.waitForFirstPage()
+                let box = Unmanaged.passRetained(stream)
                 gt_fuse_fi_set(fi, UInt64(UInt(bitPattern: box.toOpaque())), 0, 0)
                 fuse_reply_open(req, fi)
             }
@@ -138,7 +150,7 @@ enum FuseOps {
         ops.readdir = { req, ino, size, off, fi in FuseOps.readdir(req, ino, size, off, fi, plus: false) }
         ops.readdirplus = { req, ino, size, off, fi in FuseOps.readdir(req, ino, size, off, fi, plus: true) }
         ops.releasedir = { req, _, fi in
-            Unmanaged<DirSnapshot>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).release()
+            Unmanaged<DirStream>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).release()
             fuse_reply_err(req, 0)
         }
         ops.open = { req, ino, fi in
@@ -189,14 +201,20 @@ extension FuseOps {
     /// lookup of its inode, which the kernel forgets later); the others, and "." and "..", carry
     /// none (inode 0), so the kernel looks them up when it needs them.
     static func readdir(_ req: fuse_req_t?, _ dir: fuse_ino_t, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) {
-        // SAFETY: fh holds the DirSnapshot retained by opendir until releasedir.
-        let snap = Unmanaged<DirSnapshot>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).takeUnretainedValue()
+        // SAFETY: fh holds the DirStream retained by opendir until releasedir.
+        let stream = Unmanaged<DirStream>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).takeUnretainedValue()
+        let available: ArraySlice<DirEntry>
+        do {
+            available = try stream.entries(from: Int(off))
+        } catch {
+            return serve(req, plus ? "readdirplus" : "readdir") { throw error }
+        }
         let fs = vfs(req)
         var buf = [CChar](repeating: 0, count: size)
         var used = 0
         var index = Int(off)
-        while index < snap.entries.count {
-            let e = snap.entries[index]
+        while index < available.endIndex {
+            let e = available[index]
             let need = e.name.withCString { plus ? fuse_add_direntry_plus(req, nil, 0, $0, nil, 0) : fuse_add_direntry(req, nil, 0, $0, nil, 0) }
             if need > size - used { break }
             var p = fuse_entry_param()
@@ -221,8 +239,45 @@ extension FuseOps {
     }
 }
 
-/// A directory listing taken at opendir.
-final class DirSnapshot {
-    let entries: [DirEntry]
-    init(_ entries: [DirEntry]) { self.entries = entries }
+/// A directory listing taken from opendir on, its entries added as the pages arrive.
+final class DirStream: @unchecked Sendable {
+    // SAFETY: `entries`, `done` and `failure` are read and written only with `cond` locked.
+    private let cond = NSCondition()
+    private var entries: [DirEntry] = []
+    private var done = false
+    private var failure: (any Error)?
+
+    func append(_ more: [DirEntry]) {
+        cond.lock()
+        entries += more
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    func finish(_ error: (any Error)?) {
+        cond.lock()
+        done = true
+        failure = error
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Returns once the first entries are in or the listing ended; throws its failure if it failed
+    /// before giving any.
+    func waitForFirstPage() throws {
+        cond.lock()
+        defer { cond.unlock() }
+        while entries.isEmpty && !done { cond.wait() }
+        if entries.isEmpty, let failure { throw failure }
+    }
+
+    /// The entries from `index` on that are in, waiting until there is one or the listing ended
+    /// (empty then: the end); throws the listing's failure when it ended before `index`.
+    func entries(from index: Int) throws -> ArraySlice<DirEntry> {
+        cond.lock()
+        defer { cond.unlock() }
+        while entries.count <= index && !done { cond.wait() }
+        if entries.count <= index, let failure { throw failure }
+        return entries[min(index, entries.count)...]
+    }
 }

@@ -8,6 +8,15 @@ extension VFS {
     /// (empty, or the directory's own marker) are left out, and so are bucket objects named like
     /// the mount's own files at the top (`.stats`, `.config`: a lookup there finds those).
     public func readdir(_ ino: UInt64) throws -> [DirEntry] {
+        var all: [DirEntry] = []
+        try readdir(ino) { all += $0 }
+        return all
+    }
+
+    /// The same, handed to `deliver` as the listing arrives: `.`, `..` and the first page's files,
+    /// each further page's files, then the subdirectories — so the kernel can take the first
+    /// entries while the next page is on its way.
+    public func readdir(_ ino: UInt64, deliver: ([DirEntry]) -> Void) throws {
         let dir = try node(ino)
         guard dir.kind == .directory else { throw VFSError(.notDirectory, "readdir: not a directory") }
         let mark = changeMark()
@@ -45,6 +54,8 @@ extension VFS {
             prefetch.prefetch(headsAhead)
             prefixes += page.prefixes
             prefixMetadata.merge(page.prefixMetadata) { _, new in new }
+            deliver(entries)
+            entries = []
         }
         for p in prefixes {
             let name = String(p.dropFirst(dir.key.count).dropLast())
@@ -59,7 +70,7 @@ extension VFS {
         }
         snapshot.until = trusted(from: clock.now(), learnedSince: mark)
         state.withLock { $0.listings[ino] = snapshot }
-        return entries
+        deliver(entries)
     }
 
     /// Opens a file. Readers remember the object's ETag so a change underneath is noticed;
