@@ -75,7 +75,7 @@ head -c $((512 << 20)) /dev/urandom >"$LOCAL"
 mkdir -p bench/results
 OUT=bench/results/cache-$(date +%Y%m%d-%H%M%S).txt
 echo "bench/cache.sh $ROUNDS $SECS${WARM:+ (WARM)}, $(date -u +%FT%TZ), checkout $(git rev-parse --short HEAD), $(nproc) cores" | tee "$OUT"
-rr=(); re=()
+rr=(); re=(); gi=(); si=(); gmi=(); lmi=()
 for ((r = 1; r <= ROUNDS; r++)); do
   rm -rf "$BLOCKS"   # random reads start with an empty block cache
   mount_gt; drop; g=$(iops "$A/rand"); unmount_gt
@@ -88,6 +88,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   drop; lm=$(mibs "$LOCAL" 512)
   ratio2=$(awk -v a="$gm" -v b="$lm" 'BEGIN { printf "%.2f", a / b }')
   re+=("$ratio2")
+  gi+=("$g"); si+=("$s"); gmi+=("$gm"); lmi+=("$lm")
   echo "round $r: random 4K garagetytus $g IOPS, s3fs $s IOPS, ratio $ratio; reread after remount garagetytus $gm MiB/s, local disk $lm MiB/s, ratio $ratio2" | tee -a "$OUT"
 done
+OUT_TXT=$OUT gt_plot "${OUT%.txt}" "bench/cache.sh $ROUNDS $SECS, $(date -u +%F), $(git rev-parse --short HEAD)" \
+  --series "garagetytus, random 4 KiB|IOPS|$(gt_csv "${gi[@]}")" --series "s3fs, random 4 KiB|IOPS|$(gt_csv "${si[@]}")" \
+  --series "garagetytus, re-read after remount|MiB/s|$(gt_csv "${gmi[@]}")" --series "local disk, re-read|MiB/s|$(gt_csv "${lmi[@]}")" \
+  --ratio "random reads vs s3fs|1|$(gt_csv "${rr[@]}")" --ratio "re-read vs local disk|0.8|$(gt_csv "${re[@]}")"
 echo "median: random 4 KiB reads of a cold 256 MiB object $(printf '%s\n' "${rr[@]}" | gt_median)x s3fs (goal >= 1); re-read of 512 MiB after a remount $(printf '%s\n' "${re[@]}" | gt_median)x the local disk (goal >= 0.8); mount peak RSS $((peak / 1024)) MiB (goal <= 150)" | tee -a "$OUT"

@@ -14,6 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
 LOG=$(mktemp /tmp/gt-issue20-XXXXXX.log)
+START=$(mktemp /tmp/gt-issue20-start-XXXXXX)  # charts newer than this are this run's
 run() {  # $1: label; the rest: the command
   local label=$1; shift
   echo "== $label: $*" | tee -a "$LOG"
@@ -25,7 +26,11 @@ run "point 3 (block cache)" bench/cache.sh "$ROUNDS" 3
 run "point 4 (change feed)" bench/feed.sh 20
 run "point 5 (rename)" bench/rename.sh 100 "$ROUNDS"
 [ -z "${SIZES:-}" ] || run "point 7 (directory sizes)" bench/ls-sizes.sh
+# One chart of every median ratio against its goal, from the charts' numbers the scripts wrote.
+charts=($(grep -ho '^chart: [^ ]*' bench/results/*.txt 2>/dev/null | sed 's/^chart: //; s/\.png$/.json/' | while read -r f; do [ "$f" -nt "$START" ] && echo "$f"; done))
+if [ ${#charts[@]} -gt 0 ] && python3 bench/plot.py --summary "bench/results/issue20-$(date +%Y%m%d-%H%M%S)" \
+     "issue20.sh $ROUNDS, $(date -u +%F), $(git rev-parse --short HEAD)" "${charts[@]}" >>"$LOG.summary"; then :; fi
 echo
 echo "summary (whole output in $LOG):"
 cat "$LOG.summary"
-rm -f "$LOG.summary"
+rm -f "$LOG.summary" "$START"

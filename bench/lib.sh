@@ -48,3 +48,20 @@ gt_mount_s3fs() {  # $1: bucket, $2: directory
   local deadline=$((SECONDS + 20))
   until mountpoint -q "$2"; do [ $SECONDS -lt $deadline ] || { echo "s3fs did not mount" >&2; exit 1; }; sleep 0.1; done
 }
+
+# Its arguments joined with commas (a list for bench/plot.py).
+gt_csv() { local IFS=,; echo "$*"; }
+
+# Charts of a script's rounds next to its results (bench/plot.py OUT TITLE --series/--ratio …):
+# OUT.json and OUT.png, named at the end of the results text file $OUT_TXT. Quiet on stdout (the
+# last line a script prints is its summary); matplotlib is installed from PyPI when missing, and
+# without it there is no chart, only a line saying so.
+gt_plot() {
+  python3 -c "import matplotlib" 2>/dev/null || pip install --quiet matplotlib >/dev/null 2>&1 || true
+  if python3 bench/plot.py "$@" >/dev/null 2>"$1.err"; then
+    rm -f "$1.err"
+    echo "chart: $1.png (numbers: $1.json)" >>"$OUT_TXT"
+  else
+    echo "no chart: $(tail -1 "$1.err")" >>"$OUT_TXT"
+  fi
+}

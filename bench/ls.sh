@@ -139,6 +139,12 @@ for f in glob.glob(sys.argv[1] + "/data/mounts/*.json"):
   fi
   echo "$line" | tee -a "$OUT"
 done
+s3s=()
+for ((i = 0; i < ${#ratios[@]}; i++)); do s3s+=("$(awk -v g="${gts[$i]}" -v r="${ratios[$i]}" 'BEGIN { printf "%.0f", g / r }')"); done
+vs=()
+[ ${#ratios[@]} -eq 0 ] || vs=(--series "s3fs|entries/s|$(gt_csv "${s3s[@]}")" --ratio "cold ls -l vs s3fs|$([ -n "${PLAIN:-}" ] && echo 5 || echo 10)|$(gt_csv "${ratios[@]}")")
+OUT_TXT=$OUT gt_plot "${OUT%.txt}" "${PLAIN:+PLAIN=1 }bench/ls.sh $COUNT $ROUNDS, cold ls -l, $(date -u +%F), $(git rev-parse --short HEAD)" \
+  --series "garagetytus mount|entries/s|$(gt_csv "${gts[@]}")" --series "listing pages alone (ceiling)|entries/s|$(gt_csv "${raws[@]}")" "${vs[@]}"
 echo "median: garagetytus $(printf '%s\n' "${gts[@]}" | gt_median) entries/s for $COUNT files; mount peak RSS $((peak / 1024)) MiB" | tee -a "$OUT"
 [ ${#ratios[@]} -eq 0 ] || echo "median: cold ls -l of $COUNT files is $(printf '%s\n' "${ratios[@]}" | gt_median)x s3fs (goal: >= $([ -n "${PLAIN:-}" ] && echo 5 || echo 10)x)" | tee -a "$OUT"
 # The same figures for scripts and plots (bench/ls-sizes.sh), next to the text.

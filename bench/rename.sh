@@ -33,7 +33,7 @@ timed_mv() {  # $1 $2: seconds of mv (the file is written and closed before, thr
   mv "$1" "$2"
   awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }'
 }
-ratios=()
+ratios=(); gtt=(); s3t=()
 for ((r = 1; r <= ROUNDS; r++)); do
   dd if=/dev/urandom of="$A/g$r" bs=1M count="$SIZE" conv=fsync status=none
   gt=$(timed_mv "$A/g$r" "$A/g$r.moved")
@@ -41,8 +41,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   s3=$(timed_mv "$B/s$r" "$B/s$r.moved")
   [ "$(stat -c %s "$A/g$r.moved")" = $((SIZE << 20)) ] || { echo "the renamed file is not whole" >&2; exit 1; }
   ratio=$(awk -v a="$s3" -v b="$gt" 'BEGIN { printf "%.1f", a / b }')
-  ratios+=("$ratio")
+  ratios+=("$ratio"); gtt+=("$gt"); s3t+=("$s3")
   echo "round $r: garagetytus ${gt} s, s3fs ${s3} s, ratio $ratio" | tee -a "$OUT"
   rm -f "$A/g$r.moved" "$B/s$r.moved"
 done
+OUT_TXT=$OUT gt_plot "${OUT%.txt}" "bench/rename.sh $SIZE $ROUNDS, rename of $SIZE MiB, $(date -u +%F), $(git rev-parse --short HEAD)" \
+  --series "garagetytus|seconds|$(gt_csv "${gtt[@]}")" --series "s3fs|seconds|$(gt_csv "${s3t[@]}")" \
+  --ratio "rename, s3fs time / ours|10|$(gt_csv "${ratios[@]}")"
 echo "median: rename of $SIZE MiB is $(printf '%s\n' "${ratios[@]}" | gt_median)x s3fs (goal: >= 10x)" | tee -a "$OUT"
