@@ -34,7 +34,7 @@ printf '%s' "$BLK" >"$GARAGETYTUS_HOME/blk"
 mkdir -p bench/results
 OUT=bench/results/creates-$(date +%Y%m%d-%H%M%S).txt
 echo "bench/creates.sh $N $ROUNDS, $(date -u +%FT%TZ), checkout $(git rev-parse --short HEAD), binary $GT, $(nproc) cores" | tee "$OUT"
-ratios=()
+ratios=(); raws=(); mounts=()
 for ((r = 1; r <= ROUNDS; r++)); do
   for ((i = 1; i <= N; i++)); do
     printf 'upload-file = "%s"\nurl = "http://127.0.0.1:%s/creates/raw%d/f%d"\noutput = "/dev/null"\n' \
@@ -54,7 +54,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
     printf "round %d: raw PUT %.0f/s, mount creates %.0f/s, ratio %.2f, mount CPU %.2f ms/file", r, raw, m, m / raw, (c1 - c0) * 10 / n }')
   echo "$line" | tee -a "$OUT"
   ratios+=("$(echo "$line" | sed 's/.*ratio \([0-9.]*\).*/\1/')")
+  raws+=("$(echo "$line" | sed 's/.*raw PUT \([0-9]*\)\/s.*/\1/')")
+  mounts+=("$(echo "$line" | sed 's/.*mount creates \([0-9]*\)\/s.*/\1/')")
 done
+OUT_TXT=$OUT gt_plot "${OUT%.txt}" "bench/creates.sh $N $ROUNDS, small creates, $(date -u +%F), $(git rev-parse --short HEAD)" \
+  --series "garagetytus mount, creates|files/s|$(gt_csv "${mounts[@]}")" --series "raw PUTs (ceiling)|files/s|$(gt_csv "${raws[@]}")" \
+  --ratio "creates / raw PUTs|0.9|$(gt_csv "${ratios[@]}")"
 median=$(printf '%s\n' "${ratios[@]}" | gt_median)
 echo "median ratio (mount creates / raw PUTs): $median" | tee -a "$OUT"
 echo "results: $OUT"

@@ -55,7 +55,7 @@ dd if=/dev/urandom of="$MNT/big" bs=1M count="$SIZE" conv=fsync status=none
 mkdir -p bench/results
 OUT=bench/results/read-$(date +%Y%m%d-%H%M%S).txt
 echo "bench/read.sh $SIZE $ROUNDS${WARM:+ (WARM)}, $(date -u +%FT%TZ), checkout $(git rev-parse --short HEAD), $(nproc) cores" | tee "$OUT"
-ratios=()
+ratios=(); vs3fs=(); ceil=(); ours=(); theirs=()
 vs3fs=()
 for ((r = 1; r <= ROUNDS; r++)); do
   drop
@@ -89,6 +89,11 @@ PY
   echo "$line" | tee -a "$OUT"
   ratios+=("$(echo "$line" | sed 's/.*ceiling \([0-9.]*\),.*/\1/')")
   vs3fs+=("$(echo "$line" | sed 's/.*to s3fs \([0-9.]*\)$/\1/')")
+  ceil+=("$ceiling"); ours+=("$(echo "$line" | sed 's/.*garagetytus \([0-9]*\) MiB.*/\1/')"); theirs+=("$other")
 done
+OUT_TXT=$OUT gt_plot "${OUT%.txt}" "bench/read.sh $SIZE $ROUNDS, cold sequential read, $(date -u +%F), $(git rev-parse --short HEAD)" \
+  --series "garagetytus|MiB/s|$(gt_csv "${ours[@]}")" --series "s3fs|MiB/s|$(gt_csv "${theirs[@]}")" \
+  --series "8-way ranged GETs (ceiling)|MiB/s|$(gt_csv "${ceil[@]}")" \
+  --ratio "vs the ceiling|0.7|$(gt_csv "${ratios[@]}")" --ratio "vs s3fs|1.5|$(gt_csv "${vs3fs[@]}")"
 echo "median ratio to the 8-way ranged-GET ceiling: $(printf '%s\n' "${ratios[@]}" | gt_median); to s3fs: $(printf '%s\n' "${vs3fs[@]}" | gt_median)" | tee -a "$OUT"
 echo "results: $OUT"
