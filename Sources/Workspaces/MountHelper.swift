@@ -48,31 +48,12 @@ public enum MountHelper {
     static let valued = ["uid": "--uid", "gid": "--gid", "cache_size": "--cache-size", "metadata_ttl": "--metadata-ttl",
                          "file_mode": "--file-mode", "dir_mode": "--dir-mode", "io_timeout": "--io-timeout"]
 
-    /// `WORKSPACE DIR [-o OPTIONS]…` (mount(8) may also pass `-n`, `-s`, `-f`, `-v`); refuses an
-    /// option it does not know, naming it.
-    public static func invocation(_ args: [String]) throws -> Invocation {
-        var positional: [String] = []
-        var options: [String] = []
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            if a == "-o" {
-                guard i + 1 < args.count else { throw DaemonError(.usage, "-o needs a list of options", fix: "e.g. -o ro,allow_other") }
-                options += args[i + 1].split(separator: ",").map(String.init)
-                i += 2
-                continue
-            }
-            if a.hasPrefix("-o") { options += a.dropFirst(2).split(separator: ",").map(String.init) }
-            else if ["-n", "-s", "-f", "-v"].contains(a) || a.hasPrefix("-t") {}  // mount(8)'s own: no mtab, sloppy, fake, verbose, type
-            else if a.hasPrefix("-") { throw DaemonError(.usage, "mount.fuse.artifacts: unknown argument \(a.prefix(40))", fix: "usage: mount -t fuse.artifacts WORKSPACE DIR [-o OPTIONS]") }
-            else { positional.append(a) }
-            i += 1
-        }
-        guard positional.count == 2 else {
-            throw DaemonError(.usage, "mount.fuse.artifacts needs a workspace and a directory (got \(positional.count) arguments)",
-                              fix: "mount -t fuse.artifacts WORKSPACE DIR, or an fstab line `WORKSPACE DIR fuse.artifacts _netdev,nofail 0 0`")
-        }
-        var out = Invocation(arguments: [positional[0], positional[1]], home: nil)
+    /// `mount WORKSPACE DIR` with `options` (the values of mount(8)'s `-o`, each comma-separated;
+    /// its other switches are the command line's to take); refuses an option it does not know,
+    /// naming it.
+    public static func invocation(workspace: String, directory: String, options lists: [String]) throws -> Invocation {
+        let options = lists.flatMap { $0.split(separator: ",").map(String.init) }
+        var out = Invocation(arguments: [workspace, directory], home: nil)
         for o in options where !o.isEmpty {
             let (name, value) = o.firstIndex(of: "=").map { (String(o[..<$0]), String(o[o.index(after: $0)...])) } ?? (o, nil)
             if value == nil && mountOptions.contains(name) { continue }

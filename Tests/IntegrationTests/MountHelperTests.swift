@@ -74,6 +74,13 @@ import Glibc
         #expect(bad.status != 0 && (bad.stdout + bad.stderr).contains("unknown mount option bogus=1"), "\(bad.stdout) \(bad.stderr)")
         #expect(!mounted(mnt))
 
+        // mount(8)'s switches are taken, malformed command lines refused in one line.
+        let fake = try h.run(["mount-helper", "mount", "-n", "cases", "-s", mnt, "-v", "-f", "-o", "home=\(h.home),ro"])
+        #expect(fake.status == 0 && !mounted(mnt), "\(fake.stderr)")
+        for bad in [["cases"], ["cases", mnt, "-o"], ["cases", mnt, "--weird"]] {
+            let r = try h.run(["mount-helper", "mount"] + bad)
+            #expect(r.status != 0 && !r.stderr.isEmpty && !mounted(mnt), "\(bad): \(r.stderr)")
+        }
         #expect(try h.run(["mount-helper", "uninstall"]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: helper))
         #expect(try h.run(["mount-helper", "uninstall"]).stdout.contains("not installed"))

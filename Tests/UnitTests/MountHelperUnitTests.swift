@@ -7,24 +7,23 @@ import Workspaces
 /// mount(8)'s own and left alone, and what is refused.
 @Suite struct MountHelperUnitTests {
     @Test func optionsMapToMountFlagsAndMountsOwnAreLeftAlone() throws {
-        let call = try MountHelper.invocation(["cases", "/mnt/work", "-o", "ro,allow_other,uid=1000,gid=100,cache_size=2G,_netdev,nofail,noauto,x-systemd.automount,home=/srv/gt,defaults"])
+        let call = try MountHelper.invocation(workspace: "cases", directory: "/mnt/work",
+                                              options: ["ro,allow_other,uid=1000,gid=100,cache_size=2G,_netdev,nofail,noauto,x-systemd.automount,home=/srv/gt,defaults"])
         #expect(call == MountHelper.Invocation(arguments: ["cases", "/mnt/work", "--read-only", "--allow-other", "--uid", "1000", "--gid", "100", "--cache-size", "2G"],
                                                home: "/srv/gt"))
-        // mount(8)'s own switches (no mtab, sloppy, verbose) and -oOPTS glued.
-        let more = try MountHelper.invocation(["-n", "cases", "-s", "/mnt/w", "-v", "-oxattr,metadata_ttl=5"])
+        // Several -o, as mount(8) may give them.
+        let more = try MountHelper.invocation(workspace: "cases", directory: "/mnt/w", options: ["xattr", "metadata_ttl=5"])
         #expect(more.arguments == ["cases", "/mnt/w", "--xattr", "--metadata-ttl", "5"] && more.home == nil)
     }
 
     @Test(arguments: [
-        (["cases", "/mnt", "-o", "bogus"], "unknown mount option bogus"),
-        (["cases", "/mnt", "-o", "uid="], "mount option uid needs a value"),
-        (["cases", "/mnt", "-o", "ro=1"], "unknown mount option ro=1"),
-        (["cases"], "needs a workspace and a directory"),
-        (["cases", "/mnt", "-o"], "-o needs a list of options"),
-        (["cases", "/mnt", "--weird"], "unknown argument --weird"),
+        ("bogus", "unknown mount option bogus"),
+        ("uid=", "mount option uid needs a value"),
+        ("ro=1", "unknown mount option ro=1"),
+        ("home", "unknown mount option home"),
     ])
-    func badArgumentsAreRefusedInOneLine(args: [String], message: String) {
-        #expect { try MountHelper.invocation(args) } throws: { e in
+    func badOptionsAreRefusedInOneLine(option: String, message: String) {
+        #expect { try MountHelper.invocation(workspace: "cases", directory: "/mnt", options: [option]) } throws: { e in
             "\(e)".contains(message) && !"\(e)".contains("\n")
         }
     }

@@ -95,7 +95,7 @@ struct MountHelperCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CLIRunner.run {
-                let call = try MountHelper.invocation([workspace, directory] + options.flatMap { ["-o", $0] })
+                let call = try MountHelper.invocation(workspace: workspace, directory: directory, options: options)
                 if fake { return }
                 var env = ProcessInfo.processInfo.environment
                 if let home = call.home { env["GARAGETYTUS_HOME"] = home }
