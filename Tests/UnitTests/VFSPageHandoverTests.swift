@@ -55,6 +55,22 @@ import TestSupport
         _ = try vfs.read(fh, offset: 4096 * 3, size: 4096)
     }
 
+    /// A 4 MiB file read at random by an open reader, its first handover held by the kernel and
+    /// the fill's three other workers waiting for the gate with their windows.
+    func heldHandover(seed: UInt8) throws -> (InMemoryObjectStore, Kernel, VFS, UInt64, UInt64) {
+        let store = InMemoryObjectStore()
+        let data = body(4 << 20, seed: seed)
+        try store.put("f", data: data, metadata: [:])
+        let kernel = Kernel(holdFirst: true)
+        let vfs = mounted(store, kernel)
+        let ino = try vfs.lookup(parent: VFS.rootIno, name: "f").attr.ino
+        let reader = try vfs.open(ino, write: false)
+        try readAtRandom(vfs, reader, size: data.count)
+        #expect(kernel.entered.wait(timeout: .now() + 10) == .success, "a handover started")
+        #expect(eventually(timeout: 10) { vfs.pageGate.waiters == 3 })
+        return (store, kernel, vfs, ino, reader)
+    }
+
     @Test func aFileReadAtRandomGoesToThePageCacheWholeWithTheBytesOfItsVersion() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = InMemoryObjectStore()
@@ -82,17 +98,8 @@ import TestSupport
     /// after: the kernel's pages then hold the writes, which an old version's bytes must not cover.
     @Test func anOpenForWritingWaitsForAHandoverAndNoneComesAfterIt() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = InMemoryObjectStore()
-        let data = body(4 << 20, seed: 9)
-        try store.put("f", data: data, metadata: [:])
-        let kernel = Kernel(holdFirst: true)
-        let vfs = mounted(store, kernel)
-        let ino = try vfs.lookup(parent: VFS.rootIno, name: "f").attr.ino
-        let reader = try vfs.open(ino, write: false)
-        try readAtRandom(vfs, reader, size: data.count)
-        #expect(kernel.entered.wait(timeout: .now() + 10) == .success, "a handover started")
+        let (_, kernel, vfs, ino, reader) = try heldHandover(seed: 9)
         // The fill's three other workers wait for the gate with their windows; then the open.
-        #expect(eventually(timeout: 10) { vfs.pageGate.waiters == 3 })
         let opened = DispatchGroup()
         nonisolated(unsafe) var writer: UInt64?
         DispatchQueue.global().async(group: opened) { writer = try? vfs.open(ino, write: true) }
@@ -114,16 +121,7 @@ import TestSupport
     /// after the change was applied.
     @Test func anotherClientsChangeEndsTheHandoverOfTheOldVersion() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = InMemoryObjectStore()
-        let data = body(4 << 20, seed: 11)
-        try store.put("f", data: data, metadata: [:])
-        let kernel = Kernel(holdFirst: true)
-        let vfs = mounted(store, kernel)
-        let ino = try vfs.lookup(parent: VFS.rootIno, name: "f").attr.ino
-        let reader = try vfs.open(ino, write: false)
-        try readAtRandom(vfs, reader, size: data.count)
-        #expect(kernel.entered.wait(timeout: .now() + 10) == .success)
-        #expect(eventually(timeout: 10) { vfs.pageGate.waiters == 3 })
+        let (store, kernel, vfs, _, reader) = try heldHandover(seed: 11)
         let newer = try store.put("f", data: body(4 << 20, seed: 12), metadata: [:])
         let applied = DispatchGroup()
         DispatchQueue.global().async(group: applied) {
