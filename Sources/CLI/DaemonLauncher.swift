@@ -76,7 +76,7 @@ struct DaemonLauncher {
     }
 
     private func spawnServe() throws -> pid_t {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = Paths.ownExecutable
         try? FileManager.default.createDirectory(atPath: paths.logDir, withIntermediateDirectories: true)
         let out = open(paths.serveOutput, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard out >= 0 else {

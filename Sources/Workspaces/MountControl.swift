@@ -12,7 +12,7 @@ public enum MountControl {
     /// directory answers through the kernel.
     public static func startInBackground(_ spec: MountSpec, timeout: Double) throws -> Int32 {
         try FileManager.default.createDirectory(atPath: spec.paths.logDir, withIntermediateDirectories: true)
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = Paths.ownExecutable
         let out = open(spec.logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard out >= 0 else { throw DaemonError(.environment, "cannot open \(spec.logFile)") }
         defer { close(out) }

@@ -36,7 +36,7 @@ struct MountHelperCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CLIRunner.run {
-                let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+                let exe = Paths.ownExecutable
                 if dryRun {
                     if output.json { return CLIRunner.printJSON(["action": "dry_run", "path": MountHelper.defaultPath, "script": MountHelper.script(executable: exe)]) }
                     print("# \(MountHelper.defaultPath)")
@@ -104,7 +104,7 @@ struct MountHelperCommand: AsyncParsableCommand {
                     env["HOME"] = String(cString: dir)
                 }
                 if env["PATH"]?.isEmpty ?? true { env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
-                let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+                let exe = Paths.ownExecutable
                 let argv = ["garagetytus", "mount"] + call.arguments
                 let envp = env.map { "\($0.key)=\($0.value)" }
                 // SAFETY: strdup'd C strings live until execve, which replaces the process or fails (then they leak once, harmlessly).

@@ -24,7 +24,7 @@ struct ServiceCommand: AsyncParsableCommand {
 
     /// The service of the chosen scope, for this `garagetytus` and this home.
     static func service(_ scope: ScopeOptions, watchdogInterval: Double) throws -> SystemdService {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = Paths.ownExecutable
         return try SystemdService(scope: try scope.scope(), executable: exe, environment: ProcessInfo.processInfo.environment,
                                   watchdogInterval: watchdogInterval)
     }

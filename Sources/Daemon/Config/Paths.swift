@@ -60,3 +60,11 @@ public struct Paths: Sendable, Equatable {
         return p
     }
 }
+
+extension Paths {
+    /// This program's own executable (what a background daemon, a mount, a unit or a mount
+    /// helper runs again).
+    public static var ownExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
