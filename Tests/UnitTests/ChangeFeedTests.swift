@@ -1,6 +1,6 @@
 @testable import Daemon
 import Foundation
-import Mount
+@testable import Mount
 import Testing
 import TestSupport
 
@@ -144,6 +144,43 @@ import TestSupport
         try store.delete("d/f.txt")
         vfs.applyChange(ObjectChange(op: .delete, key: "d/f.txt"))
         #expect(throws: VFSError.self) { try vfs.lookup(parent: d, name: "f.txt") }
+    }
+
+    /// `mv a b; mv b a` (pjdfstest's rename tests): the feed's echoes of the first rename come
+    /// after the second. They are this mount's own changes: `f.txt` keeps its inode number and
+    /// `g.txt` does not appear. A change of another client's that crosses the mount's own makes
+    /// it ask the store again instead of guessing which came last.
+    @Test func theMountsOwnChangesEchoedLateChangeNothing() throws {
+        let base = InMemoryObjectStore(offersRename: true)
+        try base.put("d/f.txt", data: Data("one".utf8), metadata: ["mode": "33188"])
+        let store = FaultInjectingStore(base)
+        let clock = ManualClock()
+        let vfs = VFS(store: store, options: VFSOptions(metadataTTL: 1, defaults: AttributeDefaults(uid: 0, gid: 0)), clock: clock)
+        vfs.feedAlive(for: 600)
+        let d = try vfs.lookup(parent: VFS.rootIno, name: "d").attr.ino
+        let f = try vfs.lookup(parent: d, name: "f.txt").attr.ino
+        try vfs.rename(parent: d, name: "f.txt", newParent: d, newName: "g.txt")
+        try vfs.rename(parent: d, name: "g.txt", newParent: d, newName: "f.txt")
+        let etag = try #require(base.head("d/f.txt").etag).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        // What the engine reports: each rename as a delete and a put, and the put of the copy
+        // onto itself that stores the renamed file's ctime.
+        let put = { (key: String) in ObjectChange(op: .put, key: key, etag: etag, size: 3) }
+        for c in [ObjectChange(op: .delete, key: "d/f.txt"), put("d/g.txt"), put("d/g.txt"),
+                  ObjectChange(op: .delete, key: "d/g.txt"), put("d/f.txt"), put("d/f.txt")] {
+            vfs.applyChange(c)
+        }
+        #expect(try vfs.lookup(parent: d, name: "f.txt").attr.ino == f)
+        #expect(throws: VFSError.self) { try vfs.lookup(parent: d, name: "g.txt") }
+        #expect(vfs.ownChanges.pending == 0)
+
+        // Expected: this mount's delete; reported first: another client's put of the name.
+        clock.advance(0.5)
+        try vfs.unlink(parent: d, name: "f.txt")
+        try store.put("d/f.txt", data: Data("theirs".utf8), metadata: ["mode": "33188"])
+        vfs.applyChange(ObjectChange(op: .put, key: "d/f.txt", etag: "theirs", size: 6))
+        #expect(try vfs.lookup(parent: d, name: "f.txt").attr.size == 6, "the store was asked")
+        vfs.applyChange(ObjectChange(op: .delete, key: "d/f.txt"))  // the echo of the unlink
+        #expect(try vfs.lookup(parent: d, name: "f.txt").attr.size == 6)
     }
 
     @Test func anAnswerThatCrossedAChangeIsTrustedForTheTTLOnly() throws {

@@ -181,6 +181,33 @@ import TestSupport
         #expect(throws: VFSError.self) { try v.lookup(parent: VFS.rootIno, name: "config.lock") }
     }
 
+    /// `open(O_CREAT)`, `close`, `chown` at once (pjdfstest's create then lchown): the chown can
+    /// arrive while the release's upload of the empty file (with the creator as owner) is
+    /// running. That upload must not put its older attributes back on the node, or the chown's
+    /// own upload stores them and the new owner is lost.
+    @Test func aChownDuringTheReleasesUploadKeepsTheNewOwner() throws {
+        let memory = InMemoryObjectStore()
+        let store = FaultInjectingStore(memory)
+        let v = vfs(store)
+        let (e, fh) = try v.create(parent: VFS.rootIno, name: "owned", mode: 0o644, uid: 0, gid: 0)
+        try v.flush(fh)
+        let held = store.holdNext(.put)
+        let released = DispatchGroup()
+        DispatchQueue.global().async(group: released) { v.release(fh) }
+        #expect(held.waitUntilHeld(timeout: 10))
+        let chowned = DispatchGroup()
+        nonisolated(unsafe) var chownError: (any Error)?
+        DispatchQueue.global().async(group: chowned) {
+            do { _ = try v.setattr(e.attr.ino, AttrChange(uid: 65534, gid: 65534)) } catch { chownError = error }
+        }
+        #expect(eventually(timeout: 10) { v.uploadGate.waiters == 1 })
+        held.release()
+        #expect(released.wait(timeout: .now() + 10) == .success && chowned.wait(timeout: .now() + 10) == .success)
+        #expect(chownError == nil)
+        #expect(try v.getattr(e.attr.ino).uid == 65534)
+        #expect(try memory.head("owned").metadata["uid"] == "65534")
+    }
+
     /// With a store that has renames (SeaweedFS 4.42+, the daemon) each object moves in one request,
     /// with none that copies; without, by copy and delete — the same tree either way.
     @Test(arguments: [true, false]) func renameFilesOverExistingAndDirectoriesWithTheirContents(renames: Bool) throws {
@@ -215,6 +242,7 @@ import TestSupport
         try v.unlink(parent: VFS.rootIno, name: "doomed")
         #expect(store.keys.isEmpty)
         #expect(try v.read(fh, offset: 0, size: 100) == Data("still here".utf8))
+        #expect(try v.getattr(ino).nlink == 0, "fstat of an unlinked file: no links left")
         v.release(fh)
         do { _ = try v.lookup(parent: VFS.rootIno, name: "doomed"); Issue.record("unlinked file still found") } catch let e as VFSError { #expect(e.errno == ENOENT) }
     }

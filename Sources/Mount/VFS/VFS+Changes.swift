@@ -80,6 +80,7 @@ extension VFS {
     public func feedAlive(for seconds: Double) {
         let now = clock.now()
         feed.withLock { $0.until = now + seconds }
+        ownChanges.following(true)
     }
 
     /// The feed is down: nothing is trusted longer than the metadata TTL from now.
@@ -89,6 +90,7 @@ extension VFS {
             f.until = 0
             f.changes &+= 1
         }
+        ownChanges.following(false)
         let cap = now + options.metadataTTL
         state.withLock { s in
             for (ino, n) in s.nodes where n.validUntil > cap && ino != Self.rootIno { s.nodes[ino]!.validUntil = cap }
@@ -131,7 +133,9 @@ extension VFS {
         let parts = relative.split(separator: "/", omittingEmptySubsequences: false).map(String.init).dropLast(isDirectory ? 1 : 0)
         guard let name = parts.last, !name.isEmpty else { return }
         let now = clock.now()
-        enum Tell { case nothing, entry(UInt64), inode(UInt64) }
+        let echo = ownChanges.echo(c.op, c.key, now: now)
+        if echo == .own { return }  // applied when this mount made it
+        enum Tell { case nothing, entry(UInt64), inode(UInt64), both(UInt64, UInt64) }
         let tell = state.withLock { s -> Tell in
             var parent = Self.rootIno
             for p in parts.dropLast() {
@@ -140,6 +144,14 @@ extension VFS {
             }
             let ino = s.children[parent]?[name]
             if let ino, s.open[ino] != nil { return .nothing }
+            if echo == .crossed {
+                // Which of the changes came last is not known here: the store is asked again.
+                s.listings[parent] = nil
+                guard let ino, s.nodes[ino] != nil else { return .entry(parent) }
+                s.nodes[ino]!.validUntil = 0
+                s.pageCache[ino] = nil
+                return .both(parent, ino)
+            }
             switch (c.op, isDirectory) {
             case (.delete, _):
                 Self.forget(&s, parent: parent, name: name)
@@ -186,6 +198,10 @@ extension VFS {
         case .nothing: break
         case let .entry(parent): k.entry(parent, name)
         case let .inode(ino):
+            closePages(ino)
+            k.inode(ino)
+        case let .both(parent, ino):
+            k.entry(parent, name)
             closePages(ino)
             k.inode(ino)
         }

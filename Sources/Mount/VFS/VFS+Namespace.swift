@@ -208,11 +208,17 @@ extension VFS {
             guard s.open[ino] != nil else { return false }
             s.open[ino]?.changed()  // the next flush stores the new attributes with the bytes
             if mtimeSet { s.open[ino]?.mtimeSet = true }
+            // Held until stored: a release meanwhile (its own upload carries the old attributes)
+            // would drop the staging file, and this upload would find nothing to store.
+            if !throughDescriptor { s.open[ino]?.handles += 1 }
             return true
         }
         if staged {
             cancelStream(ino)  // its parts carry the old attributes
-            if !throughDescriptor { try upload(ino) }
+            if !throughDescriptor {
+                defer { dropStagingReference(ino) }
+                try upload(ino)
+            }
         } else if n.kind == .directory {
             // The bucket's root has no marker to keep them: they last as long as the mount.
             guard !n.key.isEmpty else { return }

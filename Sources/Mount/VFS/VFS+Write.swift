@@ -149,7 +149,9 @@ extension VFS {
             guard var node = s.nodes[ino] else { return unchanged }
             node.size = meta.size
             node.etag = meta.etag
-            node.attrs = attrs
+            // Attributes changed during the upload (a chown) are newer than the ones it stored,
+            // and the next upload stores them: they stay.
+            if unchanged { node.attrs = attrs }
             // Writes went through the page cache, so its pages are the bytes just stored.
             if unchanged, let etag = meta.etag { s.pageCache[ino] = etag }
             node.validUntil = trusted(from: clock.now())

@@ -116,6 +116,8 @@ public final class VFS: Sendable {
     let kernelNotify = Mutex<KernelNotify?>(nil)
     /// Whether a change feed is up, and how many changes it brought (see `VFS+Changes`).
     let feed = Mutex(FeedState())
+    /// This mount's changes whose echo from the feed has not come yet.
+    let ownChanges = OwnChanges()
     /// When the mount started (the mtime of directories nothing else dates).
     let mountedAt: Double
     /// Serialises filling a partly staged file from its base object with writes to it, so a
@@ -143,7 +145,7 @@ public final class VFS: Sendable {
 
     public init(store: any ObjectStore, options: VFSOptions, clock: any Clock = SystemClock(), metrics: MountMetrics = MountMetrics()) {
         self.metrics = metrics
-        self.store = store
+        self.store = OwnChangesStore(base: store, own: ownChanges, clock: clock)
         self.options = options
         self.clock = clock
         self.mountedAt = clock.now().rounded(.down)
@@ -281,7 +283,9 @@ public final class VFS: Sendable {
         var n = try node(ino)
         if let staged = state.withLock({ $0.open[ino] }) {
             n.size = staged.size  // what this mount has written is what the file is
-            return attr(n)
+            var a = attr(n)
+            if staged.unlinked { a.nlink = 0 }  // removed while open (fstat of an unlinked file)
+            return a
         }
         let reading = readSize(ino)
         if reading == nil && n.ino != Self.rootIno && n.validUntil <= clock.now() {
