@@ -22,8 +22,9 @@ public enum Daemon {
         gt_tune_malloc(8 << 20, 2, 32 << 20)
         try Bootstrap.run(paths: paths)
         let config = try Bootstrap.loadConfig(paths: paths)
-        let identity = try EngineIdentity.load(from: paths.identityFile)
+        let identity = try EngineIdentity.load(from: config.engine.isCluster ? config.engine.identityFile : paths.identityFile)
         let weed = try WeedLocator.locate(configured: config.engine.weedPath, environment: environment)
+        let tls = try GatewayTLS.load(config.gateway, configFile: paths.configFile)
         guard paths.controlSocket.utf8.count < 104 else {
             throw DaemonError(.usage, "the control socket path \(paths.controlSocket) is too long for a Unix socket",
                               fix: "use a shorter GARAGETYTUS_HOME / XDG_DATA_HOME")
@@ -53,8 +54,16 @@ public enum Daemon {
 
         let state = DaemonState(uncleanShutdownTotal: unclean)
         let metrics = DaemonMetrics(uncleanShutdownTotal: unclean)
-        let engine = SeaweedEngine(paths: paths, config: config, identity: identity, weedPath: weed, logger: logger,
-                                   onEvent: EngineSupervision.observer(state: state, metrics: metrics, logger: logger))
+        let engine: any DaemonEngine
+        do {
+            engine = config.engine.isCluster
+                ? try ClusterEngine(paths: paths, config: config, identity: identity, weedPath: weed, logger: logger)
+                : SeaweedEngine(paths: paths, config: config, identity: identity, weedPath: weed, logger: logger,
+                                onEvent: EngineSupervision.observer(state: state, metrics: metrics, logger: logger))
+        } catch {
+            sentinel.release()
+            throw error
+        }
         defer {
             unlink(paths.pidFile)
             unlink(paths.controlSocket)
@@ -85,7 +94,7 @@ public enum Daemon {
             logger.warning("systemd expects a sign of life every \(every) s (WatchdogSec) but the watchdog ticks every \(config.watchdog.intervalSeconds) s: set [watchdog] interval_seconds below \(every / 2) or raise WatchdogSec")
         }
         let readiness = Readiness(state: state, logger: logger,
-                                  onReady: { notifier?.ready(status: "serving S3 on http://\(config.listenAddress):\(config.gatewayPort)") })
+                                  onReady: { notifier?.ready(status: "serving S3 on \(config.gatewayURL)") })
         // The S3 front door: registry (buckets, grants), usage for quotas, audit, forwarding.
         let registry: Registry
         do {
@@ -105,12 +114,15 @@ public enum Daemon {
         let core = GatewayCore(registry: registry, usage: usage, forwarder: forwarder, state: state, metrics: gatewayMetrics, audit: audit,
                                admin: identity, region: config.region, filer: engine.filer(http: forwarder.client), changes: feed)
         let buckets = BucketService(registry: registry, engine: engine, usage: usage, audit: audit,
-                                    endpointURL: "http://\(config.listenAddress):\(config.gatewayPort)", logger: logger,
+                                    endpointURL: config.gatewayURL, logger: logger,
                                     workspaces: workspaces)
         var heartbeat: (@Sendable () -> Void)?
         if let notifier { heartbeat = { notifier.watchdog() } }
+        var engineFree: (@Sendable () async -> Double?)?
+        if let cluster = engine as? ClusterEngine { engineFree = { await cluster.freePercent() } }
         let watchdog = Watchdog(paths: paths, config: config.watchdog, state: state, metrics: metrics, logger: logger,
-                                reclaim: { await engine.reclaim(budget: .seconds(600)) }, heartbeat: heartbeat)
+                                reclaim: { await engine.reclaim(budget: .seconds(600)) }, heartbeat: heartbeat,
+                                engineFree: engineFree)
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: EngineSupervision(engine: engine, state: state, metrics: metrics, logger: logger)),
@@ -120,7 +132,7 @@ public enum Daemon {
                 .init(service: ControlServer.make(paths: paths, config: config, state: state, engine: engine, repair: repair,
                                                   buckets: buckets, testHooks: environment["GARAGETYTUS_TEST_HOOKS"] == "1",
                                                   logger: logger, onRunning: { readiness.mark(.control) })),
-                .init(service: Gateway.make(config: config, core: core, logger: logger, onRunning: { readiness.mark(.gateway) })),
+                .init(service: try Gateway.make(config: config, tls: tls, core: core, logger: logger, onRunning: { readiness.mark(.gateway) })),
                 // After the gateway, so stopped before it (in reverse order): its end closes the
                 // feed, which ends the streams the gateway would otherwise wait for.
                 .init(service: ChangeTail(engine: engine, feed: feed, metrics: gatewayMetrics, logger: logger)),

@@ -11,6 +11,8 @@ public struct HTTPRequest: Sendable {
     public var body: Data?
     /// Talk HTTP over this Unix domain socket instead of TCP (the URL's host is then only a name).
     public var unixSocket: String?
+    /// For `https://`: the CA certificates (PEM) to trust instead of the system's.
+    public var caFile: String?
     /// Whole-request timeout in seconds.
     public var timeout: Double
     /// Where a successful (2xx) response body goes instead of `HTTPResponse.body`, if anywhere.
@@ -148,6 +150,9 @@ public enum CurlHTTP {
         _ = ccurl_setopt_ptr(h, CURLOPT_HTTPHEADER, headerList)
         if let socket = request.unixSocket {
             _ = ccurl_setopt_ptr(h, CURLOPT_UNIX_SOCKET_PATH, socket)
+        }
+        if let ca = request.caFile {
+            _ = ccurl_setopt_ptr(h, CURLOPT_CAINFO, ca)
         }
         if request.method == "HEAD" {
             _ = ccurl_setopt_long(h, CURLOPT_NOBODY, 1)

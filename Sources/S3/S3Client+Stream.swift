@@ -10,6 +10,7 @@ extension S3Client {
         let signed = SigV4.sign(method: "GET", url: url, headers: [], payloadHash: SigV4.sha256Hex(Data()),
                                 credentials: credentials(), region: region, keys: signingKeys)
         var request = HTTPRequest(method: "GET", url: url.absoluteString, headers: signed, unixSocket: unixSocket, timeout: timeout)
+        request.caFile = caFile
         request.stream = onData
         request.stallSeconds = stallSeconds
         let r: HTTPResponse

@@ -124,6 +124,8 @@ public final class S3Client: Sendable {
     public let timeout: Double
     /// Where the endpoint listens when it is a Unix domain socket (the URL then only names the host).
     public let unixSocket: String?
+    /// For an `https://` endpoint: CA certificates (PEM) to trust instead of the system's.
+    public let caFile: String?
     let signingKeys = SigningKeyCache()
     let credentials: @Sendable () -> S3Credentials
     let pool: CurlPool
@@ -137,9 +139,10 @@ public final class S3Client: Sendable {
     /// `credentials` is asked on every request, so a rotated key takes effect without a new client.
     public init(endpoint: URL, region: String = "us-east-1", retry: RetryPolicy = RetryPolicy(), timeout: Double = 60,
                 pool: CurlPool = CurlPool(), observer: (@Sendable (String, String, Int, Int64, Bool) -> Void)? = nil,
-                rejected: (@Sendable () -> Bool)? = nil, unixSocket: String? = nil,
+                rejected: (@Sendable () -> Bool)? = nil, unixSocket: String? = nil, caFile: String? = nil,
                 credentials: @escaping @Sendable () -> S3Credentials) {
         self.unixSocket = unixSocket
+        self.caFile = caFile
         self.observer = observer
         self.rejected = rejected
         self.endpoint = endpoint
@@ -172,6 +175,7 @@ public final class S3Client: Sendable {
                                     credentials: signedWith, region: region, keys: signingKeys)
             var request = HTTPRequest(method: method, url: url.absoluteString, headers: headers + signed, body: body,
                                       unixSocket: unixSocket, timeout: timeout)
+            request.caFile = caFile
             request.sink = sink
             let failure: S3Error
             do {

@@ -14,6 +14,8 @@ public final class DaemonHarness: @unchecked Sendable {
     public let paths: Paths
     public let config: Config
     public let binary: String
+    /// What `run` puts before the binary (e.g. `nsenter --net=…`: the daemon on another host).
+    public var wrapper: [String] = []
 
     /// A fresh home under /tmp (short: the control socket path must fit in sun_path), or `home`
     /// if given (a directory that exists, e.g. on a small tmpfs). `configure` adjusts the generated
@@ -52,6 +54,7 @@ public final class DaemonHarness: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env["GARAGETYTUS_HOME"] = home
         for (k, v) in extra { env[k] = v }
+        if let first = wrapper.first { return try Self.runProcess(first, Array(wrapper.dropFirst()) + [binary] + args, env: env, timeout: timeout) }
         return try Self.runProcess(binary, args, env: env, timeout: timeout)
     }
 

@@ -44,7 +44,7 @@ public struct MountProcess {
                               observer: { op, method, status, bytes, retry in
                                   metrics.request(operation: op, method: method, status: status, bytes: bytes, retry: retry)
                               },
-                              rejected: { source.rejected() }, credentials: { source.current() })
+                              rejected: { source.rejected() }, caFile: spec.caFile, credentials: { source.current() })
         var options = VFSOptions(prefix: spec.prefix, metadataTTL: spec.metadataTTL,
                                  defaults: spec.defaults, readOnly: spec.readOnly, cacheDir: spec.cacheDir)
         options.processIsAlive = Sentinel.processIsAlive

@@ -24,6 +24,8 @@ public struct MountRequest: Sendable {
     public var noChangeFeed = false
     /// `--xattr`: extended attributes kept in object metadata.
     public var xattr = false
+    /// `--ca-file`: CA certificates (PEM) to trust for an `https://` endpoint.
+    public var caFile: String?
     public var defaults: AttributeDefaults
 
     public init(defaults: AttributeDefaults) { self.defaults = defaults }
@@ -52,6 +54,15 @@ public struct MountRequest: Sendable {
         spec.dataCache = dataCache
         spec.followChanges = !noChangeFeed
         spec.extendedAttributes = xattr
+        if let caFile {
+            guard FileManager.default.isReadableFile(atPath: caFile) else {
+                throw DaemonError(.usage, "--ca-file \(caFile.prefix(200)) is not a readable file", fix: "give the PEM file of the CA that signed the endpoint's certificate")
+            }
+            guard spec.endpoint.scheme == "https" else {
+                throw DaemonError(.usage, "--ca-file is for an https:// endpoint, not \(spec.endpoint.absoluteString)", fix: "use https:// or leave --ca-file out")
+            }
+            spec.caFile = MountSpec.absolute(caFile)
+        }
         return spec
     }
 

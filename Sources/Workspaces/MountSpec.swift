@@ -49,6 +49,8 @@ public struct MountSpec {
     public var dataCache = DataCache.on(capacity: nil)
     /// Whether the mount follows the endpoint's change feed, when it has one.
     public var followChanges = true
+    /// CA certificates (PEM) trusted for an `https://` endpoint instead of the system's.
+    public var caFile: String?
     /// Whether extended attributes are kept (`--xattr`).
     public var extendedAttributes = false
 
@@ -172,7 +174,7 @@ public struct MountSpec {
     /// One request proves the endpoint, the bucket and the credentials before anything is mounted.
     public func checkAccess() throws {
         let client = S3Client(endpoint: endpoint, region: region, retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.2, budget: 10),
-                              timeout: 10, credentials: { [credentials] in credentials })
+                              timeout: 10, caFile: caFile, credentials: { [credentials] in credentials })
         do {
             _ = try client.list(bucket: bucket, prefix: prefix, maxKeys: 1)
         } catch let e as S3Error {

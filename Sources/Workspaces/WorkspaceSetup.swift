@@ -82,7 +82,7 @@ extension WorkspaceHost {
             _ = try control.json("POST", "/v1/buckets", body: ["name": bucket, "ttl": n.ttl, "quota": n.quota, "confirm": n.confirmed], as: BucketInfo.self)
             creds = try mintGrant(bucket: bucket, workspace: n.name)
             let cfg = try Bootstrap.loadConfig(paths: paths)
-            record = WorkspaceRecord(name: n.name, kind: .managed, endpoint: "http://\(cfg.listenAddress):\(cfg.gatewayPort)", bucket: bucket,
+            record = WorkspaceRecord(name: n.name, kind: .managed, endpoint: cfg.gatewayURL, bucket: bucket,
                                      region: cfg.region, prefix: "", createdAt: now)
         }
         try store.saveCredentials(n.name, creds)

@@ -39,6 +39,9 @@ struct MountCommand: AsyncParsableCommand {
     @Flag(help: ArgumentHelp("Keep extended attributes (setfattr, getfattr) in object metadata, as s3fs -o use_xattr does.",
                              discussion: "Off by default: with them, `ls -l` asks the mount two attributes per file, which halves the speed of a cold `ls -l`."))
     var xattr = false
+    @Option(help: ArgumentHelp("CA certificates (PEM) to trust for an https:// endpoint.",
+                               discussion: "For a daemon whose gateway serves other hosts over HTTPS with its own certificate ([gateway] tls_cert)."))
+    var caFile: String?
     @Flag(help: "Refuse every write with EROFS.") var readOnly = false
     @Flag(help: "Let other users access the mount (allow_other).") var allowOther = false
     @Flag(help: "Stay in the foreground until unmounted or signalled.") var foreground = false
@@ -70,6 +73,7 @@ struct MountCommand: AsyncParsableCommand {
             (request.credentialsFile, request.cacheDir, request.readOnly, request.allowOther) = (credentialsFile, cacheDir, readOnly, allowOther)
             (request.metadataTTL, request.ioTimeout) = (metadataTTL, ioTimeout)
             (request.cacheSize, request.noDataCache, request.noChangeFeed, request.xattr) = (cacheSize, noDataCache, noChangeFeed, xattr)
+            request.caFile = caFile
             let spec = try request.spec(targets: targets, paths: try CLIRunner.resolvePaths())
             let log = MountLog.bootstrap()
             try spec.checkMountpoint(log: log)

@@ -91,7 +91,7 @@ struct Healthz: AsyncParsableCommand {
             try CLIRunner.requirePositive(timeout)
             let paths = try CLIRunner.resolvePaths()
             let config = try Bootstrap.loadConfig(paths: paths)
-            let url = "http://\(config.listenAddress):\(config.metricsPort)/healthz"
+            let url = "http://\(config.metricsAddress):\(config.metricsPort)/healthz"
             do {
                 let r = try CurlHTTP.perform(HTTPRequest(url: url, timeout: timeout))
                 print(r.text.trimmingCharacters(in: .whitespacesAndNewlines))

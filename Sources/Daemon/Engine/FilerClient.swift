@@ -21,12 +21,37 @@ public final class FilerClient: Sendable {
     /// Where SeaweedFS keeps buckets in the filer's namespace.
     static let bucketsDir = "buckets"
 
+    /// Whether requests must carry a token (a filer without signing keys takes none).
+    let signed: Bool
+    /// The Host header: the socket's path is no host (Go refuses a Host with '%').
+    let host: String?
+
     init(socket: String, client: HTTPClient, readKey: @escaping @Sendable () -> String?,
          writeKey: @escaping @Sendable () -> String? = { nil }) {
         transport = "http+unix://" + (socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket)
         self.client = client
         self.readKey = readKey
         self.writeKey = writeKey
+        signed = true
+        host = "localhost"
+    }
+
+    /// A cluster's filer at `host:port`; `keys`: its `security.toml`'s signing keys, if it has any.
+    init(address: String, client: HTTPClient, keys: (read: String?, write: String?)) {
+        transport = "http://" + address
+        self.client = client
+        self.readKey = { keys.read }
+        self.writeKey = { keys.write }
+        signed = keys.read != nil || keys.write != nil
+        host = nil
+    }
+
+    /// The Host and Authorization headers of a request (`write`: one that changes an entry).
+    func authorize(_ headers: inout HTTPHeaders, write: Bool = false) throws {
+        if let host { headers.add(name: "Host", value: host) }
+        guard signed else { return }
+        guard let jwt = currentToken(write: write) else { throw Failure.noKey }
+        headers.add(name: "Authorization", value: "Bearer " + jwt)
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -76,12 +101,10 @@ public final class FilerClient: Sendable {
     /// Up to `limit` entries of directory `bucket/dir` (no leading or trailing `/`; "" is the
     /// bucket's root) whose names sort after the bytes `after`, in name order.
     public func list(bucket: String, dir: String, after: [UInt8], limit: Int) async throws -> Page {
-        guard let jwt = currentToken() else { throw Failure.noKey }
         let path = Self.path(bucket: bucket, dir: dir)
         var request = HTTPClientRequest(url: transport + "/" + path + "/?limit=\(limit)&lastFileName=" + Self.encode(bytes: after))
-        request.headers.add(name: "Host", value: "localhost")  // not the socket's path: Go refuses a Host with '%'
+        try authorize(&request.headers)
         request.headers.add(name: "Accept", value: "application/json")  // exactly: anything else gets HTML
-        request.headers.add(name: "Authorization", value: "Bearer " + jwt)
         let response = try await client.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 64 << 20)
         if response.status == .notFound { return Page(Entries: [], ShouldDisplayLoadMore: false) }
@@ -108,13 +131,13 @@ public final class FilerClient: Sendable {
     /// Sets the `Seaweed-` tags `set` (names without the prefix) of an entry and removes those
     /// named in `remove` (the filer's `?tagging`; a directory's attributes).
     public func tag(bucket: String, path entryPath: String, set: [(String, String)], remove: [String]) async throws {
-        guard let jwt = currentToken(write: true) else { throw Failure.noKey }
+        var auth = HTTPHeaders()
+        try authorize(&auth, write: true)
         let url = transport + "/" + Self.path(bucket: bucket, dir: entryPath)
         func send(_ method: HTTPMethod, _ query: String, _ headers: [(String, String)]) async throws {
             var request = HTTPClientRequest(url: url + "?" + query)
             request.method = method
-            request.headers.add(name: "Host", value: "localhost")
-            request.headers.add(name: "Authorization", value: "Bearer " + jwt)
+            request.headers.add(contentsOf: auth)
             for (n, v) in headers { request.headers.add(name: "Seaweed-" + n, value: v) }
             let response = try await client.execute(request, timeout: .seconds(30))
             _ = try await response.body.collect(upTo: 1 << 20)

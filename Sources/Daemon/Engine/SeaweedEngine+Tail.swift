@@ -1,10 +1,12 @@
 import Foundation
 
-extension SeaweedEngine {
+extension SeaweedEngine: DaemonEngine {
+    var generation: Int32? { currentPID }
+
     /// `weed filer.meta.tail` over the buckets, from `timeAgo` seconds back, printing to
     /// `output` (stderr to /dev/null): in the engine's network namespace when it is sealed, with
     /// the engine's `security.toml`. Nil while no engine runs. Also the engine pid it joins.
-    func tailRequest(timeAgo: Double, output: Int32) -> (SpawnRequest, engine: Int32)? {
+    func tailRequest(timeAgo: Double, output: Int32) -> (SpawnRequest, generation: Int32)? {
         guard let pid = currentPID else { return nil }
         let args = ["-config_dir=\(paths.engineDir)", "filer.meta.tail",
                     "-filer=127.0.0.1:\(config.filerPort).\(config.filerGrpcPort)", "-pathPrefix=/buckets/",

@@ -55,3 +55,16 @@ public protocol StorageEngine: Sendable {
 extension StorageEngine {
     public func filer(http: HTTPClient) -> FilerClient? { nil }
 }
+
+/// What the daemon itself needs of an engine beyond `StorageEngine`: the process it runs (if
+/// any), and how to follow the buckets' changes through the engine's filer.
+protocol DaemonEngine: S3Engine {
+    /// The engine process this daemon runs (nil: none, or none now).
+    var currentPID: Int32? { get }
+    /// Which engine a tail follows: it changes when the engine is another one (a restarted
+    /// embedded engine is another process in another namespace); nil while none runs.
+    var generation: Int32? { get }
+    /// `weed filer.meta.tail` over the buckets from `timeAgo` seconds back, printing to
+    /// `output`, and the generation it follows; nil while it cannot run.
+    func tailRequest(timeAgo: Double, output: Int32) -> (SpawnRequest, generation: Int32)?
+}

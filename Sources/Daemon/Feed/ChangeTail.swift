@@ -11,7 +11,7 @@ import Glibc
 /// a `ChangeFeed`: started once the engine runs, started again where it stopped when it exits or
 /// when the engine was restarted (a new process, a new namespace), stopped with the daemon.
 final class ChangeTail: Service, Sendable {
-    let engine: SeaweedEngine
+    let engine: any DaemonEngine
     let feed: ChangeFeed
     let logger: Logger
     let metrics: GatewayMetrics
@@ -19,7 +19,7 @@ final class ChangeTail: Service, Sendable {
     static let lead = 2.0
     private let child = Mutex<Int32?>(nil)
 
-    init(engine: SeaweedEngine, feed: ChangeFeed, metrics: GatewayMetrics, logger: Logger) {
+    init(engine: any DaemonEngine, feed: ChangeFeed, metrics: GatewayMetrics, logger: Logger) {
         self.metrics = metrics
         self.engine = engine
         self.feed = feed
@@ -48,7 +48,7 @@ final class ChangeTail: Service, Sendable {
         let from = head > 0 ? head : now - UInt64(Self.lead * 1e9)
         var pipe: [Int32] = [-1, -1]
         guard gt_pipe_cloexec(&pipe) == 0 else { return false }
-        guard let (request, enginePID) = engine.tailRequest(timeAgo: Double(now - min(from, now)) / 1e9 + 0.5, output: pipe[1]) else {
+        guard let (request, generation) = engine.tailRequest(timeAgo: Double(now - min(from, now)) / 1e9 + 0.5, output: pipe[1]) else {
             close(pipe[0]); close(pipe[1])
             return false
         }
@@ -67,7 +67,7 @@ final class ChangeTail: Service, Sendable {
             // A restarted engine is another process in another namespace: follow that one.
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
-                if engine.currentPID != enginePID { kill(pid, SIGTERM); return }
+                if engine.generation != generation { kill(pid, SIGTERM); return }
             }
         }
         let delivered = await withCheckedContinuation { (c: CheckedContinuation<Int, Never>) in

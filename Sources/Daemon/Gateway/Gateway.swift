@@ -2,10 +2,12 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
+import NIOSSL
 import ServiceLifecycle
 
 /// The S3 front door's listener on `gateway_port`: every request goes to `GatewayCore`.
@@ -27,7 +29,9 @@ enum Gateway {
         }
     }
 
-    static func make(config: Config, core: GatewayCore, logger: Logger, onRunning: @escaping @Sendable () -> Void) -> some Service {
+    /// `tls`: from `GatewayTLS.load` (nil: plain HTTP, which the config allows on loopback only).
+    static func make(config: Config, tls: TLSConfiguration?, core: GatewayCore, logger: Logger,
+                     onRunning: @escaping @Sendable () -> Void) throws -> some Service {
         var http = HTTP1Channel.Configuration()
         http.idleTimeout = .milliseconds(Int64(config.gateway.idleTimeoutSeconds * 1000))
         http.httpDecoder = .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 200)
@@ -35,7 +39,8 @@ enum Gateway {
         http.additionalChannelHandlers = { [HeadDeadlineHandler(timeout: headerTimeout), ContinueHandler()] }
         // Beyond the cap, connections wait in the kernel's listen queue until one closes.
         let cap = MaximumAvailableConnections(config.gateway.maxConnections, logger: logger)
-        return Application(responder: Responder(core: core), server: .http1(configuration: http),
+        let server: HTTPServerBuilder = try tls.map { try .tls(.http1(configuration: http), tlsConfiguration: $0) } ?? .http1(configuration: http)
+        return Application(responder: Responder(core: core), server: server,
                            configuration: .init(address: .hostname(config.listenAddress, port: config.gatewayPort), serverName: nil,
                                                 availableConnectionsDelegate: cap),
                            onServerRunning: { _ in onRunning() }, logger: logger)

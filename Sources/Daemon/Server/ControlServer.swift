@@ -12,7 +12,7 @@ import Glibc
 /// - `POST /v1/repair` → `RepairReport`
 /// - `POST /v1/shutdown` → 202, then a graceful stop
 enum ControlServer {
-    static func make(paths: Paths, config: Config, state: DaemonState, engine: SeaweedEngine, repair: Repair, buckets: BucketService,
+    static func make(paths: Paths, config: Config, state: DaemonState, engine: any DaemonEngine, repair: Repair, buckets: BucketService,
                      testHooks: Bool, logger: Logger, onRunning: @escaping @Sendable () -> Void) -> some Service {
         let router = Router()
         addBucketRoutes(router, service: buckets, testHooks: testHooks)
@@ -39,9 +39,9 @@ enum ControlServer {
                            logger: logger)
     }
 
-    static func status(paths: Paths, config: Config, state: DaemonState, engine: SeaweedEngine) -> DaemonStatus {
+    static func status(paths: Paths, config: Config, state: DaemonState, engine: any DaemonEngine) -> DaemonStatus {
         let s = state.snapshot
-        let base = "http://\(config.listenAddress):\(config.metricsPort)"
+        let base = "http://\(config.metricsAddress):\(config.metricsPort)"
         return DaemonStatus(
             running: true, ready: s.ready, pid: getpid(),
             uptimeSeconds: Date().timeIntervalSince(state.startedAt), mode: s.mode, diskFreePct: s.diskFreePct,

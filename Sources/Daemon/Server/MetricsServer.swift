@@ -3,7 +3,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// HTTP on `listen_address:metrics_port`: `/metrics` (Prometheus text), `/healthz`, `/readyz`.
+/// HTTP on `metrics_port` (of `listen_address` when that is loopback, else of 127.0.0.1): `/metrics` (Prometheus text), `/healthz`, `/readyz`.
 enum MetricsServer {
     static func make(config: Config, state: DaemonState, metrics: DaemonMetrics, logger: Logger,
                      onRunning: @escaping @Sendable () -> Void) -> some Service {
@@ -26,7 +26,7 @@ enum MetricsServer {
             return text(.ok, "ready\n")
         }
         return Application(router: router,
-                           configuration: .init(address: .hostname(config.listenAddress, port: config.metricsPort), serverName: nil),
+                           configuration: .init(address: .hostname(config.metricsAddress, port: config.metricsPort), serverName: nil),
                            onServerRunning: { _ in onRunning() },
                            logger: logger)
     }

@@ -41,13 +41,17 @@ public final class Watchdog: Service, Sendable {
     let reclaim: (@Sendable () async -> String)?
     /// Told after every tick (systemd's `WATCHDOG=1`: the daemon's loop still runs).
     let heartbeat: (@Sendable () -> Void)?
+    /// The engine's own free space in per cent, where it is not this host's disk (a cluster's
+    /// volume servers): the daemon turns read-only when either runs low.
+    let engineFree: (@Sendable () async -> Double?)?
     /// When the last reclaim started, and whether one runs now.
     private let reclaiming = Mutex<(last: Date?, running: Bool)>((nil, false))
     var reclaimState: (last: Date?, running: Bool) { reclaiming.withLock { $0 } }
 
     public init(paths: Paths, config: Config.Watchdog, probe: any DiskProbe = StatvfsDiskProbe(),
                 state: DaemonState, metrics: DaemonMetrics, logger: Logger, reclaim: (@Sendable () async -> String)? = nil,
-                heartbeat: (@Sendable () -> Void)? = nil) {
+                heartbeat: (@Sendable () -> Void)? = nil, engineFree: (@Sendable () async -> Double?)? = nil) {
+        self.engineFree = engineFree
         self.reclaim = reclaim
         self.heartbeat = heartbeat
         self.paths = paths
@@ -63,7 +67,7 @@ public final class Watchdog: Service, Sendable {
         // The sleep is cancelled on graceful shutdown so stopping never waits for a tick.
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                self.tick()
+                self.tick(engineFree: await self.engineFree?())
                 self.heartbeat?()
                 try await Task.sleep(for: self.interval)
             }
@@ -71,14 +75,16 @@ public final class Watchdog: Service, Sendable {
     }
 
     /// One watchdog pass. Errors are logged; the daemon keeps its previous mode.
-    public func tick(now: Date = Date()) {
-        let free: Double
+    public func tick(now: Date = Date(), engineFree: Double? = nil) {
+        var free: Double
         do {
             free = try probe.freePercent(of: paths.dataDir)
         } catch {
             logger.warning("watchdog: cannot read free space: \(error)")
             return
         }
+        let where_ = engineFree.map { $0 < free ? "the cluster's volume servers" : paths.dataDir } ?? paths.dataDir
+        if let engineFree { free = min(free, engineFree) }
         var previous = Mode.rw
         let s = state.update { s in
             previous = s.mode
@@ -92,7 +98,7 @@ public final class Watchdog: Service, Sendable {
             metrics.setMode(s.mode)
             let pct = String(format: "%.1f", free)
             if s.mode == .ro {
-                logger.warning("watchdog: mode rw -> ro: disk free \(pct) % < \(hysteresis.roBelowPct) % on \(paths.dataDir); writes are refused until it is above \(hysteresis.rwAbovePct) %")
+                logger.warning("watchdog: mode rw -> ro: disk free \(pct) % < \(hysteresis.roBelowPct) % on \(where_); writes are refused until it is above \(hysteresis.rwAbovePct) %")
             } else {
                 logger.notice("watchdog: mode ro -> rw: disk free \(pct) % > \(hysteresis.rwAbovePct) %")
             }

@@ -5,10 +5,21 @@ import Synchronization
 import Glibc
 #endif
 
-extension SeaweedEngine {
+/// `weed shell` against an engine's master and filer: SeaweedFS's own consistency checks and
+/// space reclaim, for the embedded engine (in its namespace) and a cluster alike.
+struct WeedShell: Sendable {
+    var weedPath: String
+    /// `host:port.grpcPort` — without the explicit gRPC port weed assumes port + 10000.
+    var master: String
+    var filer: String
+    /// Where `weed` reads `security.toml` from (`-config_dir`); also its HOME and working directory.
+    var configDir: String
+    /// How it reaches the engine (a sealed engine's network namespace), asked at each run.
+    var isolation: @Sendable () -> Isolation = { .none }
+
     /// SeaweedFS's own consistency checks through `weed shell`: `volume.fsck` (orphaned or missing
     /// needles between filer and volumes) and `fs.verify` (every filer entry's chunks exist).
-    public func repair(budget: Duration) async -> [RepairStep] {
+    func repair(budget: Duration) async -> [RepairStep] {
         let seconds = Double(budget.components.seconds) + Double(budget.components.attoseconds) / 1e18
         let script = "lock\nvolume.fsck\nfs.verify\nunlock\nexit\n"
         // host:port.grpcPort — without the explicit gRPC port weed assumes port+10000.
@@ -32,7 +43,7 @@ extension SeaweedEngine {
     /// SeaweedFS keeps a deleted object's bytes in its volume until the volume is vacuumed (which
     /// it schedules by itself only now and then): `volume.vacuum` compacts every volume whose
     /// garbage is above 10 %.
-    public func reclaim(budget: Duration) async -> String {
+    func reclaim(budget: Duration) async -> String {
         let started = ContinuousClock.now
         let seconds = Double(budget.components.seconds)
         guard let (status, output) = await shell("lock\nvolume.vacuum -garbageThreshold 0.1\nunlock\nexit\n", timeout: seconds) else {
@@ -44,20 +55,12 @@ extension SeaweedEngine {
             : "volume.vacuum failed (exit \(status)): \(errors.first.map(String.init) ?? String(output.suffix(200)))"
     }
 
-    /// How `weed shell` reaches the engine: inside a sealed engine's network namespace.
-    var shellIsolation: Isolation {
-        guard config.sealed else { return .none }
-        return currentPID.map { .joining(pid: $0) } ?? .none
-    }
-
-    /// Runs `weed shell` with `script` on stdin in the engine's directory (whose security.toml it
-    /// reads); its exit status and output, or nil after `timeout`.
+    /// Runs `weed shell` with `script` on stdin; its exit status and output, or nil after `timeout`.
     func shell(_ script: String, timeout: Double) async -> (Int32, String)? {
-        let args = ["-logtostderr", "-config_dir=\(paths.engineDir)", "shell", "-master=127.0.0.1:\(config.masterPort).\(config.masterGrpcPort)",
-                    "-filer=127.0.0.1:\(config.filerPort).\(config.filerGrpcPort)"]
+        let args = ["-logtostderr", "-config_dir=\(configDir)", "shell", "-master=\(master)", "-filer=\(filer)"]
         let request = SpawnRequest(path: weedPath, arguments: args,
-                                   environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": paths.engineDir],
-                                   isolation: shellIsolation, workingDirectory: paths.engineDir, umask: 0o077)
+                                   environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": configDir],
+                                   isolation: isolation(), workingDirectory: configDir, umask: 0o077)
         return await Self.run(request, stdin: script, timeout: timeout)
     }
 
