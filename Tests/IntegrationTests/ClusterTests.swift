@@ -10,7 +10,10 @@ import Glibc
 /// The daemon on an existing SeaweedFS cluster (`[engine] kind = "cluster"`), across hosts made of
 /// network namespaces (TestSupport.NetnsCluster): the cluster's master, filer and S3 server on
 /// host 1, a volume server on each of hosts 2–4, the daemon on host 2, a mount on host 4.
-@Suite(.serialized, .enabled(if: NetnsCluster.unavailable == nil, "\(NetnsCluster.unavailable ?? "")"))
+/// Six engine processes, a daemon and a mount under write load: run alone by scripts/test.sh after
+/// the parallel suite (GT_HEAVY=1), whose timing-sensitive tests it would starve.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["GT_HEAVY"] != nil, "heavy: run alone by scripts/test.sh"),
+       .enabled(if: NetnsCluster.unavailable == nil, "\(NetnsCluster.unavailable ?? "")"))
 struct ClusterTests {
     /// A daemon configured for the cluster; `start` runs it on host `host`.
     /// Its gateway serves the other hosts over HTTPS with a certificate `certs` signed for its address.
