@@ -56,7 +56,7 @@ JSON
   for i in $(seq 2 "$n"); do
     h=HOST$i a=ADDR$i
     start "volume$i" "${!h}" "$weed" -logtostderr volume -ip="${!a}" -ip.bind="${!a}" -port=8080 -dir="$dir/volume$i" \
-      -mserver="$ADDR1:9333" -max=30 -dataCenter=dc1 -rack=r1
+      -mserver="$ADDR1:9333" -max=100 -dataCenter=dc1 -rack=r1
   done
   start filer "$HOST1" "$weed" -logtostderr filer -ip="$ADDR1" -ip.bind="$ADDR1" -port=8888 -master="$ADDR1:9333" \
     -defaultReplicaPlacement=001
