@@ -20,7 +20,7 @@ GT=${GT:-$PWD/.build/release/garagetytus}
 FIX=Tests/Fixtures/netns-cluster.sh
 DIR=$(mktemp -d /tmp/gt-clbench-XXXXXX)
 export GARAGETYTUS_HOME=$DIR/home
-trap '"$GT" stop >/dev/null 2>&1 || true; bash $FIX down "$DIR"; rm -rf "$DIR"' EXIT
+trap '"$GT" stop >/dev/null 2>&1 || true; bash $FIX down "$DIR/cluster"; rm -rf "$DIR"' EXIT
 bash $FIX up "$DIR/cluster" 4
 . "$DIR/cluster/env"
 on() { local h=HOST$1; shift; nsenter --net=/var/run/netns/${!h} "$@"; }
