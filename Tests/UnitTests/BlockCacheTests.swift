@@ -109,6 +109,26 @@ import Glibc
         #expect(blockFiles().count == c.stats.blocks)
     }
 
+    /// A whole-object fill stores four windows at once: blocks being written count against the
+    /// capacity before they are kept, so concurrent stores never leave more than it on disk
+    /// (BlockCacheMountTests once saw 16 blocks and their headers in a 16 MiB cache).
+    @Test func concurrentStoresNeverOvershootTheCapacity() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bs = 256 << 10
+        let capacity = Int64(4 * (bs + 48))
+        let c = cache(capacity: capacity, blockSize: bs)
+        let block = bytes(bs, seed: 7)
+        for round in 0..<20 {
+            DispatchQueue.concurrentPerform(iterations: 8) { i in
+                c.store(key: "k", etag: "e", index: Int64(round * 8 + i), data: block)
+            }
+            let s = c.stats
+            #expect(s.bytes <= capacity, "round \(round): \(s.bytes) bytes kept in a cache of \(capacity)")
+            let onDisk = blockFiles().reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
+            #expect(Int64(onDisk) <= capacity, "round \(round): \(onDisk) bytes of block files")
+        }
+    }
+
     @Test func cachedReadsFetchAlignedBlocksOnceAndServeNeighboursLocally() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = InMemoryObjectStore()

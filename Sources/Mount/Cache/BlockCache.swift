@@ -58,6 +58,9 @@ public final class BlockCache: Sendable {
     struct State {
         var entries: [String: Entry] = [:]
         var total: Int64 = 0
+        /// Bytes of blocks being written now: counted against the capacity before they are
+        /// kept, so concurrent stores (a fill fetches four windows at once) never overshoot it.
+        var pending: Int64 = 0
         var capacity: Int64
         var stats = Stats()
         var tmpCounter = 0
@@ -203,9 +206,11 @@ public final class BlockCache: Sendable {
         let (victims, tmp) = state.withLock { s -> ([String], String) in
             s.tmpCounter += 1
             let tmp = "\(options.directory)/tmp/\(getpid())-\(s.tmpCounter)"
-            guard s.total + fileSize > s.capacity else { return ([], tmp) }
-            return (Self.evict(&s, toFit: fileSize), tmp)
+            defer { s.pending += fileSize }
+            guard s.total + s.pending + fileSize > s.capacity else { return ([], tmp) }
+            return (Self.evict(&s, toFit: fileSize + s.pending), tmp)
         }
+        defer { state.withLock { $0.pending -= fileSize } }
         for v in victims { unlink(path(v)) }
         openFiles.withLock { o in victims.forEach { o.remove($0) }; o.remove(name) }
         guard state.withLock({ $0.capacity >= fileSize }) else {
