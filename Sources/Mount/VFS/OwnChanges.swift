@@ -37,8 +37,8 @@ final class OwnChanges: Sendable {
     private let book = Mutex(Book())
     private let active = Atomic<Bool>(false)
     let lifetime: Double
-    /// Most expectations kept at once; past it the oldest keys are dropped (their echoes then
-    /// count as crossed or foreign, which only costs requests).
+    /// Most expectations kept at once; past it the expired ones are dropped, and all of them if
+    /// that is not enough (their echoes then count as crossed or foreign: more requests).
     let limit: Int
 
     init(lifetime: Double = 30, limit: Int = 100_000) {
