@@ -149,13 +149,16 @@ import Glibc
         defer { h.forceUnmount(mnt) }
         let closed = randomData(5 << 20)
         #expect(posixWrite(mnt + "/closed.bin", closed) == 0)
+        let cache = h.paths.dataDir + "/cache"
+        let staged = { (try? FileManager.default.subpathsOfDirectory(atPath: cache))?.filter { $0.contains("gt-stage-") } ?? [] }
+        // close(2) returns once flush has uploaded; the kernel sends the release that drops the
+        // staging file afterwards, without waiting for it.
+        #expect(eventually(timeout: 10, every: 0.05) { staged().isEmpty }, "\(staged())")
         // A file still open at the kill, with data in its staging file.
         let fd = open(mnt + "/open.bin", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         #expect(fd >= 0)
         let chunk = randomData(2 << 20)
         #expect(chunk.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) } == chunk.count)
-        let cache = h.paths.dataDir + "/cache"
-        let staged = { (try? FileManager.default.subpathsOfDirectory(atPath: cache))?.filter { $0.contains("gt-stage-") } ?? [] }
         #expect(!staged().isEmpty)
 
         kill(try #require(h.mountPID(mnt)), SIGKILL)
