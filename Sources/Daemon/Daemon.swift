@@ -97,12 +97,19 @@ public enum Daemon {
                                   onReady: { notifier?.ready(status: "serving S3 on \(config.gatewayURL)") })
         // The S3 front door: registry (buckets, grants), usage for quotas, audit, forwarding.
         let registry: Registry
+        var shared: SharedState?
         do {
-            registry = try Registry(store: store, limits: .init(maxActiveGrants: config.grants.maxActive, maxMintsPerHour: config.grants.maxMintsPerHour))
+            if let cluster = engine as? ClusterEngine {
+                shared = try await cluster.sharedState(adminSecret: identity.secretAccessKey)
+            }
+            registry = try Registry(store: store, limits: .init(maxActiveGrants: config.grants.maxActive, maxMintsPerHour: config.grants.maxMintsPerHour),
+                                    shared: shared)
         } catch {
             await engine.stop()
             sentinel.release()
-            throw DaemonError(.corrupt, "cannot read buckets and grants from \(paths.stateDB): \(error)")
+            if let shared = error as? DaemonError { throw shared }
+            throw DaemonError(.corrupt, shared == nil ? "cannot read buckets and grants from \(paths.stateDB): \(error)"
+                                                      : "cannot read the cluster's buckets and grants (bucket \(config.engine.stateBucket)): \(error)")
         }
         let usage = UsageTracker()
         let audit = AuditLog(path: paths.auditLog, store: store)
@@ -115,7 +122,7 @@ public enum Daemon {
                                admin: identity, region: config.region, filer: engine.filer(http: forwarder.client), changes: feed)
         let buckets = BucketService(registry: registry, engine: engine, usage: usage, audit: audit,
                                     endpointURL: config.gatewayURL, logger: logger,
-                                    workspaces: workspaces)
+                                    workspaces: workspaces, reservedBucket: shared == nil ? nil : config.engine.stateBucket)
         var heartbeat: (@Sendable () -> Void)?
         if let notifier { heartbeat = { notifier.watchdog() } }
         var engineFree: (@Sendable () async -> Double?)?
@@ -136,6 +143,9 @@ public enum Daemon {
                 // After the gateway, so stopped before it (in reverse order): its end closes the
                 // feed, which ends the streams the gateway would otherwise wait for.
                 .init(service: ChangeTail(engine: engine, feed: feed, metrics: gatewayMetrics, logger: logger)),
+            ] + (shared.map { [.init(service: SharedStateFollower(registry: registry, shared: $0, feed: feed, bucket: config.engine.stateBucket,
+                                                                  logger: logger))] } ?? []) + [
+
                 .init(service: Janitor(service: buckets, metrics: gatewayMetrics, abortUploadsAfter: config.gateway.abortUploadsAfterHours * 3600,
                                                rescanTicks: config.gateway.usageRescanSeconds, logger: logger)),
                 // Last, so the first told of a graceful stop.

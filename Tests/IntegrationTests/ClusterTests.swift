@@ -9,7 +9,8 @@ import Glibc
 
 /// The daemon on an existing SeaweedFS cluster (`[engine] kind = "cluster"`), across hosts made of
 /// network namespaces (TestSupport.NetnsCluster): the cluster's master, filer and S3 server on
-/// host 1, a volume server on each of hosts 2–4, the daemon on host 2, a mount on host 4.
+/// host 1, a volume server on each of hosts 2–4, daemon A on host 2, daemon B on host 3 (one set
+/// of buckets and grants, shared through the cluster), a mount on host 4.
 /// Six engine processes, a daemon and a mount under write load: run alone by scripts/test.sh after
 /// the parallel suite (GT_HEAVY=1), whose timing-sensitive tests it would starve.
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["GT_HEAVY"] != nil, "heavy: run alone by scripts/test.sh"),
@@ -17,7 +18,7 @@ import Glibc
 struct ClusterTests {
     /// A daemon configured for the cluster; `start` runs it on host `host`.
     /// Its gateway serves the other hosts over HTTPS with a certificate `certs` signed for its address.
-    func daemon(on cluster: NetnsCluster, host: Int, certs: TestCertificates, filer: String? = nil) throws -> DaemonHarness {
+    func daemon(on cluster: NetnsCluster, host: Int, certs: TestCertificates, filer: String? = nil, maxStaleness: Double = 30) throws -> DaemonHarness {
         let h = try DaemonHarness(name: "cl") { c in
             c.listenAddress = cluster.address(host)
             c.gateway.tlsCert = certs.cert
@@ -29,15 +30,46 @@ struct ClusterTests {
             c.engine.filer = filer ?? "\(cluster.address(1)):8888"
             c.engine.s3Endpoint = "http://\(cluster.address(1)):8333"
             c.engine.identityFile = cluster.identityFile
+            c.engine.maxStalenessSeconds = maxStaleness
         }
         h.wrapper = cluster.on(host)
         return h
     }
 
-    @Test(.timeLimit(.minutes(10))) func aDaemonOnAClusterServesAMountOnAnotherHostAndLosesNothingWhenAVolumeServerDies() throws {
+    /// Polls the gateway on `host`'s address from host 4 with `grant` (a listing, every 50 ms)
+    /// until the answer is `until` ("ok" or an S3 error code, with `message` in its text); the
+    /// Unix time it first was, or nil after `timeout`. Writes `ready` once it has sent one request.
+    func poll(_ cluster: NetnsCluster, host: Int, ca: String, grant: GrantEnvelope, until: String, message: String = "",
+              ready: String = "/dev/null", timeout: Double = 30) throws -> Double? {
+        let r = try cluster.run(on: 4, ["/usr/bin/env", "python3", "-c", """
+            import boto3, botocore, time, sys
+            from botocore.config import Config
+            s3 = boto3.client('s3', endpoint_url='https://\(cluster.address(host)):3900', aws_access_key_id='\(grant.accessKey)',
+                              aws_secret_access_key='\(grant.secretKey)', region_name='us-east-1', verify='\(ca)',
+                              config=Config(retries={'max_attempts': 1}, connect_timeout=2, read_timeout=5))
+            end = time.time() + \(timeout)
+            while time.time() < end:
+                try:
+                    s3.list_objects_v2(Bucket='shared', MaxKeys=1); got, text = 'ok', ''
+                except botocore.exceptions.ClientError as e:
+                    got, text = e.response['Error'].get('Code', ''), str(e)
+                except Exception as e:
+                    got, text = 'transport', str(e)
+                open('\(ready)', 'w').close()
+                if got == '\(until)' and '\(message)' in text:
+                    print(time.time()); sys.exit(0)
+                time.sleep(0.05)
+            print('timeout: last answer', got, text); sys.exit(1)
+            """], timeout: timeout + 30)
+        return r.status == 0 ? Double(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) : nil
+    }
+
+    @Test(.timeLimit(.minutes(10))) func twoDaemonsOnAClusterShareGrantsServeAMountAndLoseNothingWhenAVolumeServerDies() throws {
         let cluster = try NetnsCluster(hosts: 4)
         defer { cluster.down() }
-        let certs = try TestCertificates(in: cluster.dir, ip: cluster.address(2))
+        for d in ["a", "b"] { try FileManager.default.createDirectory(atPath: cluster.dir + "/" + d, withIntermediateDirectories: true) }
+        let certs = try TestCertificates(in: cluster.dir + "/a", ip: cluster.address(2))
+        let certsB = try TestCertificates(in: cluster.dir + "/b", ip: cluster.address(3))
 
         // A filer that does not answer is named as such, and nothing starts.
         let wrong = try daemon(on: cluster, host: 2, certs: certs, filer: "\(cluster.address(1)):8889")
@@ -48,8 +80,12 @@ struct ClusterTests {
 
         let h = try daemon(on: cluster, host: 2, certs: certs)
         defer { _ = try? h.run(["stop"]); h.cleanUp() }
-        let started = try h.run(["start"])
-        try #require(started.status == 0, "\(started.stderr)")
+        let b = try daemon(on: cluster, host: 3, certs: certsB, maxStaleness: 4)
+        defer { _ = try? b.run(["stop"]); b.cleanUp() }
+        for d in [h, b] {
+            let started = try d.run(["start"])
+            try #require(started.status == 0, "\(started.stderr)")
+        }
         let status = try h.status()
         #expect((status["engine"] as? [String: Any])?["kind"] as? String == "seaweedfs-cluster")
         try h.createBucket("shared", quota: "2G")
@@ -58,13 +94,21 @@ struct ClusterTests {
         try JSONEncoder().encode(grant).write(to: URL(fileURLWithPath: creds))
         chmod(creds, 0o600)
 
-        // The mount runs on host 4 and reaches the daemon's gateway on host 2 over the bridge, by
-        // HTTPS (plain HTTP is for loopback only).
+        // A bucket made and a grant minted on A work at B's gateway within 2 s; a second bucket of
+        // that name is refused at B; B's own grants count against the same limits.
+        let minted = Date().timeIntervalSince1970
+        let works = try poll(cluster, host: 3, ca: certsB.ca, grant: grant, until: "ok")
+        #expect(works.map { $0 - minted < 2 } == true, "a grant minted on A worked at B after \(works.map { $0 - minted } ?? -1) s")
+        let twice = try b.run(["bucket", "create", "shared", "--ttl", "24h", "--quota", "1G"])
+        #expect(twice.status != 0 && twice.stderr.contains("already exists"), "\(twice.stderr)")
+
+        // The mount runs on host 4 and reaches B's gateway on host 3 over the bridge, by HTTPS
+        // (plain HTTP is for loopback only), with the grant A minted.
         let mnt = h.home + "/mnt"
         try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
         func mount() throws {
-            let r = try cluster.run(on: 4, ["/usr/bin/env", "GARAGETYTUS_HOME=" + h.home, h.binary, "mount", "--endpoint", "https://\(cluster.address(2)):3900", "--bucket", "shared",
-                                            "--credentials-file", creds, "--ca-file", certs.ca, "--no-data-cache", mnt])
+            let r = try cluster.run(on: 4, ["/usr/bin/env", "GARAGETYTUS_HOME=" + h.home, h.binary, "mount", "--endpoint", "https://\(cluster.address(3)):3900", "--bucket", "shared",
+                                            "--credentials-file", creds, "--ca-file", certsB.ca, "--no-data-cache", mnt])
             try #require(r.status == 0, "mount on host 4: \(r.stderr)")
         }
         func unmount() { _ = try? DaemonHarness.runProcess("/bin/umount", [mnt], env: [:], timeout: 60) }
@@ -109,8 +153,41 @@ struct ClusterTests {
         #expect(lost.isEmpty, "acknowledged files lost or changed after a volume server died: \(lost)")
         #expect(try String(contentsOfFile: mnt + "/f3.txt", encoding: .utf8) == "file 3\n")
 
+        // A revoke on A is enforced at B within 2 s.
+        let probe = try h.mintGrant("shared", perms: "list", to: "probe")
+        #expect(try poll(cluster, host: 3, ca: certsB.ca, grant: probe, until: "ok") != nil)
+        let ready = cluster.dir + "/poll-ready"
+        let refusedAt = Mutex<Double?>(nil)
+        let poller = Thread { [self] in
+            refusedAt.withLock { $0 = try? poll(cluster, host: 3, ca: certsB.ca, grant: probe, until: "AccessDenied", message: "revoked", ready: ready) }
+        }
+        poller.start()
+        #expect(eventually(timeout: 30) { FileManager.default.fileExists(atPath: ready) })
+        #expect(try h.run(["bucket", "revoke", probe.grantID]).status == 0)
+        let revoked = Date().timeIntervalSince1970
+        #expect(eventually(timeout: 60) { poller.isFinished })
+        let refusal = refusedAt.withLock { $0 }
+        #expect(refusal.map { $0 - revoked < 2 } == true, "a grant revoked on A was refused at B after \(refusal.map { $0 - revoked } ?? -1) s")
+
+        // Daemon A dies: B goes on serving the mount and minting.
+        kill(try h.daemonPID(), SIGKILL)
+        try Data("after A died\n".utf8).write(to: URL(fileURLWithPath: mnt + "/after.txt"))
+        #expect(try String(contentsOfFile: mnt + "/after.txt", encoding: .utf8) == "after A died\n")
+        let fromB = try b.mintGrant("shared", perms: "list", to: "after")
+        #expect(try poll(cluster, host: 3, ca: certsB.ca, grant: fromB, until: "ok") != nil)
+
+        // B loses the cluster's S3 server (where the shared state is): after its 4 s bound, grant
+        // requests are refused with 503 and the reason, and the log says so.
         unmount()
-        #expect(try h.run(["stop"]).status == 0)
+        try cluster.kill("s3")
+        let cut = Date().timeIntervalSince1970
+        let stale = try poll(cluster, host: 3, ca: certsB.ca, grant: fromB, until: "ServiceUnavailable", message: "shared grants", timeout: 40)
+        #expect(stale.map { $0 - cut >= 3 && $0 - cut < 20 } == true, "refused for staleness after \(stale.map { $0 - cut } ?? -1) s")
+        print(String(format: "cluster: a grant minted on A worked at B after %.2f s; revoked on A, refused at B after %.2f s; B without the cluster's S3 refused grants after %.1f s (bound 4 s)",
+                     (works ?? .nan) - minted, (refusal ?? .nan) - revoked, (stale ?? .nan) - cut))
+        #expect(eventually(timeout: 30, every: 0.2) { b.logText().contains("refusing grant-signed requests until the cluster answers") })
+
+        #expect(try b.run(["stop"]).status == 0)
         cluster.down()
         #expect(cluster.namespacesLeft.isEmpty, "namespaces left behind: \(cluster.namespacesLeft)")
     }

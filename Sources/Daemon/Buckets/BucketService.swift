@@ -17,9 +17,12 @@ public final class BucketService: Sendable {
     let workspaces: any WorkspaceCaches
     /// Workspace grants renewal left alone and already said so (logged once, not every pass).
     let renewalNotices = Mutex<Set<String>>([])
+    /// On a cluster: the state bucket, which no bucket of garagetytus's may be.
+    let reservedBucket: String?
 
     public init(registry: Registry, engine: any StorageEngine, usage: UsageTracker, audit: AuditLog, endpointURL: String, logger: Logger,
-                workspaces: any WorkspaceCaches) {
+                workspaces: any WorkspaceCaches, reservedBucket: String? = nil) {
+        self.reservedBucket = reservedBucket
         self.registry = registry
         self.engine = engine
         self.usage = usage
@@ -32,11 +35,21 @@ public final class BucketService: Sendable {
     var now: Date { registry.now() }
 
     public func create(_ spec: BucketSpec) async throws -> BucketInfo {
+        if spec.name == reservedBucket {
+            throw DaemonError(.usage, "bucket \(spec.name) is where the daemons of the cluster share buckets and grants (engine.state_bucket)",
+                              fix: "choose another name")
+        }
         if registry.bucket(spec.name) != nil {
             throw DaemonError(.usage, "bucket \(spec.name) already exists", fix: "see `garagetytus bucket info \(spec.name)`")
         }
-        try await engine.createBucket(spec.name)
+        // Recorded first: on a cluster, the record is what decides which daemon makes the bucket.
         let record = try registry.insertBucket(spec)
+        do {
+            try await engine.createBucket(spec.name)
+        } catch {
+            try? registry.removeBucket(spec.name)
+            throw error
+        }
         usage.scanned(bucket: spec.name, usage: BucketUsage(bytes: 0, objects: 0), storedBefore: 0)
         audit.record("bucket_created", [("bucket", spec.name), ("ttl", record.ttl), ("quota", spec.quota.description)])
         return try snapshotInfo(spec.name)

@@ -13,6 +13,10 @@ extension Registry {
         var quota: Int64?
         if case .bytes(let b) = spec.quota { quota = b }
         let record = BucketRecord(name: spec.name, createdAt: t, expiresAt: expires, ttl: spec.ttl.description, quotaBytes: quota, denyAllUntil: nil)
+        if let shared {
+            try sharedInsertBucket(shared, record)
+            return record
+        }
         try change { db in
             try db.execute(sql: "INSERT INTO buckets (name, created_at, expires_at, ttl, quota_bytes) VALUES (?, ?, ?, ?, ?)",
                            arguments: [record.name, t.timeIntervalSince1970, expires?.timeIntervalSince1970, record.ttl, quota])
@@ -29,12 +33,14 @@ extension Registry {
 
     public func setDenyAll(_ name: String, until: Date?) throws {
         _ = try requireBucket(name)
+        if let shared { return try sharedUpdateBucket(shared, name) { $0.denyAllUntil = until } }
         try change { db in
             try db.execute(sql: "UPDATE buckets SET deny_all_until = ? WHERE name = ?", arguments: [until?.timeIntervalSince1970, name])
         }
     }
 
     public func removeBucket(_ name: String) throws {
+        if let shared { return try sharedRemoveBucket(shared, name) }
         try change { db in
             try db.execute(sql: "DELETE FROM buckets WHERE name = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM traffic WHERE bucket = ?", arguments: [name])
@@ -43,6 +49,11 @@ extension Registry {
 
     /// Moves an expiry: a rotation's grace period, and tests (the test hook needs GARAGETYTUS_TEST_HOOKS=1).
     public func setExpiry(bucket: String?, grant: String?, at: Date) throws {
+        if let shared {
+            if let bucket { try sharedUpdateBucket(shared, bucket) { $0.expiresAt = at } }
+            if let grant { _ = try sharedUpdateGrant(shared, grant) { $0.expiresAt = at } }
+            return
+        }
         try change { db in
             if let bucket { try db.execute(sql: "UPDATE buckets SET expires_at = ? WHERE name = ?", arguments: [at.timeIntervalSince1970, bucket]) }
             if let grant { try db.execute(sql: "UPDATE grants SET expires_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, grant]) }
@@ -61,18 +72,20 @@ extension Registry {
         let record = GrantRecord(id: "g_\(day)_\(hex(8))", bucket: spec.bucket, label: spec.label, accessKey: "GK" + hex(24),
                                  secretKey: hex(64), permissions: spec.permissions, createdAt: t,
                                  expiresAt: t.addingTimeInterval(Double(spec.ttlSeconds)), state: .active, revokedAt: nil, cleanupPending: false)
+        if let shared {
+            try sharedMint(shared, record)
+            return record
+        }
         try change { db in
             let active = try Row.fetchAll(db, sql: "SELECT expires_at FROM grants WHERE state = 'active' AND expires_at > ? ORDER BY expires_at",
                                           arguments: [t.timeIntervalSince1970]).map { Date(timeIntervalSince1970: $0[0]) }
             if active.count >= limits.maxActiveGrants {
-                throw DaemonError(.failed, "limit reached: at most \(limits.maxActiveGrants) active grants; the next frees up at \(Policy.stamp(active[0]))",
-                                  fix: "revoke a grant you no longer need (`garagetytus bucket grants`)")
+                throw Self.activeLimit(limits.maxActiveGrants, nextFree: active[0].timeIntervalSince1970)
             }
             let recent = try Row.fetchAll(db, sql: "SELECT created_at FROM grants WHERE created_at > ? ORDER BY created_at",
                                           arguments: [t.timeIntervalSince1970 - 3600]).map { Date(timeIntervalSince1970: $0[0]) }
             if recent.count >= limits.maxMintsPerHour {
-                throw DaemonError(.failed, "limit reached: at most \(limits.maxMintsPerHour) grant creations per hour; the next frees up at \(Policy.stamp(recent[0].addingTimeInterval(3600)))",
-                                  fix: "wait, or raise grants.max_mints_per_hour in garagetytus.toml")
+                throw Self.mintLimit(limits.maxMintsPerHour, nextFree: recent[0].timeIntervalSince1970 + 3600)
             }
             try db.execute(sql: """
                 INSERT INTO grants (id, bucket, label, access_key, secret_key, perms, created_at, expires_at, state, cleanup_pending)
@@ -83,20 +96,36 @@ extension Registry {
         return record
     }
 
+    static func activeLimit(_ max: Int, nextFree: Double?) -> DaemonError {
+        DaemonError(.failed, "limit reached: at most \(max) active grants\(nextFree.map { "; the next frees up at \(Policy.stamp(Date(timeIntervalSince1970: $0)))" } ?? "")",
+                    fix: "revoke a grant you no longer need (`garagetytus bucket grants`)")
+    }
+
+    static func mintLimit(_ max: Int, nextFree: Double?) -> DaemonError {
+        DaemonError(.failed, "limit reached: at most \(max) grant creations per hour\(nextFree.map { "; the next frees up at \(Policy.stamp(Date(timeIntervalSince1970: $0)))" } ?? "")",
+                    fix: "wait, or raise grants.max_mints_per_hour in garagetytus.toml")
+    }
+
     public func grants(bucket: String? = nil) throws -> [GrantRecord] {
         try store.pool.read { db in try Self.allGrants(db, bucket: bucket) }
     }
 
     /// active → revoking, recorded before anything else: the gateway refuses the key from here on.
     public func beginRevoke(_ id: String) throws -> GrantRecord {
-        try change { db in
+        if let shared {
+            let t = now()
+            return try sharedUpdateGrant(shared, id) { g in
+                guard g.state == .active else { throw Self.notActive(g) }
+                g.state = .revoking
+                g.revokedAt = t
+            }
+        }
+        return try change { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM grants WHERE id = ?", arguments: [id]) else {
                 throw DaemonError(.usage, "no grant with id \"\(id.prefix(80))\"", fix: "see `garagetytus bucket grants`")
             }
             var g = Self.grant(from: row)
-            guard g.state == .active else {
-                throw DaemonError(.usage, "grant \(id) is already \(g.state.rawValue)\(g.revokedAt.map { " (since \(Policy.stamp($0)))" } ?? "")")
-            }
+            guard g.state == .active else { throw Self.notActive(g) }
             g.state = .revoking
             g.revokedAt = now()
             try db.execute(sql: "UPDATE grants SET state = 'revoking', revoked_at = ? WHERE id = ?", arguments: [g.revokedAt!.timeIntervalSince1970, id])
@@ -104,8 +133,18 @@ extension Registry {
         }
     }
 
+    static func notActive(_ g: GrantRecord) -> DaemonError {
+        DaemonError(.usage, "grant \(g.id) is already \(g.state.rawValue)\(g.revokedAt.map { " (since \(Policy.stamp($0)))" } ?? "")")
+    }
+
     /// revoking → revoked once cleanup succeeded (the secret is erased); otherwise marked pending.
     public func finishRevoke(_ id: String, cleanedUp: Bool) throws {
+        if let shared, cleanedUp {
+            _ = try sharedUpdateGrant(shared, id) { g in
+                g.state = .revoked
+                g.secretKey = ""
+            }
+        }
         try change { db in
             if cleanedUp {
                 try db.execute(sql: "UPDATE grants SET state = 'revoked', secret_key = '', cleanup_pending = 0 WHERE id = ?", arguments: [id])

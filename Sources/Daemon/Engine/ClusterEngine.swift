@@ -144,6 +144,21 @@ final class ClusterEngine: DaemonEngine, @unchecked Sendable {
         return nil
     }
 
+    /// The cluster's shared buckets and grants (ADR 0004), in its state bucket, made if missing.
+    func sharedState(adminSecret: String) async throws -> SharedState {
+        let client = client, bucket = config.stateBucket
+        try await offloaded {
+            do {
+                _ = try client.list(bucket: bucket, maxKeys: 1)
+            } catch let e as S3Error where e.kind == .notFound {
+                // Another daemon may make it at the same moment: then it is there to be read.
+                do { try client.createBucket(bucket) } catch { _ = try client.list(bucket: bucket, maxKeys: 1) }
+            }
+        }
+        return SharedState(objects: S3SharedObjects(client: client, bucket: bucket), adminSecret: adminSecret,
+                           maxStaleness: config.maxStalenessSeconds)
+    }
+
     func filer(http: HTTPClient) -> FilerClient? { FilerClient(address: config.filer, client: http, keys: filerKeys) }
 
     func repair(budget: Duration) async -> [RepairStep] { await weedShell.repair(budget: budget) }

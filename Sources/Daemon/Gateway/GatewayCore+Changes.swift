@@ -66,6 +66,7 @@ extension GatewayCore {
         if accessKey == adminKey {
             caller = .admin
         } else {
+            if registry.shared?.isStale == true { return "the cluster's shared grants cannot be read (engine.max_staleness_seconds passed)" }
             guard let g = registry.grant(accessKey: accessKey) else { return "the grant is no longer known" }
             if g.state != .active { return "grant \(g.id) was revoked" }
             caller = .grant(g.view)

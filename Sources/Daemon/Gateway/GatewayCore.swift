@@ -127,6 +127,13 @@ final class GatewayCore: Sendable {
     }
 
     private func authenticate(_ req: GatewayRequest, _ facts: inout Facts) throws -> Authenticated {
+        if let shared = registry.shared, shared.isStale, Self.claimedAccessKey(req) != adminKey {
+            // Fail closed: a grant revoked elsewhere meanwhile would still be honoured here.
+            let age = shared.secondsSincePull.map { String(format: "%.0f s ago", $0) } ?? "never"
+            throw Denial(refusal: .init(status: 503, code: "ServiceUnavailable",
+                                        message: "garagetytus last read the cluster's shared grants \(age) (engine.max_staleness_seconds = \(Int(shared.maxStaleness))): grants are refused until the cluster answers again"),
+                         reason: "stale_shared_state")
+        }
         var verifier = SigV4Verifier(secret: { [registry, adminKey, adminSecret] key in
             if key == adminKey { return adminSecret }
             guard let g = registry.grant(accessKey: key), !g.secretKey.isEmpty else { return nil }
