@@ -191,4 +191,66 @@ struct ClusterTests {
         cluster.down()
         #expect(cluster.namespacesLeft.isEmpty, "namespaces left behind: \(cluster.namespacesLeft)")
     }
+
+    /// MANUAL's way from one daemon with the embedded engine to the cluster: `migrate-to-cluster`
+    /// and a restart; the buckets, objects (bytes and metadata, one larger than a copy part) and
+    /// the active grant are there afterwards, through the same daemon and the same grant.
+    @Test(.timeLimit(.minutes(10))) func anEmbeddedDaemonMovesToTheClusterWithItsBucketsObjectsAndGrants() throws {
+        let cluster = try NetnsCluster(hosts: 3)
+        defer { cluster.down() }
+        let h = try DaemonHarness(name: "mig")
+        h.wrapper = cluster.on(2)
+        defer { _ = try? h.run(["stop"]); h.cleanUp() }
+        let started = try h.run(["start"])
+        try #require(started.status == 0, "\(started.stderr)")
+        try h.createBucket("keep", ttl: "7d", quota: "3G")
+        let g = try h.mintGrant("keep")
+        let objects = """
+            import boto3, hashlib, json, sys
+            s3 = boto3.client('s3', endpoint_url='\(h.gatewayURL)', aws_access_key_id='\(g.accessKey)',
+                              aws_secret_access_key='\(g.secretKey)', region_name='us-east-1')
+            names = {'small.txt': b'hello\\n', 'dir/': b'', 'with space/ünï.bin': bytes(range(256)) * 40,
+                     'big.bin': bytes((i * 7) & 255 for i in range(70 << 20))}
+            if sys.argv[1] == 'put':
+                for k, v in names.items():
+                    s3.put_object(Bucket='keep', Key=k, Body=v, Metadata={'mode': '100640', 'owner': k[:5]}, ContentType='application/x-test')
+            out = {}
+            for k in names:
+                o = s3.get_object(Bucket='keep', Key=k)
+                out[k] = [hashlib.md5(o['Body'].read()).hexdigest(), o['Metadata'], o['ContentType']]
+            print(json.dumps(out, sort_keys=True))
+            """
+        let before = try cluster.run(on: 2, ["/usr/bin/env", "python3", "-c", objects, "put"], timeout: 300)
+        try #require(before.status == 0, "\(before.stderr)")
+        let config = try String(contentsOfFile: h.paths.configFile, encoding: .utf8)
+        let a1 = cluster.address(1)
+        let args = ["migrate-to-cluster", "--masters", "\(a1):9333", "--filer", "\(a1):8888", "--s3-endpoint", "http://\(a1):8333",
+                    "--identity-file", cluster.identityFile]
+
+        // Bad input changes nothing.
+        let bad = try h.run(Array(args.dropLast()) + [cluster.dir + "/missing.json"])
+        #expect(bad.status != 0 && bad.stderr.contains("missing.json"), "\(bad.stderr)")
+        let dry = try h.run(args + ["--dry-run", "--json"])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        let plan = try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any]
+        #expect((plan?["buckets"] as? [[String: Any]])?.first?["objects"] as? Int == 4 && plan?["grants"] as? Int == 1, "\(dry.stdout)")
+        #expect(try String(contentsOfFile: h.paths.configFile, encoding: .utf8) == config)
+
+        let moved = try h.run(args, timeout: 600)
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(moved.stderr.contains("migrate: bucket keep: done, 4 objects copied"), "\(moved.stderr)")
+        #expect(try String(contentsOfFile: h.paths.configFile + ".embedded", encoding: .utf8) == config)
+        let restarted = try h.run(["restart"])
+        try #require(restarted.status == 0, "\(restarted.stderr)")
+        #expect(((try h.status())["engine"] as? [String: Any])?["kind"] as? String == "seaweedfs-cluster")
+
+        // The same grant reads the same bytes and metadata, now from the cluster.
+        let after = try cluster.run(on: 2, ["/usr/bin/env", "python3", "-c", objects, "get"], timeout: 300)
+        #expect(after.status == 0 && after.stdout == before.stdout, "\(after.stdout) \(after.stderr)")
+        let info = try h.run(["bucket", "info", "keep", "--json"])
+        #expect(info.stdout.contains("\"ttl\":\"7d\"") || info.stdout.contains("\"ttl\" : \"7d\""), "\(info.stdout)")
+        let again = try h.run(args)
+        #expect(again.status != 0 && again.stderr.contains("already runs on a cluster"), "\(again.stderr)")
+        #expect(try h.run(["stop"]).status == 0)
+    }
 }
