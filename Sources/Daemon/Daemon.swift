@@ -143,7 +143,7 @@ public enum Daemon {
                 // After the gateway, so stopped before it (in reverse order): its end closes the
                 // feed, which ends the streams the gateway would otherwise wait for.
                 .init(service: ChangeTail(engine: engine, feed: feed, metrics: gatewayMetrics, logger: logger)),
-            ] + (shared.map { [.init(service: SharedStateFollower(registry: registry, shared: $0, feed: feed, bucket: config.engine.stateBucket,
+            ] + (shared.map { [.init(service: SharedStateFollower(registry: registry, shared: $0, state: state, feed: feed, bucket: config.engine.stateBucket,
                                                                   logger: logger))] } ?? []) + [
 
                 .init(service: Janitor(service: buckets, metrics: gatewayMetrics, abortUploadsAfter: config.gateway.abortUploadsAfterHours * 3600,

@@ -20,6 +20,10 @@ public final class DaemonState: Sendable {
         public var ready = false
         public var uncleanShutdownTotal = 0
         public var lastRepair: RepairReport?
+        /// On a cluster: when the shared buckets and grants were last read, and why grants are
+        /// refused when that is too long ago.
+        public var sharedStateReadAt: Date?
+        public var sharedStateProblem: String?
     }
 
     public let startedAt: Date
@@ -51,6 +55,7 @@ public final class DaemonState: Sendable {
         if s.engine != .up {
             return "engine is \(s.engine.rawValue)" + (s.engineLastError.map { ": \($0)" } ?? "")
         }
+        if let p = s.sharedStateProblem { return p }
         return nil
     }
 }

@@ -52,6 +52,7 @@ struct Status: AsyncParsableCommand {
             engine += " (pid \(e.pid.map(String.init) ?? "-"), restarts \(e.restarts))"
             if let err = e.lastError, e.state != "up" { engine += ": \(err)" }
             lines.append("  engine:            \(engine)")
+            if let age = s.sharedStateAgeSeconds { lines.append("  shared state:      read \(String(format: "%.1f", age)) s ago (buckets and grants of the cluster)") }
         }
         if let ep = s.endpoints {
             lines.append("  metrics:           \(ep.metrics)")

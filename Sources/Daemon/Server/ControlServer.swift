@@ -48,7 +48,7 @@ enum ControlServer {
             engine: .init(kind: engine.kind, state: s.engine.rawValue, pid: engine.currentPID, restarts: s.engineRestarts, lastError: s.engineLastError),
             endpoints: .init(metrics: base + "/metrics", health: base + "/healthz", controlSocket: paths.controlSocket),
             uncleanShutdownTotal: s.uncleanShutdownTotal, version: Version.current, dataDir: paths.dataDir,
-            lastRepair: s.lastRepair)
+            lastRepair: s.lastRepair, sharedStateAgeSeconds: s.sharedStateReadAt.map { Date().timeIntervalSince($0) })
     }
 
     static func json<T: Encodable>(_ value: T) -> Response {

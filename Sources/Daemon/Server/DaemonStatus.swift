@@ -38,6 +38,8 @@ public struct DaemonStatus: Codable, Sendable {
     public var version: String
     public var dataDir: String
     public var lastRepair: RepairReport?
+    /// On a cluster: seconds since the shared buckets and grants were last read.
+    public var sharedStateAgeSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
         case running, ready, pid, mode, engine, endpoints, version
@@ -46,6 +48,7 @@ public struct DaemonStatus: Codable, Sendable {
         case uncleanShutdownTotal = "unclean_shutdown_total"
         case dataDir = "data_dir"
         case lastRepair = "last_repair"
+        case sharedStateAgeSeconds = "shared_state_age_seconds"
     }
 
     /// The pid for messages ("?" when unknown).

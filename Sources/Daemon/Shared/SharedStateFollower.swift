@@ -11,13 +11,16 @@ import ServiceLifecycle
 final class SharedStateFollower: Service, Sendable {
     let registry: Registry
     let shared: SharedState
+    let state: DaemonState
     let feed: ChangeFeed
     let bucket: String
     let interval: Duration
     let logger: Logger
 
-    init(registry: Registry, shared: SharedState, feed: ChangeFeed, bucket: String, interval: Duration = .seconds(1), logger: Logger) {
+    init(registry: Registry, shared: SharedState, state: DaemonState, feed: ChangeFeed, bucket: String, interval: Duration = .seconds(1),
+         logger: Logger) {
         self.registry = registry
+        self.state = state
         self.shared = shared
         self.feed = feed
         self.bucket = bucket
@@ -44,6 +47,14 @@ final class SharedStateFollower: Service, Sendable {
                     logger.error("shared state: last read \(Int(shared.secondsSincePull ?? 0)) s ago (engine.max_staleness_seconds = \(Int(shared.maxStaleness))): refusing grant-signed requests until the cluster answers")
                     refusing = true
                 }
+            }
+            let age = shared.secondsSincePull
+            let problem = shared.isStale
+                ? "the cluster's shared buckets and grants were last read \(age.map { "\(Int($0)) s ago" } ?? "never") (engine.max_staleness_seconds = \(Int(shared.maxStaleness))): grants are refused"
+                : nil
+            state.update {
+                $0.sharedStateReadAt = age.map { Date().addingTimeInterval(-$0) }
+                $0.sharedStateProblem = problem
             }
             switch await feed.read(bucket: bucket, after: position, wait: interval) {
             case .changes(_, let p), .reset(let p): position = p
