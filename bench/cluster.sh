@@ -54,16 +54,24 @@ GRANT=$DIR/grant.json
 (umask 077; "$GT" bucket grant clbench --to bench --perms read,write,list,delete --ttl 1h --json >"$GRANT")
 GW=https://$ADDR2:$(sed -n 's/^gateway_port = //p' "$CFG")
 [ -z "${LOCAL:-}" ] || GW=http://127.0.0.1:$(sed -n 's/^gateway_port = //p' "$CFG")
+DPID=$("$GT" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+S3PID=$(awk '$1 == "s3" { print $2 }' "$DIR/cluster/pids")
 mkdir -p bench/results
 OUT=bench/results/cluster-$(date +%Y%m%d-%H%M%S).txt
 # One process on host 4 runs every round: PUT then GET of OBJECTS x SIZE_MB with 8 threads, through
 # the daemon (the grant) and straight to the cluster's S3 (its admin identity), interleaved.
-on 4 python3 - "$GW" "http://$ADDR1:8333" "$GRANT" "$DIR/cluster/identity.json" "$ROUNDS" "$OBJECTS" "$SIZE_MB" "$DIR/cluster" "$DIR/ca.pem" <<'PY' | tee "$OUT"
+on 4 python3 - "$GW" "http://$ADDR1:8333" "$GRANT" "$DIR/cluster/identity.json" "$ROUNDS" "$OBJECTS" "$SIZE_MB" "$DIR/cluster" "$DIR/ca.pem" "$DPID" "$S3PID" <<'PY' | tee "$OUT"
 import json, os, statistics, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 import boto3
 from botocore.config import Config
-gw, direct, grant, ident, rounds, objects, size_mb, cdir, ca = sys.argv[1:]
+gw, direct, grant, ident, rounds, objects, size_mb, cdir, ca, dpid, s3pid = sys.argv[1:]
+def cpu(pid):  # user + system seconds of a process (and its waited-for children)
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK")
+def machine():  # (busy, total) jiffies of all cores
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return sum(f) - f[3] - f[4], sum(f)
 rounds, objects, size = int(rounds), int(objects), int(size_mb) << 20
 g, i = json.load(open(grant)), json.load(open(ident))
 cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, max_pool_connections=16)
@@ -78,10 +86,13 @@ def run(name, r, op):
         key = f"{name}/{r}/{k}"
         if op == "put": s3.put_object(Bucket="clbench", Key=key, Body=body)
         else: assert len(s3.get_object(Bucket="clbench", Key=key)["Body"].read()) == size
-    t = time.monotonic()
+    t, c, m = time.monotonic(), (cpu(dpid), cpu(s3pid)), machine()
     with ThreadPoolExecutor(8) as ex: list(ex.map(one, range(objects)))
+    gib, m2 = objects * size / 2**30, machine()
+    cost[(name, op)].append(((cpu(dpid) - c[0]) / gib, (cpu(s3pid) - c[1]) / gib, (m2[0] - m[0]) / max(m2[1] - m[1], 1)))
     return objects * size / (time.monotonic() - t) / 2**20
 ratios = {"put": [], "get": []}
+cost = {(n, o): [] for n in ("daemon", "cluster") for o in ("put", "get")}
 for r in range(rounds):
     line = [f"round {r + 1}:"]
     for op in ("put", "get"):
@@ -111,6 +122,9 @@ up = latencies("up")
 subprocess.run(["bash", "Tests/Fixtures/netns-cluster.sh", "kill", cdir, "volume3"], check=True)
 down = latencies("down")
 print(f"median ratio daemon/cluster: put {statistics.median(ratios['put']):.2f}x  get {statistics.median(ratios['get']):.2f}x  (goal >= 0.85x)")
+for (name, op), xs in cost.items():
+    print(f"CPU seconds per GiB, {op} via {name}: daemon {statistics.median(x[0] for x in xs):.2f}  cluster S3 server {statistics.median(x[1] for x in xs):.2f}"
+          f"  (the machine's cores busy {statistics.median(x[2] for x in xs) * 100:.0f} %)")
 print(f"1 MiB PUT through the daemon: all volume servers up p50 {up[0]:.0f} ms p90 {up[1]:.0f} ms ({up[2]} failed); "
       f"one down p50 {down[0]:.0f} ms p90 {down[1]:.0f} ms ({down[2]} failed of 40)")
 for tag, e in errors.items(): print(f"first failure ({tag}): {e}")
