@@ -33,9 +33,9 @@ CFG=$GARAGETYTUS_HOME/config/garagetytus.toml
   openssl x509 -req -in gw.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out gw.pem -days 1 -extfile ext.cnf 2>/dev/null)
 DHOST=2 DADDR=$ADDR2
 [ -z "${LOCAL:-}" ] || { DHOST=4 DADDR=127.0.0.1; }
-python3 - "$CFG" "$ADDR1" "$DADDR" "$DIR/cluster/identity.json" "$DIR" <<'PY'
+python3 - "$CFG" "$ADDR1" "$DADDR" "$DIR/cluster/identity.json" "$DIR" "$SECURITY" <<'PY'
 import re, sys
-cfg, a1, a2, ident, d = sys.argv[1:]
+cfg, a1, a2, ident, d, sec = sys.argv[1:]
 t = open(cfg).read()
 if a2 != "127.0.0.1":
     t = re.sub(r'^listen_address = .*$', f'listen_address = "{a2}"', t, flags=re.M)
@@ -46,6 +46,7 @@ t = re.sub(r'^masters = .*$', f'masters = ["{a1}:9333"]', t, flags=re.M)
 t = re.sub(r'^filer = .*$', f'filer = "{a1}:8888"', t, flags=re.M)
 t = re.sub(r'^s3_endpoint = .*$', f's3_endpoint = "http://{a1}:8333"', t, flags=re.M)
 t = re.sub(r'^identity_file = .*$', f'identity_file = "{ident}"', t, flags=re.M)
+t = re.sub(r'^security_file = .*$', f'security_file = "{sec}"', t, flags=re.M)  # the test cluster's filer signs
 open(cfg, "w").write(t)
 PY
 on $DHOST "$GT" start >/dev/null

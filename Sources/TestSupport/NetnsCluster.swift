@@ -63,6 +63,8 @@ public final class NetnsCluster: @unchecked Sendable {
     public func on(_ i: Int) -> [String] { ["/usr/bin/nsenter", "--net=/var/run/netns/" + namespace(i)] }
     /// The cluster's admin S3 identity file (`{"access_key_id": …, "secret_access_key": …}`, 0600).
     public var identityFile: String { dir + "/identity.json" }
+    /// The cluster's SeaweedFS security.toml: its filer signs (JWT for reads and writes).
+    public var securityFile: String { env["SECURITY"] ?? "" }
 
     /// SIGKILLs one part of the cluster: "master", "filer", "s3", "volume<i>".
     public func kill(_ part: String) throws {

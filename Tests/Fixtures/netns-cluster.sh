@@ -40,6 +40,8 @@ up)
   start() {  # name namespace args...
     local name=$1 ns=$2; shift 2
     mkdir -p "$dir/$name"
+    # Every part reads the cluster's security.toml from its working directory.
+    cp "$dir/security/security.toml" "$dir/$name/"
     # In its own directory: the filer keeps its store (filerldb2) in its working directory.
     (cd "$dir/$name" && exec ip netns exec "$ns" "$@") >"$dir/$name.log" 2>&1 </dev/null &
     echo "$name $!" >>"$dir/pids"
@@ -51,6 +53,19 @@ up)
 JSON
   printf '{"access_key_id": "GTCLUSTERADMIN00001", "secret_access_key": "clustersecret%s%s%s"}\n' "$tag" "$tag" "$tag" >"$dir/identity.json"
   chmod 600 "$dir/identity.json" "$dir/s3.json"
+  # The filer signs: its HTTP API wants a JWT for reads and writes (the daemon's listings sign).
+  mkdir -p "$dir/security"
+  cat >"$dir/security/security.toml" <<TOML
+[jwt.filer_signing]
+key = "filerwrite$tag$tag$tag"
+expires_after_seconds = 60
+
+[jwt.filer_signing.read]
+key = "filerread$tag$tag$tag"
+expires_after_seconds = 60
+TOML
+  chmod 600 "$dir/security/security.toml"
+  echo "SECURITY=$dir/security/security.toml" >>"$dir/env"
   start master "$HOST1" "$weed" -logtostderr master -ip="$ADDR1" -ip.bind="$ADDR1" -port=9333 -mdir="$dir/master" \
     -defaultReplication=001 -volumeSizeLimitMB=64 -telemetry=false
   for i in $(seq 2 "$n"); do

@@ -31,6 +31,7 @@ struct ClusterTests {
             c.engine.s3Endpoint = "http://\(cluster.address(1)):8333"
             c.engine.identityFile = cluster.identityFile
             c.engine.maxStalenessSeconds = maxStaleness
+            c.engine.securityFile = cluster.securityFile
         }
         h.wrapper = cluster.on(host)
         return h
@@ -125,6 +126,24 @@ struct ClusterTests {
             print(sorted(o['Key'] for o in s3.list_objects_v2(Bucket='shared').get('Contents', [])))
             """])
         #expect(listed.stdout.contains("'f0.txt'") && listed.stdout.contains("'f9.txt'"), "\(listed.stdout) \(listed.stderr)")
+        // Listings with metadata come from the cluster's filer, which signs: B's requests carry the
+        // JWT (without it the gateway would fall back to a listing without <UserMetadata>).
+        let withMetadata = try cluster.run(on: 4, ["/usr/bin/env", "python3", "-c", """
+            import boto3
+            s3 = boto3.client('s3', endpoint_url='https://\(cluster.address(3)):3900', aws_access_key_id='\(grant.accessKey)',
+                              aws_secret_access_key='\(grant.secretKey)', region_name='us-east-1', verify='\(certsB.ca)')
+            raw = {}
+            def add(request, **kw): request.url += ('&' if '?' in request.url else '?') + 'metadata=true'
+            def grab(http_response, **kw): raw['xml'] = http_response.content.decode()
+            s3.meta.events.register('before-sign.s3.ListObjectsV2', add)
+            s3.meta.events.register('after-call.s3.ListObjectsV2', grab)
+            s3.list_objects_v2(Bucket='shared')
+            print(raw['xml'].count('<UserMetadata>'))
+            """])
+        #expect(Int(withMetadata.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 10, "\(withMetadata.stdout) \(withMetadata.stderr)")
+        // repair runs SeaweedFS's own checks against the cluster (weed shell with its security.toml).
+        let repaired = try h.run(["repair", "--json"], timeout: 300)
+        #expect(repaired.status == 0 && repaired.stdout.contains("volume.fsck"), "\(repaired.stdout) \(repaired.stderr)")
 
         // A volume server dies while files are written: every file whose close succeeded is
         // read back whole, from the cluster (after a remount, with no local cache).
@@ -230,11 +249,14 @@ struct ClusterTests {
         let config = try String(contentsOfFile: h.paths.configFile, encoding: .utf8)
         let a1 = cluster.address(1)
         let args = ["migrate-to-cluster", "--masters", "\(a1):9333", "--filer", "\(a1):8888", "--s3-endpoint", "http://\(a1):8333",
-                    "--identity-file", cluster.identityFile]
+                    "--security-file", cluster.securityFile, "--identity-file", cluster.identityFile]
 
-        // Bad input changes nothing.
+        // Bad input changes nothing: a missing identity file; the cluster's filer signs, and
+        // without its security file the daemon could not start there.
         let bad = try h.run(Array(args.dropLast()) + [cluster.dir + "/missing.json"])
         #expect(bad.status != 0 && bad.stderr.contains("missing.json"), "\(bad.stderr)")
+        let unsigned = try h.run(args.filter { $0 != "--security-file" && $0 != cluster.securityFile })
+        #expect(unsigned.status != 0 && unsigned.stderr.contains("the cluster's filer \(a1):8888 does not answer"), "\(unsigned.stderr)")
         let dry = try h.run(args + ["--dry-run", "--json"])
         #expect(dry.status == 0, "\(dry.stderr)")
         let plan = try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any]

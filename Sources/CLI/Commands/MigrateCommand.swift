@@ -33,6 +33,7 @@ struct MigrateToCluster: AsyncParsableCommand {
                                                  filer: filer, s3Endpoint: s3Endpoint, identityFile: identityFile,
                                                  securityFile: securityFile, stateBucket: stateBucket)
             let migration = ClusterMigration(paths: paths, config: config, target: target, progress: { FileHandle.standardError.write(Data("migrate: \($0)\n".utf8)) })
+            try await migration.checkCluster()
             let report = try await offloadedMigration { try migration.run(dryRun: dryRun) }
             if output.json { CLIRunner.printJSON(report); return }
             for b in report.buckets {

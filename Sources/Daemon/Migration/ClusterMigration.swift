@@ -1,5 +1,6 @@
 import Credentials
 import Foundation
+import Logging
 import S3
 
 /// `garagetytus migrate-to-cluster`: moves a daemon with the embedded engine onto a SeaweedFS
@@ -76,11 +77,24 @@ public struct ClusterMigration: Sendable {
         return c
     }
 
-    public func run(dryRun: Bool) throws -> Report {
+    /// The checks `start` will make with the new settings (masters, a filer that may sign, the S3
+    /// server with the identity), so a migration never leaves a config the daemon cannot start with.
+    public func checkCluster() async throws {
+        try requireEmbedded()
+        let engine = try ClusterEngine(paths: paths, config: try clusterConfig(), identity: try EngineIdentity.load(from: target.identityFile),
+                                       weedPath: "weed", logger: Logger(label: "migrate"))
+        try await engine.start()
+    }
+
+    func requireEmbedded() throws {
         guard !config.engine.isCluster else {
             throw DaemonError(.usage, "this daemon already runs on a cluster (engine.kind = \"cluster\" in \(paths.configFile))",
                               fix: "nothing to migrate; `garagetytus bucket list` shows the cluster's buckets")
         }
+    }
+
+    public func run(dryRun: Bool) throws -> Report {
+        try requireEmbedded()
         let newConfig = try clusterConfig()
         let clusterIdentity = try EngineIdentity.load(from: target.identityFile)
         let registry = try Registry(store: StateStore(path: paths.stateDB))
