@@ -63,6 +63,28 @@ final class ScriptedProbe: DiskProbe, @unchecked Sendable {
         #expect(text.contains("garagetytus_watchdog_last_tick_unix_seconds 1003"))
     }
 
+    /// On a cluster the lower of this host's disk and the cluster's free volume slots decides,
+    /// and the log says which one it was.
+    @Test func theClustersFreeSlotsTurnTheDaemonReadOnlyToo() throws {
+        let dir = NSTemporaryDirectory() + "wd-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let state = DaemonState(uncleanShutdownTotal: 0)
+        let wd = Watchdog(paths: Paths(configDir: dir, dataDir: dir), config: Config().watchdog, probe: ScriptedProbe([60, 60, 60]),
+                          state: state, metrics: DaemonMetrics(uncleanShutdownTotal: 0), logger: .init(label: "test"))
+        // What a master of SeaweedFS 4.48 answers (trimmed): 300 slots, 9 free.
+        let status = Data(#"{"Topology":{"Max":300,"Free":9,"DataCenters":[]},"Version":"8000GB 4.48"}"#.utf8)
+        let clusterFree = try #require(ClusterEngine.freePercent(dirStatus: status))
+        #expect(clusterFree == 3)
+        #expect(ClusterEngine.freePercent(dirStatus: Data(#"{"Topology":{"Max":0,"Free":0}}"#.utf8)) == nil)
+        wd.tick(now: Date(timeIntervalSince1970: 1000), engineFree: 50)
+        #expect(state.mode == .rw)
+        wd.tick(now: Date(timeIntervalSince1970: 1001), engineFree: clusterFree)
+        #expect(state.mode == .ro && state.snapshot.diskFreePct == 3)
+        wd.tick(now: Date(timeIntervalSince1970: 1002), engineFree: 40)
+        #expect(state.mode == .rw)
+    }
+
     /// Below the read-write mark the engine is asked to give back the space of deleted objects:
     /// once, not at every tick, one at a time, and again only after a minute.
     @Test func lowDiskAsksTheEngineToReclaimAtMostOnceAMinute() async throws {

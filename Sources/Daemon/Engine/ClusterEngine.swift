@@ -135,13 +135,19 @@ final class ClusterEngine: DaemonEngine, @unchecked Sendable {
             request.headers.add(name: "Accept", value: "application/json")
             guard let response = try? await http.execute(request, timeout: .seconds(5)), response.status == .ok,
                   let body = try? await response.body.collect(upTo: 16 << 20),
-                  let doc = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
-                  let topology = doc["Topology"] as? [String: Any],
-                  let max = (topology["Max"] as? NSNumber)?.doubleValue, let free = (topology["Free"] as? NSNumber)?.doubleValue,
-                  max > 0 else { continue }
-            return free / max * 100
+                  let pct = Self.freePercent(dirStatus: Data(buffer: body)) else { continue }
+            return pct
         }
         return nil
+    }
+
+    /// `Free / Max` volume slots of a master's `/dir/status` answer, in per cent.
+    static func freePercent(dirStatus: Data) -> Double? {
+        guard let doc = try? JSONSerialization.jsonObject(with: dirStatus) as? [String: Any],
+              let topology = doc["Topology"] as? [String: Any],
+              let max = (topology["Max"] as? NSNumber)?.doubleValue, let free = (topology["Free"] as? NSNumber)?.doubleValue,
+              max > 0 else { return nil }
+        return free / max * 100
     }
 
     /// The cluster's shared buckets and grants (ADR 0004), in its state bucket, made if missing.
