@@ -63,6 +63,8 @@ reader=$("$GT" bucket grant "$ws" --to demo-reader --perms read,list --ttl 30m -
 AWS_ACCESS_KEY_ID=$(echo "$reader" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_key"])') \
 AWS_SECRET_ACCESS_KEY=$(echo "$reader" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret_key"])') \
   aws --endpoint-url http://127.0.0.1:3900 s3 ls --recursive "s3://$ws/"
+echo "-- the dashboard (buckets, grants, this mount, audit, traffic; the link works once, for 10 minutes):"
+"$GT" dashboard
 echo "-- the mount's own counters (.stats, the seed's three lines):"
 grep -E '^(juicefs_fuse_ops_io_total|juicefs_object_request_data_bytes_GET|juicefs_blockcache_hits)' "$mnt/.stats"
 "$ART" workspace show "$ws"

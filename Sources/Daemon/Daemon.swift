@@ -12,7 +12,9 @@ import Glibc
 /// `garagetytus serve`: validates everything, then runs the engine, watchdog, metrics and control
 /// API until SIGTERM/SIGINT (or a stop over the control socket), and stops them gracefully.
 public enum Daemon {
-    public static func serve(paths: Paths, logger: Logger, workspaces: any WorkspaceCaches, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
+    /// `hostMounts`: this host's mounts and their health, for the dashboard (the workspace layer knows them).
+    public static func serve(paths: Paths, logger: Logger, workspaces: any WorkspaceCaches, hostMounts: @escaping @Sendable () -> [HostMount] = { [] },
+                             environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
         // 1. Validate before changing anything.
         umask(0o077)
         // Relayed bodies are allocated on one thread and freed on another; with glibc's default of
@@ -118,6 +120,8 @@ public enum Daemon {
                                   credentials: S3Credentials(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secretAccessKey))
         defer { Task { await forwarder.shutdown() } }
         let feed = ChangeFeed()
+        let dashboard = try Dashboard(state: state, registry: registry, usage: usage, audit: audit, history: gatewayMetrics.history,
+                                      engineKind: engine.kind, hostMounts: hostMounts)
         let core = GatewayCore(registry: registry, usage: usage, forwarder: forwarder, state: state, metrics: gatewayMetrics, audit: audit,
                                admin: identity, region: config.region, filer: engine.filer(http: forwarder.client), changes: feed)
         let buckets = BucketService(registry: registry, engine: engine, usage: usage, audit: audit,
@@ -134,9 +138,9 @@ public enum Daemon {
             services: [
                 .init(service: EngineSupervision(engine: engine, state: state, metrics: metrics, logger: logger)),
                 .init(service: watchdog),
-                .init(service: MetricsServer.make(config: config, state: state, metrics: metrics, logger: logger,
+                .init(service: MetricsServer.make(config: config, state: state, metrics: metrics, dashboard: dashboard, logger: logger,
                                                   onRunning: { readiness.mark(.metrics) })),
-                .init(service: ControlServer.make(paths: paths, config: config, state: state, engine: engine, repair: repair,
+                .init(service: ControlServer.make(paths: paths, config: config, state: state, engine: engine, repair: repair, dashboard: dashboard,
                                                   buckets: buckets, testHooks: environment["GARAGETYTUS_TEST_HOOKS"] == "1",
                                                   logger: logger, onRunning: { readiness.mark(.control) })),
                 .init(service: try Gateway.make(config: config, tls: tls, core: core, logger: logger, onRunning: { readiness.mark(.gateway) })),

@@ -88,3 +88,23 @@ public struct HostStatus: Codable, Sendable {
     }
 }
 
+
+/// This host's mounts as the daemon's dashboard shows them: each live one probed (`.stats`),
+/// each whose process died named as such.
+public enum HostMounts {
+    public static func current(_ paths: Paths) -> [HostMount] {
+        let records = (try? WorkspaceHost(paths: paths).mountRecords()) ?? []
+        let live = records.filter(\.alive).map { r -> HostMount in
+            let h = MountHealth.probe(r)
+            let healthy = h.responsive && h.uploadsFailed == 0
+            let detail = !h.responsive ? "does not answer" + (h.lastError.map { ": \($0)" } ?? "")
+                : "\(h.uploadsPending) uploads pending, \(h.uploadsFailed) failed, \(h.opErrors) errors; read \(h.bytesRead >> 20) MiB, written \(h.bytesWritten >> 20) MiB"
+            return HostMount(mountpoint: r.mountpoint, workspace: r.workspace, healthy: healthy, detail: detail)
+        }
+        let dead = records.filter(\.stale).map {
+            HostMount(mountpoint: $0.mountpoint, workspace: $0.workspace, healthy: false,
+                      detail: "its process \($0.pid) is gone: `artifacts unmount \($0.mountpoint)`, then mount again")
+        }
+        return live + dead
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 import TestSupport
+import Workspaces
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -265,7 +266,8 @@ struct ClusterTests {
 
         let moved = try h.run(args, timeout: 600)
         #expect(moved.status == 0, "\(moved.stderr)")
-        #expect(moved.stderr.contains("migrate: bucket keep: done, 4 objects copied"), "\(moved.stderr)")
+        #expect(moved.stdout.contains("keep: 4 objects") && moved.stdout.contains(", 4 copied") && moved.stderr.isEmpty,
+                "\(moved.stdout) \(moved.stderr)")
         #expect(try String(contentsOfFile: h.paths.configFile + ".embedded", encoding: .utf8) == config)
         let restarted = try h.run(["restart"])
         try #require(restarted.status == 0, "\(restarted.stderr)")
@@ -278,6 +280,44 @@ struct ClusterTests {
         #expect(info.stdout.contains("\"ttl\":\"7d\"") || info.stdout.contains("\"ttl\" : \"7d\""), "\(info.stdout)")
         let again = try h.run(args)
         #expect(again.status != 0 && again.stderr.contains("already runs on a cluster"), "\(again.stderr)")
+
+        // The seeds' commands, on the cluster: the artifacts runbook's day 2 (a workspace with the
+        // defaults, mounted, its keys set again, remounted, listed, shown, .stats, unmounted,
+        // deleted) and the garagetytus runbook's bucket commands.
+        let created = try h.run(["workspace", "create", "cases"])
+        try #require(created.status == 0, "\(created.stderr)")
+        let keys = try #require(try WorkspaceStore(configDir: h.paths.configDir).loadCredentials("cases"))
+        let work = h.home + "/mnt/work"
+        defer { _ = try? DaemonHarness.runProcess("/bin/umount", ["-l", work], env: [:], timeout: 30) }
+        let bin = (DaemonHarness.locateBinary("artifacts") as NSString).deletingLastPathComponent
+        let seeds = try cluster.run(on: 2, ["/usr/bin/env", "GARAGETYTUS_HOME=" + h.home, "PATH=\(bin):/usr/bin:/bin", "/bin/bash", "-c", """
+            set -euo pipefail
+            mkdir -p \(work)
+            artifacts mount cases \(work)
+            echo 'on the cluster' > \(work)/notes.txt
+            artifacts storage set \\
+                --access-key-id \(keys.accessKeyID) \\
+                --secret-access-key \(keys.secretAccessKey)
+            artifacts unmount \(work)
+            artifacts mount cases \(work)
+            cat \(work)/notes.txt
+            artifacts workspace list
+            artifacts --format json workspace list | jq .
+            artifacts workspace show cases
+            grep -E '^(juicefs_fuse_ops_io_total|juicefs_object_request_data_bytes_GET|juicefs_blockcache_hits)' \\
+                \(work)/.stats
+            artifacts unmount \(work)
+            artifacts workspace delete cases --yes
+            garagetytus bucket list
+            garagetytus bucket deny-all keep --ttl 1h
+            garagetytus bucket allow keep
+            garagetytus bucket expire cases
+            garagetytus bucket list --json
+            """], timeout: 300)
+        #expect(seeds.status == 0 && seeds.stdout.contains("on the cluster") && seeds.stdout.contains("juicefs_fuse_ops_io_total")
+                && seeds.stdout.contains("\"id\": \"cases\""), "\(seeds.stdout)\n\(seeds.stderr)")
+        let buckets = try h.run(["bucket", "list", "--json"])
+        #expect(buckets.stdout.contains("\"keep\"") && !buckets.stdout.contains("\"cases\""), "\(buckets.stdout)")
         #expect(try h.run(["stop"]).status == 0)
     }
 }

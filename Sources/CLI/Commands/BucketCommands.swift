@@ -120,7 +120,12 @@ struct BucketExpire: AsyncParsableCommand {
             }
             var body: [String: Any] = ["dry_run": dryRun]
             if let name { body["name"] = name }
-            let r = try ControlClient.current().json("POST", "/v1/expire", body: body, timeout: 600, as: ExpireReport.self)
+            let line = ProgressLine()
+            let r: ExpireReport
+            do {
+                defer { line.finish() }
+                r = try ControlClient.current().jsonWithProgress("POST", "/v1/expire", body: body, as: ExpireReport.self) { line.update($0) }
+            }
             if output.json { CLIRunner.printJSON(r); return }
             if dryRun {
                 print(r.buckets.isEmpty ? "no bucket is due" : "would expire: " + r.buckets.joined(separator: ", "))

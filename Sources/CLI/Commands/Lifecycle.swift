@@ -31,7 +31,8 @@ struct Serve: AsyncParsableCommand {
             }
             let logger = Logger(label: "garagetytus")
             do {
-                try await Daemon.serve(paths: paths, logger: logger, workspaces: WorkspaceStore(configDir: paths.configDir))
+                try await Daemon.serve(paths: paths, logger: logger, workspaces: WorkspaceStore(configDir: paths.configDir),
+                                       hostMounts: { HostMounts.current(paths) })
             } catch let e as DaemonError {
                 logger.error("\(e.description)")
                 throw e

@@ -8,7 +8,11 @@ struct MigrateToCluster: AsyncParsableCommand {
         commandName: "migrate-to-cluster",
         abstract: "Copy this daemon's buckets, objects and active grants into a SeaweedFS cluster and switch it there.",
         discussion: """
-        The daemon must run (the objects are read through its gateway). Everything is checked first (the cluster answers with the identity, no bucket name is taken there); then each bucket's record and objects (with their metadata) and each active grant are copied, and garagetytus.toml is switched to the cluster (the previous file is kept as garagetytus.toml.embedded). The embedded engine's data is left in place. Stop writers first: an object changed during the copy is copied as it was when read. Interrupted, run it again: it goes on where it stopped. Afterwards: garagetytus restart.
+        The daemon must run: the objects are read through its gateway. Stop writers first: an object changed during the copy is copied as it was when read.
+
+        Everything is checked first: the cluster's parts answer with these settings, and no bucket name is taken there. Then each bucket's record and objects (with their metadata) and each active grant are copied.
+
+        garagetytus.toml is switched to the cluster; the previous file is kept as garagetytus.toml.embedded, and the embedded engine's data is left in place. Interrupted, run it again: it goes on where it stopped. Afterwards: garagetytus restart.
 
         Examples:
           garagetytus migrate-to-cluster --masters 10.77.0.1:9333 --filer 10.77.0.1:8888 \\
@@ -32,9 +36,14 @@ struct MigrateToCluster: AsyncParsableCommand {
             let target = ClusterMigration.Target(masters: masters.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
                                                  filer: filer, s3Endpoint: s3Endpoint, identityFile: identityFile,
                                                  securityFile: securityFile, stateBucket: stateBucket)
-            let migration = ClusterMigration(paths: paths, config: config, target: target, progress: { FileHandle.standardError.write(Data("migrate: \($0)\n".utf8)) })
+            let line = ProgressLine()
+            let migration = ClusterMigration(paths: paths, config: config, target: target, progress: { line.update("migrate: " + $0) })
             try await migration.checkCluster()
-            let report = try await offloadedMigration { try migration.run(dryRun: dryRun) }
+            let report: ClusterMigration.Report
+            do {
+                defer { line.finish() }
+                report = try await offloadedMigration { try migration.run(dryRun: dryRun) }
+            }
             if output.json { CLIRunner.printJSON(report); return }
             for b in report.buckets {
                 print("\(b.name): \(b.objects) objects, \(b.bytes) bytes\(dryRun ? "" : ", \(b.copied) copied")\(b.resumed ? " (continued)" : "")")

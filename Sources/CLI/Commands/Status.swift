@@ -122,7 +122,12 @@ struct RepairCommand: AsyncParsableCommand {
     func run() async throws {
         try await CLIRunner.run {
             let paths = try CLIRunner.resolvePaths()
-            let report = try ControlClient(paths: paths).repair()
+            let line = ProgressLine()
+            let report: RepairReport
+            do {
+                defer { line.finish() }
+                report = try ControlClient(paths: paths).jsonWithProgress("POST", "/v1/repair", as: RepairReport.self) { line.update($0) }
+            }
             if output.json {
                 CLIRunner.printJSON(report)
             } else {

@@ -44,7 +44,7 @@ extension S3Engine {
         }
     }
 
-    public func emptyBucket(_ name: String) async throws -> Int {
+    public func emptyBucket(_ name: String, deleted progress: @escaping @Sendable (Int) -> Void) async throws -> Int {
         let client = client
         return try await engineCall("empty bucket \(name)") {
             for u in try client.listMultipartUploads(bucket: name) {
@@ -61,6 +61,7 @@ extension S3Engine {
                     throw DaemonError(.failed, "engine could not delete \(failed.count) objects of bucket \(name), e.g. \(key): \(why)")
                 }
                 deleted += keys.count
+                progress(deleted)
                 previous = keys
             }
         }

@@ -42,7 +42,8 @@ public protocol StorageEngine: Sendable {
     /// Aborts the bucket's multipart uploads started before `cutoff`; returns how many.
     func abortUploads(_ name: String, startedBefore cutoff: Date) async throws -> Int
     /// Deletes every object (and unfinished multipart upload) in the bucket; returns how many objects.
-    func emptyBucket(_ name: String) async throws -> Int
+    /// `deleted` hears the running count after each batch.
+    func emptyBucket(_ name: String, deleted: @escaping @Sendable (Int) -> Void) async throws -> Int
     /// The engine's own consistency check and repair, bounded by `budget`.
     func repair(budget: Duration) async -> [RepairStep]
     /// Gives back the disk space that deleted and overwritten objects still hold; what happened,

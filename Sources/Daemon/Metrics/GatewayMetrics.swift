@@ -17,6 +17,9 @@ public final class GatewayMetrics: Sendable {
     private let followers = Mutex(0)
     private let pending = Mutex<[String: TrafficWindow]>([:])
 
+    /// Requests and bytes per minute of the last hour (the dashboard's charts).
+    public let history = TrafficHistory()
+
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
         duration = registry.makeDurationHistogram(
@@ -51,6 +54,7 @@ public final class GatewayMetrics: Sendable {
     func request(op: String, status: Int, duration d: Duration, bytesIn i: Int64, bytesOut o: Int64, bucket: String?) {
         registry.makeCounter(name: MetricNames.s3Requests, labels: [("op", op), ("status", "\(status)")]).increment()
         duration.record(d)
+        history.record(bytesIn: i, bytesOut: o)
         if i > 0 { bytesIn.increment(by: i) }
         if o > 0 { bytesOut.increment(by: o) }
         if let bucket {

@@ -1,5 +1,6 @@
 import Foundation
 import S3
+import Synchronization
 
 /// Talks to the running daemon over its control socket (the client side of `ControlServer`).
 public struct ControlClient: Sendable {
@@ -12,11 +13,6 @@ public struct ControlClient: Sendable {
         guard FileManager.default.fileExists(atPath: paths.controlSocket) else { return nil }
         guard let r = try? CurlHTTP.perform(request("GET", "/v1/status", timeout: timeout)), r.status == 200 else { return nil }
         return try? DaemonStatus.decoder.decode(DaemonStatus.self, from: r.body)
-    }
-
-    public func repair() throws -> RepairReport {
-        let r = try call("POST", "/v1/repair", timeout: 60)
-        return try DaemonStatus.decoder.decode(RepairReport.self, from: r.body)
     }
 
     public func requestShutdown() throws {
@@ -34,7 +30,39 @@ public struct ControlClient: Sendable {
         }
     }
 
-    private struct Refusal: Decodable { var code: String; var message: String; var fix: String? }
+    struct Refusal: Decodable { var code: String; var message: String; var fix: String? }
+
+    /// A long call (`ControlServer.answerWithProgress`): `progress` hears each step as the daemon
+    /// reports it; the result or the daemon's refusal comes at the end.
+    public func jsonWithProgress<T: Decodable & Sendable>(_ method: String, _ path: String, body: [String: Any]? = nil, timeout: Double = 600,
+                                                          as: T.Type, progress: @escaping @Sendable (String) -> Void) throws -> T {
+        guard FileManager.default.fileExists(atPath: paths.controlSocket) else {
+            throw DaemonError(.notRunning, "the daemon is not running (no \(paths.controlSocket))", fix: "start it with `garagetytus start`")
+        }
+        var req = request(method, path + "?progress=1", timeout: timeout)
+        if let body {
+            req.body = try JSONSerialization.data(withJSONObject: body)
+            req.headers.append(("Content-Type", "application/json"))
+        }
+        let outcome = ProgressLines<T>(progress)
+        req.stream = { chunk in
+            outcome.take(chunk)
+            return true
+        }
+        let r: HTTPResponse
+        do {
+            r = try CurlHTTP.perform(req)
+        } catch {
+            throw DaemonError(.notRunning, "the daemon does not answer on \(paths.controlSocket)", fix: "start it with `garagetytus start`")
+        }
+        if !(200..<300).contains(r.status), let refusal = try? JSONDecoder().decode(Refusal.self, from: r.body) {
+            throw DaemonError(.named(refusal.code), refusal.message, fix: refusal.fix)
+        }
+        let (result, refusal) = outcome.outcome
+        if let refusal { throw refusal }
+        guard let result else { throw DaemonError(.failed, "the daemon's answer to \(method) \(path) ended without a result (HTTP \(r.status))") }
+        return result
+    }
 
     private func call(_ method: String, _ path: String, body: Data? = nil, timeout: Double) throws -> HTTPResponse {
         let r: HTTPResponse
@@ -63,4 +91,32 @@ public struct ControlClient: Sendable {
     private func request(_ method: String, _ path: String, timeout: Double) -> HTTPRequest {
         HTTPRequest(method: method, url: "http://garagetytus\(path)", unixSocket: paths.controlSocket, timeout: timeout)
     }
+}
+
+/// The lines of a long call's answer, as they arrive.
+final class ProgressLines<T: Decodable & Sendable>: Sendable {
+    private struct Line: Decodable { var progress: String?; var result: T?; var error: ControlClient.Refusal? }
+    private let state = Mutex<(pending: Data, result: T?, refusal: DaemonError?)>((Data(), nil, nil))
+    private let progress: @Sendable (String) -> Void
+
+    init(_ progress: @escaping @Sendable (String) -> Void) { self.progress = progress }
+
+    func take(_ chunk: UnsafeRawBufferPointer) {
+        let lines = state.withLock { o -> [Line] in
+            o.pending.append(contentsOf: chunk)
+            var out: [Line] = []
+            while let nl = o.pending.firstIndex(of: 0x0A) {
+                if let l = try? DaemonStatus.decoder.decode(Line.self, from: o.pending[o.pending.startIndex..<nl]) { out.append(l) }
+                o.pending = Data(o.pending[(nl + 1)...])
+            }
+            for l in out {
+                if let r = l.result { o.result = r }
+                if let e = l.error { o.refusal = DaemonError(.named(e.code), e.message, fix: e.fix) }
+            }
+            return out
+        }
+        for l in lines { if let p = l.progress { progress(p) } }
+    }
+
+    var outcome: (T?, DaemonError?) { state.withLock { ($0.result, $0.refusal) } }
 }

@@ -58,10 +58,9 @@ extension ControlServer {
             try await answer { try service.allow(try ctx.parameters.require("name")) }
         }
         router.post("/v1/expire") { req, ctx in
-            try await answer {
-                let b = try await decode(ExpireBody.self, req, ctx)
-                return try await service.expire(b.name, dryRun: b.dry_run)
-            }
+            let b: ExpireBody
+            do { b = try await decode(ExpireBody.self, req, ctx) } catch { return try await answer { () throws -> Bool in throw error } }
+            return try await answerWithProgress(req) { progress in try await service.expire(b.name, dryRun: b.dry_run, progress: progress) }
         }
         router.post("/v1/grants") { req, ctx in
             try await answer {

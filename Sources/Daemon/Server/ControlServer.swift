@@ -12,17 +12,24 @@ import Glibc
 /// - `POST /v1/repair` → `RepairReport`
 /// - `POST /v1/shutdown` → 202, then a graceful stop
 enum ControlServer {
-    static func make(paths: Paths, config: Config, state: DaemonState, engine: any DaemonEngine, repair: Repair, buckets: BucketService,
+    static func make(paths: Paths, config: Config, state: DaemonState, engine: any DaemonEngine, repair: Repair, dashboard: Dashboard, buckets: BucketService,
                      testHooks: Bool, logger: Logger, onRunning: @escaping @Sendable () -> Void) -> some Service {
         let router = Router()
         addBucketRoutes(router, service: buckets, testHooks: testHooks)
         router.get("/v1/status") { _, _ -> Response in
             json(status(paths: paths, config: config, state: state, engine: engine))
         }
-        router.post("/v1/repair") { _, _ -> Response in
-            let report = await repair.run(trigger: "on demand")
-            state.update { $0.lastRepair = report }
-            return json(report)
+        router.post("/v1/repair") { req, _ -> Response in
+            try await answerWithProgress(req) { progress in
+                let report = await repair.run(trigger: "on demand", progress: progress)
+                state.update { $0.lastRepair = report }
+                return report
+            }
+        }
+        router.post("/v1/dashboard") { _, _ -> Response in
+            // A one-time link to the dashboard, on the metrics listener (plain HTTP, this host).
+            json(DashboardLink(url: "http://\(config.metricsAddress):\(config.metricsPort)/dashboard?token=\(dashboard.access.issueToken())",
+                               validSeconds: Int(DashboardAccess.tokenLife)))
         }
         router.post("/v1/shutdown") { _, _ -> Response in
             logger.notice("stop requested over the control socket")

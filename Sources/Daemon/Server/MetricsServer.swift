@@ -5,9 +5,10 @@ import ServiceLifecycle
 
 /// HTTP on `metrics_port` (of `listen_address` when that is loopback, else of 127.0.0.1): `/metrics` (Prometheus text), `/healthz`, `/readyz`.
 enum MetricsServer {
-    static func make(config: Config, state: DaemonState, metrics: DaemonMetrics, logger: Logger,
+    static func make(config: Config, state: DaemonState, metrics: DaemonMetrics, dashboard: Dashboard? = nil, logger: Logger,
                      onRunning: @escaping @Sendable () -> Void) -> some Service {
         let router = Router()
+        dashboard?.addRoutes(router)
         router.get("/metrics") { _, _ -> Response in
             let text = metrics.render(startedAt: state.startedAt)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
