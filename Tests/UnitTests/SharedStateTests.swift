@@ -132,6 +132,22 @@ final class TestClock: Sendable {
         _ = try b.registry.mint(spec)
     }
 
+    /// A mint reads the shared state first (for the limits); what that read brought is in the
+    /// daemon's registry afterwards, not only in its cache of the shared objects.
+    @Test func whatAMintReadIsKnownToTheDaemonAfterwards() throws {
+        let objects = MemorySharedObjects()
+        let clock = TestClock(Self.start)
+        let a = try Host(objects, clock: clock), b = try Host(objects, clock: clock)
+        _ = try a.registry.insertBucket(try BucketSpec(name: "photos", ttl: "1h", quota: "1G", confirmed: false))
+        let fromA = try a.registry.mint(try GrantSpec(bucket: "photos", label: "a", perms: "read", ttl: "30m"))
+        try b.registry.pullShared()
+        _ = try a.registry.beginRevoke(fromA.id)
+        let second = try a.registry.mint(try GrantSpec(bucket: "photos", label: "a2", perms: "read", ttl: "30m"))
+        _ = try b.registry.mint(try GrantSpec(bucket: "photos", label: "b", perms: "read", ttl: "30m"))  // no pull before it
+        #expect(b.registry.grant(accessKey: fromA.accessKey)?.state == .revoking)
+        #expect(b.registry.grant(accessKey: second.accessKey)?.secretKey == second.secretKey)
+    }
+
     @Test func concurrentMintsOnTwoDaemonsNeverExceedTheLimit() throws {
         let objects = MemorySharedObjects()
         let clock = TestClock(Self.start)

@@ -68,8 +68,10 @@ extension Registry {
     /// ring until it expires or is revoked, one of the hourly ring for an hour.
     func sharedMint(_ shared: SharedState, _ record: GrantRecord) throws {
         try sharedGate.withLock { _ in
-            // Judge the holders of slots by the newest state (a revoke elsewhere frees a slot).
-            let (_, _, grants) = try shared.pull()
+            // Judge the holders of slots by the newest state (a revoke elsewhere frees a slot). What
+            // the pull brought goes into the local copy too: the pull's cache now counts it as seen.
+            let (changed, buckets, grants) = try shared.pull()
+            if changed { try applyShared(buckets: buckets, grants: grants) }
             let byID = Dictionary(grants.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             let t = record.createdAt.timeIntervalSince1970
             let claim = SlotClaim(grantID: record.id, claimedAt: t, expiresAt: record.expiresAt.timeIntervalSince1970,
