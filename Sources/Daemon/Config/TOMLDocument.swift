@@ -70,25 +70,7 @@ enum TOMLDocument {
     }
 
     /// Renders a string as a TOML basic string.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 || u.value == 0x7f {
-                    out += String(format: "\\u%04x", u.value)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { QuotedString.quoted(s, escapingDelete: true) }
 
     /// Strings as a TOML array on one line.
     static func quote(_ list: [String]) -> String { "[" + list.map { quote($0) }.joined(separator: ", ") + "]" }

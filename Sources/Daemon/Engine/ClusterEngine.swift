@@ -14,7 +14,7 @@ final class ClusterEngine: DaemonEngine, @unchecked Sendable {
     let s3Endpoint: URL
     let s3Socket: String? = nil
     let client: S3Client
-    private let probe: S3Client
+    let probe: S3Client
     let config: Config.Engine
     let paths: Paths
     let weedPath: String
@@ -99,25 +99,12 @@ final class ClusterEngine: DaemonEngine, @unchecked Sendable {
 
     func stop() async {}
 
-    func isHealthy() async -> Bool { await probeFailure() == nil }
-
-    private func probeFailure() async -> String? {
-        let probe = probe
-        do {
-            _ = try await offloaded { try probe.send("GET", operation: "ListBuckets") }
-            return nil
-        } catch {
-            return "\(error)"
-        }
-    }
-
     /// A plain GET (signed for the filer when it has keys): success, or why not.
     private func get(_ url: String, filer: Bool = false) async -> Result<Void, DaemonError> {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Accept", value: "application/json")
-        if filer, let key = filerKeys.read {
-            request.headers.add(name: "Authorization", value: "Bearer " + FilerClient.jwt(key: key, expires: Date().addingTimeInterval(60)))
-        }
+        // The filer's own client signs (its read key; none when the filer has no keys).
+        if filer { try? self.filer(http: http)?.authorize(&request.headers) }
         do {
             let response = try await http.execute(request, timeout: .seconds(5))
             _ = try await response.body.collect(upTo: 4 << 20)

@@ -6,9 +6,24 @@ import S3
 public protocol S3Engine: StorageEngine {
     /// The daemon's client for the engine's S3 (retries, 30 s timeout).
     var client: S3Client { get }
+    /// The health checks' client: one attempt, a short timeout.
+    var probe: S3Client { get }
 }
 
 extension S3Engine {
+    public func isHealthy() async -> Bool { await probeFailure() == nil }
+
+    /// Why the engine does not answer an authenticated S3 request, or nil when it does.
+    func probeFailure() async -> String? {
+        let probe = probe
+        do {
+            _ = try await offloaded { try probe.send("GET", operation: "ListBuckets") }
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
     public func createBucket(_ name: String) async throws {
         let client = client
         try await engineCall("create bucket \(name)") { try client.createBucket(name) }

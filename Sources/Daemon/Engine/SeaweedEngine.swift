@@ -23,7 +23,7 @@ public final class SeaweedEngine: S3Engine, @unchecked Sendable {
     let identity: EngineIdentity
     /// The daemon's client for the engine; health checks use `probe` (one attempt, short timeout).
     public let client: S3Client
-    let probe: S3Client
+    public let probe: S3Client
     let logger: Logger
     private let supervisor: ProcessSupervisor
     /// The filer's signing keys of the engine's current start.
@@ -135,19 +135,6 @@ public final class SeaweedEngine: S3Engine, @unchecked Sendable {
     public func filer(http: HTTPClient) -> FilerClient? {
         FilerClient(socket: Self.filerSocketPath(paths), client: http, readKey: { [self] in filerKeys.withLock { $0?.read } },
                     writeKey: { [self] in filerKeys.withLock { $0?.write } })
-    }
-
-    public func isHealthy() async -> Bool { await probeFailure() == nil }
-
-    /// Why the engine does not answer an authenticated S3 request, or nil when it does.
-    func probeFailure() async -> String? {
-        let probe = probe
-        do {
-            _ = try await offloaded { try probe.send("GET", operation: "ListBuckets") }
-            return nil
-        } catch {
-            return "\(error)"
-        }
     }
 
     /// Last lines of the engine's log, joined for a one-line message.
