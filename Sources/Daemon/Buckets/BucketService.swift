@@ -99,7 +99,7 @@ public final class BucketService: Sendable {
 
     /// Expires one bucket now, or every bucket whose TTL passed (`name` nil); a dry run lists them.
     /// `progress` hears what is being done (deleted objects of the total); the CLI shows it on a terminal.
-    public func expire(_ name: String?, dryRun: Bool, progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ExpireReport {
+    public func expire(_ name: String?, dryRun: Bool, progress: (@Sendable (String) -> Void)? = nil) async throws -> ExpireReport {
         let t = now
         let due: [String]
         if let name {
@@ -117,10 +117,11 @@ public final class BucketService: Sendable {
                 _ = try await revoke(g.id, why: "bucket expired")
                 report.revokedGrants += 1
             }
-            let total = (try? await engine.bucketUsage(bucket))?.objects
-            progress("expire \(bucket): deleting objects\(total.map { " (\($0))" } ?? "")")
+            // The total is counted (a listing) only for someone following the progress.
+            let total = progress == nil ? nil : (try? await engine.bucketUsage(bucket))?.objects
+            progress?("expire \(bucket): deleting objects\(total.map { " (\($0))" } ?? "")")
             report.deletedObjects += try await engine.emptyBucket(bucket) { n in
-                progress("expire \(bucket): deleted \(n)\(total.map { " of \($0)" } ?? "") objects")
+                progress?("expire \(bucket): deleted \(n)\(total.map { " of \($0)" } ?? "") objects")
             }
             try await engine.deleteBucket(bucket)
             try registry.removeBucket(bucket)

@@ -55,12 +55,12 @@ public struct Repair: Sendable {
     }
 
     /// `progress` hears which check runs now (the CLI shows it on a terminal).
-    public func run(trigger: String, progress: @Sendable (String) -> Void = { _ in }) async -> RepairReport {
+    public func run(trigger: String, progress: (@Sendable (String) -> Void)? = nil) async -> RepairReport {
         let started = Date()
         logger.notice("repair tables: starting (\(trigger), budget \(budget))")
-        progress("repair: checking the state database")
+        progress?("repair: checking the state database")
         var steps = [store.integrityCheck()]
-        progress("repair: the engine's own consistency checks (up to \(budget))")
+        progress?("repair: the engine's own consistency checks (up to \(budget))")
         steps += await engine.repair(budget: budget)
         for s in steps {
             if s.ok {

@@ -36,27 +36,10 @@ public struct ControlClient: Sendable {
     /// reports it; the result or the daemon's refusal comes at the end.
     public func jsonWithProgress<T: Decodable & Sendable>(_ method: String, _ path: String, body: [String: Any]? = nil, timeout: Double = 600,
                                                           as: T.Type, progress: @escaping @Sendable (String) -> Void) throws -> T {
-        guard FileManager.default.fileExists(atPath: paths.controlSocket) else {
-            throw DaemonError(.notRunning, "the daemon is not running (no \(paths.controlSocket))", fix: "start it with `garagetytus start`")
-        }
-        var req = request(method, path + "?progress=1", timeout: timeout)
-        if let body {
-            req.body = try JSONSerialization.data(withJSONObject: body)
-            req.headers.append(("Content-Type", "application/json"))
-        }
         let outcome = ProgressLines<T>(progress)
-        req.stream = { chunk in
+        let r = try call(method, path + "?progress=1", body: try body.map { try JSONSerialization.data(withJSONObject: $0) }, timeout: timeout) { chunk in
             outcome.take(chunk)
             return true
-        }
-        let r: HTTPResponse
-        do {
-            r = try CurlHTTP.perform(req)
-        } catch {
-            throw DaemonError(.notRunning, "the daemon does not answer on \(paths.controlSocket)", fix: "start it with `garagetytus start`")
-        }
-        if !(200..<300).contains(r.status), let refusal = try? JSONDecoder().decode(Refusal.self, from: r.body) {
-            throw DaemonError(.named(refusal.code), refusal.message, fix: refusal.fix)
         }
         let (result, refusal) = outcome.outcome
         if let refusal { throw refusal }
@@ -64,7 +47,9 @@ public struct ControlClient: Sendable {
         return result
     }
 
-    private func call(_ method: String, _ path: String, body: Data? = nil, timeout: Double) throws -> HTTPResponse {
+    /// `stream`: a 2xx body goes there as it arrives (a long call's lines).
+    private func call(_ method: String, _ path: String, body: Data? = nil, timeout: Double,
+                      stream: (@Sendable (UnsafeRawBufferPointer) -> Bool)? = nil) throws -> HTTPResponse {
         let r: HTTPResponse
         guard FileManager.default.fileExists(atPath: paths.controlSocket) else {
             throw DaemonError(.notRunning, "the daemon is not running (no \(paths.controlSocket))", fix: "start it with `garagetytus start`")
@@ -75,6 +60,7 @@ public struct ControlClient: Sendable {
                 req.body = body
                 req.headers.append(("Content-Type", "application/json"))
             }
+            req.stream = stream
             r = try CurlHTTP.perform(req)
         } catch {
             throw DaemonError(.notRunning, "the daemon does not answer on \(paths.controlSocket)", fix: "start it with `garagetytus start`")

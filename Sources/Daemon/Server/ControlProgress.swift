@@ -11,9 +11,10 @@ extension ControlServer {
     struct ProgressLine: Encodable { var progress: String }
 
     static func answerWithProgress<T: Encodable & Sendable>(
-        _ req: Request, _ work: @escaping @Sendable (_ progress: @escaping @Sendable (String) -> Void) async throws -> T
+        _ req: Request, _ work: @escaping @Sendable (_ progress: (@Sendable (String) -> Void)?) async throws -> T
     ) async throws -> Response {
-        guard req.uri.queryParameters.get("progress") == "1" else { return try await answer { try await work { _ in } } }
+        // Without a follower of the progress, none is made (a count of objects costs a listing).
+        guard req.uri.queryParameters.get("progress") == "1" else { return try await answer { try await work(nil) } }
         let (lines, sink) = AsyncStream<String>.makeStream()
         Task {
             do {
