@@ -69,11 +69,17 @@ final class TestClock: Sendable {
 
     static let start = Date(timeIntervalSince1970: 1_800_000_000)
 
-    @Test func bucketsGrantsAndRevokesMadeOnOneDaemonHoldOnTheOther() throws {
+    /// Two daemons over one shared store, and bucket "photos" made on the first (not yet pulled by the second).
+    static func twoDaemons(limits: Registry.Limits = .init()) throws -> (objects: MemorySharedObjects, clock: TestClock, a: Host, b: Host) {
         let objects = MemorySharedObjects()
-        let clock = TestClock(Self.start)
-        let a = try Host(objects, clock: clock), b = try Host(objects, clock: clock)
+        let clock = TestClock(start)
+        let a = try Host(objects, clock: clock, limits: limits), b = try Host(objects, clock: clock, limits: limits)
         _ = try a.registry.insertBucket(try BucketSpec(name: "photos", ttl: "1h", quota: "1G", confirmed: false))
+        return (objects, clock, a, b)
+    }
+
+    @Test func bucketsGrantsAndRevokesMadeOnOneDaemonHoldOnTheOther() throws {
+        let (objects, clock, a, b) = try Self.twoDaemons()
         let g = try a.registry.mint(try GrantSpec(bucket: "photos", label: "ci", perms: "read,write", ttl: "30m"))
         #expect(b.registry.grant(accessKey: g.accessKey) == nil)  // not pulled yet
         #expect(try b.registry.pullShared())
@@ -109,11 +115,7 @@ final class TestClock: Sendable {
     }
 
     @Test func theRateLimitsCountEveryDaemonsGrants() throws {
-        let objects = MemorySharedObjects()
-        let clock = TestClock(Self.start)
-        let limits = Registry.Limits(maxActiveGrants: 3, maxMintsPerHour: 4)
-        let a = try Host(objects, clock: clock, limits: limits), b = try Host(objects, clock: clock, limits: limits)
-        _ = try a.registry.insertBucket(try BucketSpec(name: "photos", ttl: "1h", quota: "1G", confirmed: false))
+        let (_, clock, a, b) = try Self.twoDaemons(limits: Registry.Limits(maxActiveGrants: 3, maxMintsPerHour: 4))
         try b.registry.pullShared()
         let spec = try GrantSpec(bucket: "photos", label: "ci", perms: "read", ttl: "30m")
         let g1 = try a.registry.mint(spec)
@@ -135,10 +137,7 @@ final class TestClock: Sendable {
     /// A mint reads the shared state first (for the limits); what that read brought is in the
     /// daemon's registry afterwards, not only in its cache of the shared objects.
     @Test func whatAMintReadIsKnownToTheDaemonAfterwards() throws {
-        let objects = MemorySharedObjects()
-        let clock = TestClock(Self.start)
-        let a = try Host(objects, clock: clock), b = try Host(objects, clock: clock)
-        _ = try a.registry.insertBucket(try BucketSpec(name: "photos", ttl: "1h", quota: "1G", confirmed: false))
+        let (_, _, a, b) = try Self.twoDaemons()
         let fromA = try a.registry.mint(try GrantSpec(bucket: "photos", label: "a", perms: "read", ttl: "30m"))
         try b.registry.pullShared()
         _ = try a.registry.beginRevoke(fromA.id)
@@ -149,12 +148,9 @@ final class TestClock: Sendable {
     }
 
     @Test func concurrentMintsOnTwoDaemonsNeverExceedTheLimit() throws {
-        let objects = MemorySharedObjects()
-        let clock = TestClock(Self.start)
-        let limits = Registry.Limits(maxActiveGrants: 5, maxMintsPerHour: 50)
-        let hosts = [try Host(objects, clock: clock, limits: limits), try Host(objects, clock: clock, limits: limits)]
-        _ = try hosts[0].registry.insertBucket(try BucketSpec(name: "photos", ttl: "1h", quota: "1G", confirmed: false))
-        try hosts[1].registry.pullShared()
+        let (_, _, a, b) = try Self.twoDaemons(limits: Registry.Limits(maxActiveGrants: 5, maxMintsPerHour: 50))
+        let hosts = [a, b]
+        try b.registry.pullShared()
         let spec = try GrantSpec(bucket: "photos", label: "ci", perms: "read", ttl: "30m")
         let minted = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 16) { i in
