@@ -29,7 +29,7 @@ run() {  # $1: mountpoint, $2: label
   local out=$GARAGETYTUS_HOME/$2.out
   (cd "$1" && prove -r "${targets[@]}" >"$out" 2>&1)
   echo "== $2"
-  awk '/Wstat/ { n = $0; sub(/.*Failed: /, "", n); sub(/\).*/, "", n); split($1, p, "/tests/"); printf "  %-18s %s failed\n", p[2], n; total += n }
+  awk '/Wstat/ { n = $0; sub(/.*Failed: /, "", n); sub(/\).*/, "", n); if (n == 0) next; split($1, p, "/tests/"); printf "  %-18s %s failed\n", p[2], n; total += n }
        /^Files=/ { files = $0 } END { print "  " files; printf "%s: %d assertions failed\n", "'"$2"'", total }' "$out"
 }
 run "$M" garagetytus

@@ -19,6 +19,8 @@ public struct VFSError: Error, Sendable, CustomStringConvertible {
         public static let invalid = Code(name: "invalid")
         public static let nameTooLong = Code(name: "name-too-long")
         public static let noSpace = Code(name: "no-space")
+        /// A size past what one object holds.
+        public static let fileTooLarge = Code(name: "file-too-large")
         /// An extended attribute that is not there.
         public static let noAttribute = Code(name: "no-attribute")
         /// A caller's buffer too small for the answer.
@@ -57,6 +59,7 @@ public struct VFSError: Error, Sendable, CustomStringConvertible {
         case .invalid: return EINVAL
         case .nameTooLong: return ENAMETOOLONG
         case .noSpace: return ENOSPC
+        case .fileTooLarge: return EFBIG
         case .noAttribute: return ENODATA
         case .range: return ERANGE
         default: return EIO

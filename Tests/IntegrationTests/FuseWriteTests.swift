@@ -89,6 +89,53 @@ import TestSupport
         #expect(try String(contentsOfFile: mnt + "/moved/sub/n.txt", encoding: .utf8) == "nested")
     }
 
+    /// What pjdfstest found (truncate/00, ftruncate/00 and /12, rename/09 and /10): a truncate by
+    /// path right after a create (whose release the kernel sends later) is stored; one past S3's
+    /// largest object is `EFBIG` and changes nothing; an `ftruncate`'s new mtime is seen as soon
+    /// as `close` returns; a directory renamed over an empty one keeps its name and contents.
+    @Test func truncatesAfterCreatesAndDirectoriesRenamedOverEmptyOnes() throws {
+        let (h, client) = try DaemonHarness.started(name: "fusepjd", bucket: "pjd")
+        defer { _ = try? h.run(["stop"]) }
+        var m = try InProcessMount(client: client, bucket: "pjd")
+        let mnt = m.mountpoint
+        defer { m.unmount() }
+        var st = stat()
+        for i in 0..<20 {
+            let path = mnt + "/c\(i)"
+            let fd = open(path, O_CREAT | O_WRONLY, 0o644)
+            #expect(fd >= 0 && close(fd) == 0)
+            #expect(truncate(path, 1_234_567) == 0)
+            #expect(lstat(path, &st) == 0 && st.st_size == 1_234_567, "c\(i): \(st.st_size)")
+            #expect(try client.head(bucket: "pjd", key: "c\(i)").size == 1_234_567, "c\(i)")
+        }
+        #expect(truncate(mnt + "/c0", 999_999_999_999_999) == -1 && errno == EFBIG)
+        #expect(lstat(mnt + "/c0", &st) == 0 && st.st_size == 1_234_567)
+
+        var old = [timespec(tv_sec: 1000, tv_nsec: 0), timespec(tv_sec: 1000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, mnt + "/c1", &old, 0) == 0)
+        let started = time(nil)
+        let fd = open(mnt + "/c1", O_RDWR)
+        #expect(fd >= 0 && ftruncate(fd, 123) == 0 && close(fd) == 0)
+        #expect(lstat(mnt + "/c1", &st) == 0 && st.st_size == 123 && st.st_mtim.tv_sec >= started - 1, "mtime \(st.st_mtim.tv_sec)")
+
+        #expect(mkdir(mnt + "/a", 0o755) == 0 && mkdir(mnt + "/b", 0o755) == 0)
+        #expect(FileManager.default.createFile(atPath: mnt + "/a/f", contents: Data("F".utf8)))
+        #expect(lstat(mnt + "/a", &st) == 0)
+        let ino = st.st_ino
+        #expect(rename(mnt + "/a", mnt + "/b") == 0)
+        #expect(lstat(mnt + "/b", &st) == 0 && st.st_ino == ino && lstat(mnt + "/a", &st) == -1)
+        // An empty one over an empty one: nothing but its marker keeps it.
+        #expect(mkdir(mnt + "/e1", 0o700) == 0 && mkdir(mnt + "/e2", 0o755) == 0)
+        #expect(rename(mnt + "/e1", mnt + "/e2") == 0)
+        #expect(lstat(mnt + "/e2", &st) == 0 && st.st_mode & 0o777 == 0o700)
+        #expect((try? client.head(bucket: "pjd", key: "e2/")) != nil)
+        m.unmount(keepDirectory: true)
+        m = try InProcessMount(client: client, bucket: "pjd", at: mnt)
+        #expect(try String(contentsOfFile: mnt + "/b/f", encoding: .utf8) == "F")
+        #expect(rmdir(mnt + "/b") == -1 && errno == ENOTEMPTY)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mnt).filter { !$0.hasPrefix("c") }.sorted() == ["b", "e2"])
+    }
+
     /// Every `fork`/`posix_spawn` of a process that has a file open for writing gives the child a
     /// copy of the descriptor, and the child's `close` (at the latest when it exits) is a FLUSH of
     /// the file. That must not store the half-written file: only the writer's `close` does.

@@ -208,6 +208,82 @@ import TestSupport
         #expect(try memory.head("owned").metadata["uid"] == "65534")
     }
 
+    /// pjdfstest's create-then-truncate: the truncate by path arrives while the create's release
+    /// uploads the empty file, and its own upload must still find the staging file.
+    @Test func aTruncateDuringTheReleasesUploadIsStored() throws {
+        let memory = InMemoryObjectStore()
+        let store = FaultInjectingStore(memory)
+        let v = vfs(store)
+        let (e, fh) = try v.create(parent: VFS.rootIno, name: "grown", mode: 0o644, uid: 0, gid: 0)
+        try v.flush(fh)
+        let held = store.holdNext(.put)
+        let released = DispatchGroup()
+        DispatchQueue.global().async(group: released) { v.release(fh) }
+        #expect(held.waitUntilHeld(timeout: 10))
+        let truncated = DispatchGroup()
+        nonisolated(unsafe) var truncateError: (any Error)?
+        DispatchQueue.global().async(group: truncated) {
+            do { _ = try v.setattr(e.attr.ino, AttrChange(size: 1_234_567)) } catch { truncateError = error }
+        }
+        #expect(eventually(timeout: 10) { v.uploadGate.waiters == 1 })
+        held.release()
+        #expect(released.wait(timeout: .now() + 10) == .success && truncated.wait(timeout: .now() + 10) == .success)
+        #expect(truncateError == nil)
+        #expect(try v.getattr(e.attr.ino).size == 1_234_567)
+        #expect(try memory.head("grown").size == 1_234_567)
+    }
+
+    /// A truncate answers with its new mtime and ctime, also through a descriptor (stored at
+    /// `close`): the kernel keeps the attributes a setattr answers (pjdfstest's ftruncate/00).
+    @Test func aTruncateAnswersWithItsNewTimes() throws {
+        let memory = InMemoryObjectStore()
+        try memory.put("f", data: Data("abc".utf8), metadata: ["mtime": "1000000"])
+        let clock = ManualClock()
+        let v = VFS(store: memory, options: VFSOptions(defaults: defaults), clock: clock)
+        let ino = try v.lookup(parent: VFS.rootIno, name: "f").attr.ino
+        let fh = try v.open(ino, write: true)
+        clock.advance(10)
+        var change = AttrChange(size: 123)
+        change.throughDescriptor = true
+        let a = try v.setattr(ino, change)
+        #expect(a.size == 123 && a.mtime == 1_000_010 && a.ctime == 1_000_010, "\(a)")
+        clock.advance(5)
+        #expect(try v.setattr(ino, AttrChange(size: 7)).ctime == 1_000_015)
+        v.release(fh)
+    }
+
+    /// Past S3's largest object (5 TiB) a truncate or a write is `EFBIG`, and nothing changes.
+    @Test func sizesPastTheLargestObjectAreTooLarge() throws {
+        let memory = InMemoryObjectStore()
+        try memory.put("f", data: Data("abc".utf8), metadata: [:])
+        let v = vfs(memory)
+        let ino = try v.lookup(parent: VFS.rootIno, name: "f").attr.ino
+        let cut = #expect(throws: VFSError.self) { _ = try v.setattr(ino, AttrChange(size: 999_999_999_999_999)) }
+        #expect(cut?.errno == EFBIG)
+        let fh = try v.open(ino, write: true)
+        let written = #expect(throws: VFSError.self) { _ = try v.write(fh, offset: (5 << 40) - 1, data: Data("xy".utf8)) }
+        #expect(written?.errno == EFBIG)
+        v.release(fh)
+        #expect(try text(memory, "f") == "abc")
+    }
+
+    /// A directory renamed over an empty one takes its place, marker, attributes and contents
+    /// (pjdfstest's rename/09 and 10; the empty one's marker was deleted after the new one was stored).
+    @Test(arguments: [true, false]) func aDirectoryRenamedOverAnEmptyOneTakesItsPlace(renames: Bool) throws {
+        let store = InMemoryObjectStore(offersRename: renames)
+        try store.put("a/", data: Data(), metadata: [:])
+        try store.put("a/f", data: Data("F".utf8), metadata: [:])
+        try store.put("b/", data: Data(), metadata: [:])
+        let v = vfs(store)
+        let a = try v.lookup(parent: VFS.rootIno, name: "a").attr
+        _ = try v.lookup(parent: VFS.rootIno, name: "b")
+        try v.rename(parent: VFS.rootIno, name: "a", newParent: VFS.rootIno, newName: "b")
+        #expect(store.keys == ["b/", "b/f"])
+        #expect(try store.head("b/").metadata["uid"] == "\(a.uid)")
+        #expect(try v.lookup(parent: VFS.rootIno, name: "b").attr == a)
+        #expect(try text(store, "b/f") == "F")
+    }
+
     /// With a store that has renames (SeaweedFS 4.42+, the daemon) each object moves in one request,
     /// with none that copies; without, by copy and delete — the same tree either way.
     @Test(arguments: [true, false]) func renameFilesOverExistingAndDirectoriesWithTheirContents(renames: Bool) throws {

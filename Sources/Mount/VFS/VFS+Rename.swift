@@ -26,8 +26,9 @@ extension VFS {
             }
         }
         if src.kind == .directory {
+            // An empty directory it replaces has only its marker, and the new marker is stored
+            // over it (deleting it after would delete the renamed directory's marker).
             try renameDirectory(src, to: dstDir.key + newName + "/")
-            if let existing, existing.kind == .directory { try? store.delete(existing.key) }
             move(src.ino, from: (parent, name), to: (newParent, newName), newKey: dstDir.key + newName + "/")
             return
         }

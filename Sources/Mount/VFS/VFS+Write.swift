@@ -50,6 +50,9 @@ extension VFS {
 
     public func write(_ fh: UInt64, offset: Int64, data: Data) throws -> Int {
         guard let h = state.withLock({ $0.handles[fh] }), h.writable else { throw VFSError(.invalid, "handle \(fh) is not open for writing") }
+        guard offset + Int64(data.count) <= Self.maxFileSize else {
+            throw VFSError(.fileTooLarge, "write past \(Self.maxFileSize) bytes: an S3 object holds no more")
+        }
         guard let o = state.withLock({ $0.open[h.ino] }) else { throw VFSError(.io, "no staging file for inode \(h.ino)") }
         stagingLock.lock()
         defer { stagingLock.unlock() }
@@ -237,14 +240,25 @@ extension VFS {
         if options.readOnly { throw VFSError(.readOnly, "the mount is read-only") }
         let n = try node(ino)
         guard n.kind == .file else { throw VFSError(.isDirectory, "truncate: not a regular file") }
-        let wasOpen = state.withLock { $0.open[ino] != nil }
+        guard size <= Self.maxFileSize else {
+            throw VFSError(.fileTooLarge, "truncate to \(size) bytes: an S3 object holds at most \(Self.maxFileSize)")
+        }
+        // Held until stored, also when the file is open: the release of a file just created (it
+        // arrives after `close` returned) may meanwhile drop the staging file, and this
+        // truncate's upload would then find nothing to store.
+        let wasOpen = state.withLock { s -> Bool in
+            guard s.open[ino] != nil else { return false }
+            s.open[ino]?.handles += 1
+            return true
+        }
         if !wasOpen {
             try stage(n, truncate: size == 0)
             state.withLock { $0.open[ino]?.handles += 1 }
         }
-        defer { if !wasOpen { dropStagingReference(ino) } }
+        defer { dropStagingReference(ino) }
         guard let o = state.withLock({ $0.open[ino] }) else { throw VFSError(.io, "no staging file") }
         cancelStream(ino)
+        let now = clock.now().rounded(.down)
         try stagingLock.withLock {
             try o.staging.truncate(size)
             state.withLock { s in
@@ -256,6 +270,10 @@ extension VFS {
                 s.open[ino]?.size = size
                 s.open[ino]?.changed()
                 s.open[ino]?.emptyCreate = false
+                s.open[ino]?.mtimeSet = false
+                // Now, not at the upload: the kernel keeps the attributes this truncate answers.
+                s.nodes[ino]?.attrs.mtime = now
+                s.nodes[ino]?.attrs.ctime = now
             }
         }
         if !wasOpen || storeNow { try upload(ino) }

@@ -131,6 +131,8 @@ public final class VFS: Sendable {
     let pageGate = InodeGate()
     /// Files above this size are staged partly (see `OpenFile.local`).
     static let partialStagingThreshold: Int64 = 8 << 20
+    /// The largest file: S3's largest object (5 TiB); past it, `EFBIG`.
+    static let maxFileSize: Int64 = 5 << 40
     /// Threads for read-ahead GETs.
     let readPool: WorkerPool
     /// Threads for the parts of uploads that run while files are written.
