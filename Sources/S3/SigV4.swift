@@ -38,7 +38,9 @@ public enum SigV4 {
         // and re-encoded the S3 way.
         let comps = URLComponents(url: url, resolvingAgainstBaseURL: false)
         let sentPath = comps?.percentEncodedPath ?? "/"
-        let path = sentPath.isEmpty ? "/" : !sentPath.contains("%") ? sentPath : (sentPath.removingPercentEncoding ?? sentPath)
+        // (A byte search: Foundation's String.contains was a seventh of the signing's CPU.)
+        let encoded = sentPath.utf8.contains(UInt8(ascii: "%"))
+        let path = sentPath.isEmpty ? "/" : !encoded ? sentPath : (sentPath.removingPercentEncoding ?? sentPath)
         let canonical = canonicalRequest(method: method, path: path,
                                          rawQuery: comps?.percentEncodedQuery ?? "", headers: all, signedHeaders: signedNames,
                                          payloadHash: payloadHash)
