@@ -36,8 +36,11 @@ public protocol ObjectStore: Sendable {
     /// Stores the whole object; returns what was stored (with the new ETag).
     @discardableResult
     func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta
-    /// Server-side copy; `metadata` replaces the source's when given.
-    func copy(from source: String, to destination: String, metadata: [String: String]?) throws
+    /// Server-side copy. With `metadata`, its keys replace the source's attribute keys (s3fs's:
+    /// `PosixAttributes.ownKeys`) and everything else the object carries stays: other tools'
+    /// metadata, its Cache-Control, Content-Encoding and the like, and its Content-Type —
+    /// unless `retype`, which gives it the type of the destination's name (a rename, as s3fs does).
+    func copy(from source: String, to destination: String, metadata: [String: String]?, retype: Bool) throws
     /// Deletes the key; deleting a missing key succeeds (as in S3).
     func delete(_ key: String) throws
     /// Moves the object to `destination` in one request (replacing what is there), metadata and
@@ -80,6 +83,11 @@ public struct BaseObject: Sendable, Equatable {
 }
 
 extension ObjectStore {
+    /// A copy that keeps the object's type (`retype: false`).
+    public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
+        try copy(from: source, to: destination, metadata: metadata, retype: false)
+    }
+
     /// One page: the whole listing.
     public func listPages(prefix: String, _ page: (StoreListing) throws -> Void) throws { try page(try list(prefix: prefix)) }
 

@@ -109,6 +109,9 @@ public struct PosixAttributes: Sendable, Equatable {
                                xattrs: meta["xattr"].map(S3fsXattrs.decode) ?? [:])
     }
 
+    /// The metadata keys `encode` writes (s3fs's); an object's other keys belong to other tools.
+    public static let ownKeys: Set<String> = ["mode", "uid", "gid", "mtime", "atime", "ctime", "rdev", "xattr"]
+
     /// The metadata to store with the object (s3fs writes whole seconds; so do we).
     public func encode() -> [String: String] {
         let whole = { (t: Double) in String(Int64(t.rounded(.down))) }

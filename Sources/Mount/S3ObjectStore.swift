@@ -113,9 +113,17 @@ public final class S3ObjectStore: ObjectStore {
     public static let copyWidth = 8
     public static let multipartThreshold: Int64 = 32 << 20
 
-    public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
-        try mapped { try client.copy(bucket: bucket, from: source, to: destination, metadata: metadata,
-                                     contentType: metadata == nil ? nil : contentType(destination)) }
+    public func copy(from source: String, to destination: String, metadata: [String: String]?, retype: Bool) throws {
+        guard let metadata else {
+            return try mapped { try client.copy(bucket: bucket, from: source, to: destination) }
+        }
+        // S3 has no copy that replaces some metadata: what the object carries is read first and
+        // given again, so a chmod does not strip another tool's keys or the object's headers.
+        let current = try head(source)
+        let kept = current.metadata.filter { !PosixAttributes.ownKeys.contains($0.key) }
+        let type = retype ? contentType(destination) : current.contentType ?? contentType(destination)
+        try mapped { try client.copy(bucket: bucket, from: source, to: destination, metadata: kept.merging(metadata) { _, new in new },
+                                     contentType: type, representation: current.headers) }
     }
 
     /// One `?renameObject` request where the endpoint offers it (SeaweedFS 4.42+, the daemon); once

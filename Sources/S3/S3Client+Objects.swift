@@ -14,14 +14,22 @@ extension S3Client {
     public func head(bucket: String, key: String) throws -> ObjectInfo {
         let r = try send("HEAD", bucket: bucket, key: key, operation: "HeadObject \(bucket)/\(key)")
         var meta: [String: String] = [:]
+        var kept: [String: String] = [:]
         for (name, value) in r.headers {
             let lower = name.lowercased()
             if lower.hasPrefix("x-amz-meta-") { meta[String(lower.dropFirst(11))] = value }
+            if Self.representationHeaders.contains(lower) { kept[lower] = value }
         }
-        return ObjectInfo(key: key, size: Int64(r.header("Content-Length") ?? "") ?? 0, etag: r.header("ETag"),
-                          lastModified: r.header("Last-Modified").flatMap(Self.parseHTTPDate), metadata: meta,
-                          contentType: r.header("Content-Type"), hasMetadata: true)
+        var info = ObjectInfo(key: key, size: Int64(r.header("Content-Length") ?? "") ?? 0, etag: r.header("ETag"),
+                              lastModified: r.header("Last-Modified").flatMap(Self.parseHTTPDate), metadata: meta,
+                              contentType: r.header("Content-Type"), hasMetadata: true)
+        info.headers = kept
+        return info
     }
+
+    /// What an object carries besides its bytes, type and user metadata, and a copy that replaces
+    /// the metadata must send again to keep.
+    public static let representationHeaders: Set<String> = ["cache-control", "content-disposition", "content-encoding", "content-language", "expires"]
 
     /// The object's bytes, or `range` of them (inclusive byte offsets).
     public func get(bucket: String, key: String, range: ClosedRange<Int64>? = nil, ifMatch etag: String? = nil) throws -> Data {
@@ -44,20 +52,26 @@ extension S3Client {
 
     /// Stores `body`; returns the new ETag.
     @discardableResult
-    public func put(bucket: String, key: String, body: Data, metadata: [String: String] = [:], contentType: String? = nil) throws -> String? {
+    public func put(bucket: String, key: String, body: Data, metadata: [String: String] = [:], contentType: String? = nil,
+                    representation: [String: String] = [:]) throws -> String? {
         var headers = metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
         if let contentType { headers.append(("Content-Type", contentType)) }
+        headers += representation.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         return try send("PUT", bucket: bucket, key: key, headers: headers, body: body, operation: "PutObject \(bucket)/\(key)").header("ETag")
     }
 
     /// Server-side copy; with `metadata` the copy gets exactly that metadata (REPLACE, with
     /// `contentType` as its Content-Type), else the source's.
-    public func copy(bucket: String, from source: String, to key: String, metadata: [String: String]? = nil, contentType: String? = nil) throws {
+    /// With `metadata`, a copy that replaces what the object carries: its user metadata, type and
+    /// `representation` headers (see `representationHeaders`) are the ones given, nothing else.
+    public func copy(bucket: String, from source: String, to key: String, metadata: [String: String]? = nil, contentType: String? = nil,
+                     representation: [String: String] = [:]) throws {
         var headers = [("x-amz-copy-source", Self.sourceHeader(bucket: bucket, key: source))]
         if let metadata {
             headers.append(("x-amz-metadata-directive", "REPLACE"))
             headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
             if let contentType { headers.append(("Content-Type", contentType)) }
+            headers += representation.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         }
         let op = "CopyObject \(bucket)/\(source) -> \(key)"
         let r = try send("PUT", bucket: bucket, key: key, headers: headers, operation: op)

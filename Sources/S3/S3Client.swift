@@ -12,6 +12,9 @@ public struct ObjectInfo: Sendable, Equatable {
     /// `x-amz-meta-*` headers, names lowercased without the prefix.
     public var metadata: [String: String]
     public var contentType: String?
+    /// The representation headers a HEAD gave besides Content-Type (`cache-control`,
+    /// `content-disposition`, `content-encoding`, `content-language`, `expires`), names lowercased.
+    public var headers: [String: String] = [:]
     /// Whether `metadata` is what the object carries (a HEAD, or a listing entry with
     /// `<UserMetadata>`), not merely unknown (a plain listing entry).
     public var hasMetadata: Bool

@@ -49,12 +49,16 @@ public final class InMemoryObjectStore: ObjectStore {
         return meta
     }
 
-    public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
+    /// Keeps other keys than the attributes' when `metadata` replaces them, as S3ObjectStore does
+    /// (it has no Content-Type to give).
+    public func copy(from source: String, to destination: String, metadata: [String: String]?, retype: Bool) throws {
         try objects.withLock { all in
             guard var e = all[source] else { throw VFSError(.notFound, "CopyObject \(source): not found") }
             e.meta.key = destination
             e.meta.lastModified = Date()
-            if let metadata { e.meta.metadata = metadata }
+            if let metadata {
+                e.meta.metadata = e.meta.metadata.filter { !PosixAttributes.ownKeys.contains($0.key) }.merging(metadata) { _, new in new }
+            }
             all[destination] = e
         }
     }
@@ -198,8 +202,8 @@ public final class FaultInjectingStore: ObjectStore {
     public func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta {
         try inject(.put, key); return try base.put(key, data: data, metadata: metadata)
     }
-    public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
-        try inject(.copy, source); try base.copy(from: source, to: destination, metadata: metadata)
+    public func copy(from source: String, to destination: String, metadata: [String: String]?, retype: Bool) throws {
+        try inject(.copy, source); try base.copy(from: source, to: destination, metadata: metadata, retype: retype)
     }
     public func delete(_ key: String) throws { try inject(.delete, key); try base.delete(key) }
     public func rename(from source: String, to destination: String) throws -> Bool {

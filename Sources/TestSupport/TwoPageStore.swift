@@ -22,7 +22,9 @@ public final class TwoPageStore: ObjectStore, @unchecked Sendable {
         try inner.read(key, range: range, etag: etag, into: buffer)
     }
     public func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta { try inner.put(key, data: data, metadata: metadata) }
-    public func copy(from source: String, to destination: String, metadata: [String: String]?) throws { try inner.copy(from: source, to: destination, metadata: metadata) }
+    public func copy(from source: String, to destination: String, metadata: [String: String]?, retype: Bool) throws {
+        try inner.copy(from: source, to: destination, metadata: metadata, retype: retype)
+    }
     public func delete(_ key: String) throws { try inner.delete(key) }
     public func rename(from source: String, to destination: String) throws -> Bool { try inner.rename(from: source, to: destination) }
     public func list(prefix: String) throws -> StoreListing { try inner.list(prefix: prefix) }

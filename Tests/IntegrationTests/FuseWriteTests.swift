@@ -170,6 +170,30 @@ import TestSupport
         #expect(renamed.contentType == "text/plain" && renamed.metadata["mode"] == String(0o100600))
     }
 
+    /// A chmod, chown or touch of an object another tool stored keeps what that tool stored: its
+    /// own metadata keys, Cache-Control, Content-Encoding and the like, and its Content-Type; a
+    /// rename keeps them too and gives the new name's type (as s3fs does).
+    @Test func attributeChangesKeepWhatOtherToolsStored() throws {
+        let (h, client) = try DaemonHarness.started(name: "fusekeep", bucket: "keep")
+        defer { _ = try? h.run(["stop"]) }
+        let m = try InProcessMount(client: client, bucket: "keep")
+        defer { m.unmount() }
+        let headers = ["cache-control": "max-age=60", "content-encoding": "gzip", "content-disposition": "attachment",
+                       "content-language": "de"]
+        try client.put(bucket: "keep", key: "site.js", body: Data("x".utf8), metadata: ["md5chksum": "abc", "mode": String(0o100644)],
+                       contentType: "text/javascript; charset=utf-8", representation: headers)
+        #expect(chmod(m.mountpoint + "/site.js", 0o600) == 0)
+        var times = [timespec(tv_sec: 1000, tv_nsec: 0), timespec(tv_sec: 2000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, m.mountpoint + "/site.js", &times, 0) == 0)
+        var after = try client.head(bucket: "keep", key: "site.js")
+        #expect(after.metadata["mode"] == String(0o100600) && after.metadata["mtime"] == "2000" && after.metadata["md5chksum"] == "abc", "\(after.metadata)")
+        #expect(after.contentType == "text/javascript; charset=utf-8" && after.headers == headers, "\(after)")
+        #expect(rename(m.mountpoint + "/site.js", m.mountpoint + "/site.txt") == 0)
+        after = try client.head(bucket: "keep", key: "site.txt")
+        #expect(after.metadata["mode"] == String(0o100600) && after.metadata["md5chksum"] == "abc", "\(after.metadata)")
+        #expect(after.contentType == "text/plain" && after.headers == headers, "\(after)")
+    }
+
     @Test func aChildClosingAnInheritedDescriptorDoesNotStoreAHalfWrittenFile() throws {
         let (h, client) = try DaemonHarness.started(name: "fusei", bucket: "inherit")
         defer { _ = try? h.run(["stop"]) }

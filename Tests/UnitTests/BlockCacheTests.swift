@@ -182,7 +182,9 @@ final class CountingStore: ObjectStore, @unchecked Sendable {
         return try inner.read(key, range: range, etag: etag, into: buffer)
     }
     func put(_ key: String, data: Data, metadata: [String: String]) throws -> ObjectMeta { try inner.put(key, data: data, metadata: metadata) }
-    func copy(from source: String, to destination: String, metadata: [String: String]?) throws { try inner.copy(from: source, to: destination, metadata: metadata) }
+    func copy(from source: String, to destination: String, metadata: [String: String]?, retype: Bool) throws {
+        try inner.copy(from: source, to: destination, metadata: metadata, retype: retype)
+    }
     func delete(_ key: String) throws { try inner.delete(key) }
     func rename(from source: String, to destination: String) throws -> Bool { try inner.rename(from: source, to: destination) }
     func list(prefix: String) throws -> StoreListing { try inner.list(prefix: prefix) }

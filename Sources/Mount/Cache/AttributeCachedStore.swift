@@ -55,8 +55,8 @@ public struct AttributeCachedStore: ObjectStore {
         return try inner.put(key, data: data, metadata: metadata)
     }
 
-    public func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
-        try inner.copy(from: source, to: destination, metadata: metadata)
+    public func copy(from source: String, to destination: String, metadata: [String: String]?, retype: Bool) throws {
+        try inner.copy(from: source, to: destination, metadata: metadata, retype: retype)
     }
 
     public func delete(_ key: String) throws {

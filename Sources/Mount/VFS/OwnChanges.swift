@@ -137,8 +137,8 @@ struct OwnChangesStore: ObjectStore {
         let second: [Change] = key.hasSuffix("/") ? [(.put, key, true)] : []
         return try changing([(.put, key, false)] + second) { try base.put(key, data: data, metadata: metadata) }
     }
-    func copy(from source: String, to destination: String, metadata: [String: String]?) throws {
-        try changing([(.put, destination, false)]) { try base.copy(from: source, to: destination, metadata: metadata) }
+    func copy(from source: String, to destination: String, metadata: [String: String]?, retype: Bool) throws {
+        try changing([(.put, destination, false)]) { try base.copy(from: source, to: destination, metadata: metadata, retype: retype) }
     }
     func delete(_ key: String) throws {
         try changing([(.delete, key, false)]) { try base.delete(key) }

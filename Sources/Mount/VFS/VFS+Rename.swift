@@ -114,16 +114,15 @@ extension VFS {
         }
     }
 
-    /// A renamed file's ctime is now, in the object too: its metadata as they are (a HEAD, so
-    /// what other tools stored stays) with the new `ctime`, in a metadata-only copy onto itself —
+    /// A renamed file's ctime is now, in the object too, and its Content-Type the new name's (as
+    /// s3fs gives it): a metadata-only copy onto itself, which keeps what other tools stored —
     /// the engine copies no bytes for it (3–5 ms for 100 MiB). The rename has happened: a failure
     /// here leaves the old ctime, never the rename undone.
     func statusChanged(_ ino: UInt64, key: String) {
         let now = clock.now().rounded(.down)
-        guard let meta = try? store.head(key) else { return }
-        var metadata = meta.metadata
-        metadata["ctime"] = String(Int64(now))
-        guard (try? store.copy(from: key, to: key, metadata: metadata)) != nil else { return }
+        guard var attrs = state.withLock({ $0.nodes[ino]?.attrs }) else { return }
+        attrs.ctime = now
+        guard (try? store.copy(from: key, to: key, metadata: attrs.encode(), retype: true)) != nil else { return }
         state.withLock { s in s.nodes[ino]?.attrs.ctime = now }
     }
 }
