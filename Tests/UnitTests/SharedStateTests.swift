@@ -114,6 +114,39 @@ final class TestClock: Sendable {
         #expect(b.registry.bucket("photos") == nil)
     }
 
+    /// Grants that ended long ago are deleted — from the shared state, so from every daemon —
+    /// and their keys are refused as unknown; active ones and recently ended ones stay.
+    @Test func grantsThatEndedLongAgoArePrunedOnEveryDaemon() throws {
+        let (objects, clock, a, b) = try Self.twoDaemons()
+        let revoked = try a.registry.mint(try GrantSpec(bucket: "photos", label: "r", perms: "read", ttl: "24h"))
+        let expired = try a.registry.mint(try GrantSpec(bucket: "photos", label: "e", perms: "read", ttl: "1h"))
+        _ = try a.registry.beginRevoke(revoked.id)
+        try a.registry.finishRevoke(revoked.id, cleanedUp: true)
+        clock.advance(8 * 86400)
+        let recent = try a.registry.mint(try GrantSpec(bucket: "photos", label: "n", perms: "read", ttl: "1h"))
+        try b.registry.pullShared()
+        #expect(Set(try b.registry.grants().map(\.id)) == [revoked.id, expired.id, recent.id])
+        #expect(try a.registry.pruneEnded(before: clock.now.addingTimeInterval(-7 * 86400)).sorted() == [revoked.id, expired.id].sorted())
+        #expect(objects.raw("grants/\(revoked.id).json") == nil && objects.raw("grants/\(expired.id).json") == nil)
+        #expect(try b.registry.pullShared())
+        #expect(try b.registry.grants().map(\.id) == [recent.id] && b.registry.grant(accessKey: revoked.accessKey) == nil)
+        #expect(try a.registry.pruneEnded(before: clock.now.addingTimeInterval(-7 * 86400)).isEmpty)
+
+        // The same without a cluster.
+        let dir = NSTemporaryDirectory() + "prune-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let alone = try Registry(store: StateStore(path: dir + "/state.db"), now: { clock.now })
+        _ = try alone.insertBucket(try BucketSpec(name: "photos", ttl: "permanent", quota: "1G", confirmed: true))
+        let old = try alone.mint(try GrantSpec(bucket: "photos", label: "o", perms: "read", ttl: "1h"))
+        let workspace = try alone.mint(try GrantSpec(bucket: "photos", label: "workspace:ws", perms: "read", ttl: "1h"))
+        clock.advance(8 * 86400)
+        let kept = try alone.mint(try GrantSpec(bucket: "photos", label: "k", perms: "read", ttl: "1h"))
+        #expect(try alone.pruneEnded(before: clock.now.addingTimeInterval(-7 * 86400)) == [old.id])
+        // A managed workspace's grant that only expired is renewed when its daemon runs again.
+        #expect(try alone.grants().map(\.id) == [workspace.id, kept.id] && alone.grant(accessKey: old.accessKey) == nil)
+    }
+
     @Test func theRateLimitsCountEveryDaemonsGrants() throws {
         let (_, clock, a, b) = try Self.twoDaemons(limits: Registry.Limits(maxActiveGrants: 3, maxMintsPerHour: 4))
         try b.registry.pullShared()

@@ -15,10 +15,13 @@ final class Janitor: Service {
 
     /// Usage is rescanned every this many ticks.
     let rescanTicks: Int
+    /// Grants that ended (revoked or expired) are kept this long for `bucket grants`, then deleted.
+    let endedGrantsKept: TimeInterval
 
     init(service: BucketService, metrics: GatewayMetrics, interval: Duration = .seconds(1), abortUploadsAfter: TimeInterval = 86400,
-         rescanTicks: Int = 30, logger: Logger) {
+         rescanTicks: Int = 30, endedGrantsKept: TimeInterval = 7 * 86400, logger: Logger) {
         self.abortUploadsAfter = abortUploadsAfter
+        self.endedGrantsKept = endedGrantsKept
         self.rescanTicks = max(1, rescanTicks)
         self.service = service
         self.metrics = metrics
@@ -57,9 +60,22 @@ final class Janitor: Service {
         await service.revokeRetired()
         if tick % 60 == 0 { await service.retryPendingRevokes() }
         if tick % 10 == 0 { await service.renewWorkspaceGrants() }
+        if tick % 3600 == 1 { pruneEndedGrants() }
         try? registry.addTraffic(metrics.drainTraffic(), at: t)  // one small write a second, only with traffic
         if tick % rescanTicks == 0 { await rescanUsage() }
         metrics.setActiveGrants(registry.snapshot.grantsByKey.values.filter { $0.state == .active && $0.expiresAt > t }.count)
+    }
+
+    /// Once an hour (and at the first tick): grants that ended more than `endedGrantsKept` ago.
+    func pruneEndedGrants() {
+        do {
+            let ids = try service.registry.pruneEnded(before: service.now.addingTimeInterval(-endedGrantsKept))
+            guard !ids.isEmpty else { return }
+            logger.info("removed \(ids.count) grant(s) that ended more than \(Int(endedGrantsKept / 86400)) days ago")
+            service.audit.record("grants_pruned", [("count", "\(ids.count)")])
+        } catch {
+            logger.warning("removing grants that ended long ago failed, will retry in an hour: \(error)")
+        }
     }
 
     func rescanUsage() async {

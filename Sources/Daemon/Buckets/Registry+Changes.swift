@@ -176,6 +176,30 @@ extension Registry {
         }
     }
 
+    /// Deletes the grants that ended before `cutoff` — revoked (and cleaned up), or expired — from
+    /// the cluster's shared state first, then here; their ids. Without it every grant ever minted
+    /// stays in the snapshot and, on a cluster, in every daemon's pull. A key of a deleted grant
+    /// is unknown, so refused as before. A managed workspace's grant that merely expired stays:
+    /// its daemon renews it when it runs again, however long it was down (it is revoked, so
+    /// deleted later, once replaced).
+    public func pruneEnded(before cutoff: Date) throws -> [String] {
+        let t = cutoff.timeIntervalSince1970
+        let ids = try store.pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT id FROM grants WHERE cleanup_pending = 0 AND state != 'revoking'
+                    AND ((expires_at < ? AND label NOT LIKE 'workspace:%') OR (state = 'revoked' AND revoked_at < ?))
+                """, arguments: [t, t])
+        }
+        guard !ids.isEmpty else { return [] }
+        if let shared {
+            try sharedGate.withLock { _ in for id in ids { try shared.deleteGrant(id) } }
+        }
+        try change { db in
+            for id in ids { try db.execute(sql: "DELETE FROM grants WHERE id = ?", arguments: [id]) }
+        }
+        return ids
+    }
+
     // MARK: managed workspaces
 
     public func registerWorkspace(name: String, bucket: String, credentialsFile: String) throws {

@@ -96,6 +96,8 @@ public final class SharedState: Sendable {
                    encode: { try SharedJSON.encode(try SharedGrant($0, seal: seal)) }, change)
     }
 
+    func deleteGrant(_ id: String) throws { try objects.delete(Self.grants + id + ".json") }
+
     /// Read, change, write back only if unchanged since the read; again from the top otherwise.
     private func update<R>(_ key: String, decode: (Data) -> R?, encode: (R) throws -> Data, _ change: (inout R) throws -> Void) throws -> R? {
         for _ in 0..<20 {
