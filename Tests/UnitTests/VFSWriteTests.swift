@@ -186,51 +186,41 @@ import TestSupport
     /// running. That upload must not put its older attributes back on the node, or the chown's
     /// own upload stores them and the new owner is lost.
     @Test func aChownDuringTheReleasesUploadKeepsTheNewOwner() throws {
-        let memory = InMemoryObjectStore()
-        let store = FaultInjectingStore(memory)
-        let v = vfs(store)
-        let (e, fh) = try v.create(parent: VFS.rootIno, name: "owned", mode: 0o644, uid: 0, gid: 0)
-        try v.flush(fh)
-        let held = store.holdNext(.put)
-        let released = DispatchGroup()
-        DispatchQueue.global().async(group: released) { v.release(fh) }
-        #expect(held.waitUntilHeld(timeout: 10))
-        let chowned = DispatchGroup()
-        nonisolated(unsafe) var chownError: (any Error)?
-        DispatchQueue.global().async(group: chowned) {
-            do { _ = try v.setattr(e.attr.ino, AttrChange(uid: 65534, gid: 65534)) } catch { chownError = error }
-        }
-        #expect(eventually(timeout: 10) { v.uploadGate.waiters == 1 })
-        held.release()
-        #expect(released.wait(timeout: .now() + 10) == .success && chowned.wait(timeout: .now() + 10) == .success)
-        #expect(chownError == nil)
-        #expect(try v.getattr(e.attr.ino).uid == 65534)
+        let (v, memory, ino) = try setattrDuringTheReleasesUpload(of: "owned", AttrChange(uid: 65534, gid: 65534))
+        #expect(try v.getattr(ino).uid == 65534)
         #expect(try memory.head("owned").metadata["uid"] == "65534")
     }
 
     /// pjdfstest's create-then-truncate: the truncate by path arrives while the create's release
     /// uploads the empty file, and its own upload must still find the staging file.
     @Test func aTruncateDuringTheReleasesUploadIsStored() throws {
+        let (v, memory, ino) = try setattrDuringTheReleasesUpload(of: "grown", AttrChange(size: 1_234_567))
+        #expect(try v.getattr(ino).size == 1_234_567)
+        #expect(try memory.head("grown").size == 1_234_567)
+    }
+
+    /// Creates `name`, closes it, and makes `change` by path while the release's upload of the
+    /// empty file is held in its PUT (and the change waits for it); the change succeeded.
+    func setattrDuringTheReleasesUpload(of name: String, _ change: AttrChange) throws -> (VFS, InMemoryObjectStore, UInt64) {
         let memory = InMemoryObjectStore()
         let store = FaultInjectingStore(memory)
         let v = vfs(store)
-        let (e, fh) = try v.create(parent: VFS.rootIno, name: "grown", mode: 0o644, uid: 0, gid: 0)
+        let (e, fh) = try v.create(parent: VFS.rootIno, name: name, mode: 0o644, uid: 0, gid: 0)
         try v.flush(fh)
         let held = store.holdNext(.put)
         let released = DispatchGroup()
         DispatchQueue.global().async(group: released) { v.release(fh) }
         #expect(held.waitUntilHeld(timeout: 10))
-        let truncated = DispatchGroup()
-        nonisolated(unsafe) var truncateError: (any Error)?
-        DispatchQueue.global().async(group: truncated) {
-            do { _ = try v.setattr(e.attr.ino, AttrChange(size: 1_234_567)) } catch { truncateError = error }
+        let changed = DispatchGroup()
+        nonisolated(unsafe) var changeError: (any Error)?
+        DispatchQueue.global().async(group: changed) {
+            do { _ = try v.setattr(e.attr.ino, change) } catch { changeError = error }
         }
         #expect(eventually(timeout: 10) { v.uploadGate.waiters == 1 })
         held.release()
-        #expect(released.wait(timeout: .now() + 10) == .success && truncated.wait(timeout: .now() + 10) == .success)
-        #expect(truncateError == nil)
-        #expect(try v.getattr(e.attr.ino).size == 1_234_567)
-        #expect(try memory.head("grown").size == 1_234_567)
+        #expect(released.wait(timeout: .now() + 10) == .success && changed.wait(timeout: .now() + 10) == .success)
+        #expect(changeError == nil)
+        return (v, memory, e.attr.ino)
     }
 
     /// A truncate answers with its new mtime and ctime, also through a descriptor (stored at
