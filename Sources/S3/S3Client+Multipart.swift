@@ -4,8 +4,7 @@ extension S3Client {
     /// Starts a multipart upload; returns its upload id.
     public func createMultipartUpload(bucket: String, key: String, metadata: [String: String] = [:], contentType: String? = nil) throws -> String {
         let op = "CreateMultipartUpload \(bucket)/\(key)"
-        var headers = metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
-        if let contentType { headers.append(("Content-Type", contentType)) }
+        let headers = Self.objectHeaders(metadata: metadata, contentType: contentType)
         // Not idempotent: a retry would start a second upload.
         let r = try send("POST", bucket: bucket, key: key, query: [("uploads", "")], headers: headers, operation: op, idempotent: false)
         guard let id = try Self.parseXML(r, op).string("UploadId"), !id.isEmpty else {

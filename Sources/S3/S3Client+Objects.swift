@@ -54,24 +54,27 @@ extension S3Client {
     @discardableResult
     public func put(bucket: String, key: String, body: Data, metadata: [String: String] = [:], contentType: String? = nil,
                     representation: [String: String] = [:]) throws -> String? {
-        var headers = metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
-        if let contentType { headers.append(("Content-Type", contentType)) }
-        headers += representation.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        let headers = Self.objectHeaders(metadata: metadata, contentType: contentType, representation: representation)
         return try send("PUT", bucket: bucket, key: key, headers: headers, body: body, operation: "PutObject \(bucket)/\(key)").header("ETag")
     }
 
-    /// Server-side copy; with `metadata` the copy gets exactly that metadata (REPLACE, with
-    /// `contentType` as its Content-Type), else the source's.
-    /// With `metadata`, a copy that replaces what the object carries: its user metadata, type and
-    /// `representation` headers (see `representationHeaders`) are the ones given, nothing else.
+    /// What an object is stored with: its user metadata (`x-amz-meta-*`), Content-Type and
+    /// `representation` headers (see `representationHeaders`), in a fixed order.
+    static func objectHeaders(metadata: [String: String], contentType: String?, representation: [String: String] = [:]) -> [(String, String)] {
+        var headers = metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        return headers + representation.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// Server-side copy: with `metadata` (REPLACE), the copy carries exactly that metadata,
+    /// `contentType` and `representation` headers, nothing else of the source's; without, all of
+    /// the source's.
     public func copy(bucket: String, from source: String, to key: String, metadata: [String: String]? = nil, contentType: String? = nil,
                      representation: [String: String] = [:]) throws {
         var headers = [("x-amz-copy-source", Self.sourceHeader(bucket: bucket, key: source))]
         if let metadata {
             headers.append(("x-amz-metadata-directive", "REPLACE"))
-            headers += metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
-            if let contentType { headers.append(("Content-Type", contentType)) }
-            headers += representation.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            headers += Self.objectHeaders(metadata: metadata, contentType: contentType, representation: representation)
         }
         let op = "CopyObject \(bucket)/\(source) -> \(key)"
         let r = try send("PUT", bucket: bucket, key: key, headers: headers, operation: op)
